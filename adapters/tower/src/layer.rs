@@ -1,0 +1,256 @@
+//! [`TokenGateLayer`], [`TokenGate`] and [`ResponseFuture`]: bearer-token authentication
+//! for any tower service over `http` requests.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use http::{Request, Response, StatusCode, header::AUTHORIZATION};
+//! use tokengate::testing::MockIssuer;
+//! use tokengate_tower::TokenGateLayer;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! let issuer = MockIssuer::start().await;
+//! let validator = tokengate::Validator::builder()
+//!     .issuer(issuer.issuer())
+//!     .audience(issuer.audience())
+//!     .build()
+//!     .unwrap();
+//!
+//! let service = ServiceBuilder::new()
+//!     .layer(TokenGateLayer::new(validator))
+//!     .service(service_fn(|req: Request<String>| async move {
+//!         let claims = req.extensions().get::<tokengate::Claims>().unwrap();
+//!         Ok::<_, std::convert::Infallible>(Response::new(format!("{:?}", claims.subject())))
+//!     }));
+//!
+//! let token = issuer.token().subject("alice").sign();
+//! let request = Request::builder()
+//!     .header(AUTHORIZATION, format!("Bearer {token}"))
+//!     .body(String::new())
+//!     .unwrap();
+//! let response = service.clone().oneshot(request).await.unwrap();
+//! assert_eq!(response.body(), "Some(\"alice\")");
+//!
+//! let anonymous = service.oneshot(Request::new(String::new())).await.unwrap();
+//! assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+//! # }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use http::header::AUTHORIZATION;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tokengate::{Claims, Error, Validator, bearer};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::response::rejection;
+
+/// Applies [`TokenGate`] to a service: every request must carry a valid bearer token.
+///
+/// The verified [`Claims`] are put into the request's extensions for the handler.
+#[derive(Clone, Debug)]
+pub struct TokenGateLayer {
+    validator: Validator,
+    optional: bool,
+}
+
+impl TokenGateLayer {
+    /// Requires a valid bearer token on every request.
+    pub fn new(validator: Validator) -> Self {
+        TokenGateLayer {
+            validator,
+            optional: false,
+        }
+    }
+
+    /// Lets requests without any credentials through, without claims; a token that is
+    /// sent must still be valid. Pair with `Option<Claims<T>>` in axum handlers.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+}
+
+impl<S> Layer<S> for TokenGateLayer {
+    type Service = TokenGate<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TokenGate {
+            inner,
+            validator: self.validator.clone(),
+            optional: self.optional,
+        }
+    }
+}
+
+/// Authenticates each request's bearer token before calling the inner service.
+///
+/// Rejections are responses (`401`, `400`, `503`) with the RFC 6750 challenge and an empty
+/// body, so the inner service's error type is untouched.
+#[derive(Clone, Debug)]
+pub struct TokenGate<S> {
+    inner: S,
+    validator: Validator,
+    optional: bool,
+}
+
+impl<S> TokenGate<S> {
+    /// Wraps `inner`, requiring a valid token on every request.
+    pub fn new(inner: S, validator: Validator) -> Self {
+        TokenGateLayer::new(validator).layer(inner)
+    }
+
+    /// A [`TokenGateLayer`] with this validator.
+    pub fn layer(validator: Validator) -> TokenGateLayer {
+        TokenGateLayer::new(validator)
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+type Validation = Pin<Box<dyn Future<Output = Result<Claims, Error>> + Send>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TokenGate<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // tower's advice: the service that was polled ready is the one to call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let headers = request.headers().get_all(AUTHORIZATION);
+        let token = match bearer::extract(headers.iter().map(|v| v.as_bytes())) {
+            Ok(Some(token)) => token.to_owned(),
+            Ok(None) if self.optional => return ResponseFuture::calling(inner.call(request)),
+            Ok(None) => return ResponseFuture::rejected(Error::MissingCredentials),
+            Err(error) => return ResponseFuture::rejected(error),
+        };
+        let validator = self.validator.clone();
+        let validation: Validation = Box::pin(async move { validator.validate(&token).await });
+        ResponseFuture {
+            state: State::Validating {
+                validation,
+                inner: Some(inner),
+                request: Some(request),
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`TokenGate`]: validation, then the inner service.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Validating {
+            validation: Validation,
+            inner: Option<S>,
+            request: Option<Request<B>>,
+        },
+        Calling {
+            #[pin]
+            future: S::Future,
+        },
+        Rejected {
+            error: Option<Error>,
+        },
+    }
+}
+
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    fn calling(future: S::Future) -> Self {
+        ResponseFuture {
+            state: State::Calling { future },
+        }
+    }
+
+    fn rejected(error: Error) -> Self {
+        ResponseFuture {
+            state: State::Rejected { error: Some(error) },
+        }
+    }
+}
+
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Validating {
+                    validation,
+                    inner,
+                    request,
+                } => {
+                    let outcome = ready!(validation.as_mut().poll(cx));
+                    let (Some(mut inner), Some(mut request)) = (inner.take(), request.take())
+                    else {
+                        unreachable!("Validating is left as soon as validation completes")
+                    };
+                    match outcome {
+                        Ok(claims) => {
+                            request.extensions_mut().insert(claims);
+                            let future = inner.call(request);
+                            this.state.set(State::Calling { future });
+                        }
+                        Err(error) => this.state.set(State::Rejected { error: Some(error) }),
+                    }
+                }
+                StateProj::Calling { future } => return future.poll(cx),
+                StateProj::Rejected { error } => {
+                    let error = error
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    return Poll::Ready(Ok(rejection(&error)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! # tokengate-tower
+//!
+//! Bearer-token authentication for tower services: axum, hyper, tonic. A thin adapter:
+//! every decision is made by [`tokengate::Validator`]; this crate moves headers in and
+//! responses out.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use tokengate::Validator;
+//! use tokengate_tower::{Claims, RequireScopeLayer, TokenGateLayer};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let validator = Validator::builder()
+//!     .issuer("https://login.example.com")
+//!     .audience("https://api.example.com")
+//!     .build()?;
+//! let app: Router = Router::new()
+//!     .route("/me", get(|Claims(c): Claims| async move { axum::Json(c) }))
+//!     .route("/admin", get(|| async { "ok" }).layer(RequireScopeLayer::new("admin")))
+//!     .layer(TokenGateLayer::new(validator));
+//! # Ok(()) }
+//! ```
+//!
+//! - [`TokenGateLayer`] / [`TokenGate`] / [`ResponseFuture`]: validates the token and puts
+//!   the verified [`tokengate::Claims`] into the request extensions; rejects with the
+//!   RFC 6750 status and `WWW-Authenticate` challenge.
+//! - [`RequireScopeLayer`]: a per-route scope requirement (403 `insufficient_scope`).
+//! - With the default `axum` feature: the [`Claims<T>`] extractor (and `Option<Claims<T>>`)
+//!   and [`Rejection`] for refusals inside handlers.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "axum")]
+mod extract;
+mod layer;
+mod response;
+mod scope;
+
+#[cfg(feature = "axum")]
+pub use extract::{Claims, Rejection};
+pub use layer::{ResponseFuture, TokenGate, TokenGateLayer};
+pub use scope::{RequireScope, RequireScopeLayer, ScopeFuture};

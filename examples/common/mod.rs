@@ -1,0 +1,99 @@
+//! What the examples share: their environment contract and the embedded development
+//! issuer. Both `axum_api` and `actix_api` follow exactly this contract.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `TOKENGATE_ISSUER` | issuer URL; keys found by discovery | embedded dev issuer |
+//! | `TOKENGATE_JWKS_URL` | explicit JWKS URL (skips discovery; needs the issuer too) | - |
+//! | `TOKENGATE_AUDIENCE` | the audience this API answers to | required with an issuer |
+//! | `TOKENGATE_REFRESH_COOLDOWN_MS` | shortest time between key-set fetches | 30000 |
+//! | `BIND_ADDR` | where to listen | 127.0.0.1:3000 |
+
+use std::time::Duration;
+
+use tokengate::testing::{DEFAULT_AUDIENCE, MockIssuer};
+use tokengate::{Validator, ValidatorBuilder};
+
+/// The validator and, when no issuer was configured, the embedded one serving it.
+pub struct Setup {
+    pub validator: Validator,
+    pub bind_addr: String,
+    /// Kept alive for as long as the API runs.
+    pub dev_issuer: Option<MockIssuer>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn exit_with(message: &str) -> ! {
+    eprintln!("configuration error: {message}");
+    std::process::exit(2);
+}
+
+/// Reads the environment, starting the development issuer if no issuer is configured.
+/// Exits with status 2 and a message naming the setting on any configuration error.
+pub async fn setup() -> Setup {
+    let bind_addr = env("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+    let mut builder: ValidatorBuilder = Validator::builder();
+    if let Some(ms) = env("TOKENGATE_REFRESH_COOLDOWN_MS") {
+        let ms: u64 = ms.parse().unwrap_or_else(|_| {
+            exit_with("TOKENGATE_REFRESH_COOLDOWN_MS must be a whole number of milliseconds")
+        });
+        builder = builder.refresh_cooldown(Duration::from_millis(ms));
+    }
+    if let Some(audience) = env("TOKENGATE_AUDIENCE") {
+        builder = builder.audience(audience);
+    }
+    let (issuer, jwks_url) = (env("TOKENGATE_ISSUER"), env("TOKENGATE_JWKS_URL"));
+    let dev_issuer = if issuer.is_none() && jwks_url.is_none() {
+        let audience = env("TOKENGATE_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned());
+        let dev = MockIssuer::start_with(&audience, tokengate::Algorithm::RS256).await;
+        builder = builder.issuer(dev.issuer()).audience(&audience);
+        Some(dev)
+    } else {
+        if let Some(issuer) = issuer {
+            builder = builder.issuer(issuer);
+        }
+        if let Some(url) = jwks_url {
+            builder = builder.jwks_url(url);
+        }
+        None
+    };
+    let validator = builder
+        .build()
+        .unwrap_or_else(|e| exit_with(&e.to_string()));
+    // Warm the key cache so the first request does not wait; failures are retried later.
+    let warm = validator.clone();
+    tokio::spawn(async move { warm.prefetch_keys().await });
+    Setup {
+        validator,
+        bind_addr,
+        dev_issuer,
+    }
+}
+
+/// Prints where the API listens and, with the development issuer, ready tokens.
+pub fn announce(setup: &Setup, addr: std::net::SocketAddr) {
+    println!("listening on http://{addr}");
+    let Some(dev) = &setup.dev_issuer else {
+        println!("validating tokens from {}", setup.validator.issuer());
+        return;
+    };
+    let user = dev.token().subject("dev-user").scope("read").sign();
+    let admin = dev.token().subject("dev-admin").scope("read admin").sign();
+    println!();
+    println!(
+        "DEVELOPMENT ISSUER at {} (fresh key each run; never use in production)",
+        dev.issuer()
+    );
+    println!();
+    println!("token for /me (scope \"read\"):\n{user}\n");
+    println!("token with scope \"admin\":\n{admin}\n");
+    println!("try:");
+    println!("  curl -i http://{addr}/health");
+    println!("  curl -i http://{addr}/me");
+    println!("  curl -i -H 'Authorization: Bearer {user}' http://{addr}/me");
+    println!("  curl -i -H 'Authorization: Bearer {user}' http://{addr}/admin");
+    println!("  curl -i -H 'Authorization: Bearer {admin}' http://{addr}/admin");
+}

@@ -1,0 +1,153 @@
+//! RFC 6750 section 2.1: getting the bearer token out of the `Authorization` header.
+//!
+//! Framework-neutral: an adapter hands in the raw bytes of every `Authorization` header
+//! the request carries, and gets back the token, nothing, or the `invalid_request` error.
+//!
+//! ```
+//! use tokengate::bearer;
+//!
+//! let headers: [&[u8]; 1] = [b"bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln"];
+//! assert_eq!(bearer::extract(headers), Ok(Some("eyJhbGciOiJSUzI1NiJ9.e30.c2ln")));
+//!
+//! // Another scheme is not a bearer credential: treated as "no token" (bare challenge).
+//! assert_eq!(bearer::extract([b"Basic dXNlcjpwYXNz".as_slice()]), Ok(None));
+//!
+//! // Two Authorization headers: 400 invalid_request.
+//! assert!(bearer::extract([b"Bearer a".as_slice(), b"Bearer b".as_slice()]).is_err());
+//! ```
+
+use crate::error::{Error, InvalidRequest};
+
+/// The authentication scheme of RFC 6750 section 2.1, matched case-insensitively
+/// (RFC 9110 section 11.1).
+const SCHEME: &[u8] = b"bearer";
+
+/// Finds the bearer token among the values of the request's `Authorization` headers.
+///
+/// - no header, or a scheme other than `Bearer`: `Ok(None)`;
+/// - more than one header: `invalid_request` (RFC 6750 section 2 allows one method once);
+/// - `Bearer` followed by nothing, or by characters outside `b64token`: `invalid_request`.
+pub fn extract<'a, I>(authorization: I) -> Result<Option<&'a str>, Error>
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
+    let mut values = authorization.into_iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(InvalidRequest::MultipleAuthorizationHeaders.into());
+    }
+    parse_credentials(value)
+}
+
+/// Parses one `Authorization` value: `Bearer 1*SP b64token`.
+fn parse_credentials(value: &[u8]) -> Result<Option<&str>, Error> {
+    if !value
+        .iter()
+        .all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\t')
+    {
+        return Err(InvalidRequest::MalformedHeader.into());
+    }
+    let value = value.trim_ascii();
+    let scheme_len = value
+        .iter()
+        .position(|b| *b == b' ' || *b == b'\t')
+        .unwrap_or(value.len());
+    if !value[..scheme_len].eq_ignore_ascii_case(SCHEME) {
+        return Ok(None);
+    }
+    let token = value[scheme_len..].trim_ascii_start();
+    if token.is_empty() || !is_b64token(token) {
+        return Err(InvalidRequest::MalformedBearer.into());
+    }
+    // Checked above: every byte is ASCII.
+    Ok(std::str::from_utf8(token).ok())
+}
+
+/// RFC 6750 section 2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &[u8]) -> bool {
+    let body_len = token.len() - token.iter().rev().take_while(|b| **b == b'=').count();
+    body_len > 0
+        && token[..body_len]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(v: &[u8]) -> Result<Option<&str>, Error> {
+        extract([v])
+    }
+
+    #[test]
+    fn scheme_is_case_insensitive() {
+        for v in [&b"Bearer abc"[..], b"BEARER abc", b"bEaReR abc"] {
+            assert_eq!(one(v), Ok(Some("abc")));
+        }
+    }
+
+    #[test]
+    fn no_header_is_no_token() {
+        assert_eq!(extract(std::iter::empty()), Ok(None));
+    }
+
+    #[test]
+    fn other_schemes_are_no_token() {
+        assert_eq!(one(b"Basic abc"), Ok(None));
+        assert_eq!(one(b"Bearerabc"), Ok(None));
+        assert_eq!(one(b"DPoP abc"), Ok(None));
+    }
+
+    #[test]
+    fn two_headers_are_invalid_request() {
+        assert_eq!(
+            extract([&b"Bearer a"[..], b"Bearer a"]),
+            Err(Error::InvalidRequest(
+                InvalidRequest::MultipleAuthorizationHeaders
+            ))
+        );
+    }
+
+    #[test]
+    fn empty_token_is_invalid_request() {
+        for v in [&b"Bearer"[..], b"Bearer ", b"Bearer    ", b"Bearer ==="] {
+            assert_eq!(
+                one(v),
+                Err(Error::InvalidRequest(InvalidRequest::MalformedBearer)),
+                "{v:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn non_token68_characters_are_invalid_request() {
+        for v in [
+            &b"Bearer a b"[..],
+            b"Bearer a,b",
+            b"Bearer a\"b",
+            b"Bearer a=b",
+            b"Bearer a;b",
+        ] {
+            assert!(one(v).is_err(), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn control_and_non_ascii_bytes_are_invalid_request() {
+        for v in [&b"Bearer a\0b"[..], b"Bearer a\nb", "Bearer é".as_bytes()] {
+            assert_eq!(
+                one(v),
+                Err(Error::InvalidRequest(InvalidRequest::MalformedHeader))
+            );
+        }
+    }
+
+    #[test]
+    fn padding_and_extra_spaces_are_accepted() {
+        assert_eq!(one(b"Bearer   a.b.c=="), Ok(Some("a.b.c==")));
+        assert_eq!(one(b" Bearer a.b.c "), Ok(Some("a.b.c")));
+    }
+}

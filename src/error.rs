@@ -1,0 +1,296 @@
+//! Why a request was refused, in the terms of RFC 6750 section 3.
+//!
+//! Every refusal is one [`Error`] whose variants are the RFC's cases, not this crate's
+//! internals. An adapter turns it into a response with [`Error::status`],
+//! [`Error::www_authenticate`] and [`Error::retry_after`]; it decides nothing itself.
+//!
+//! ```
+//! use tokengate::Error;
+//!
+//! let err = Error::insufficient_scope("admin");
+//! assert_eq!(err.status(), 403);
+//! assert_eq!(
+//!     err.www_authenticate().unwrap(),
+//!     r#"Bearer error="insufficient_scope", error_description="The access token lacks a required scope", scope="admin""#,
+//! );
+//! ```
+//!
+//! The text a client sees (`error_description`) is always one of a fixed set of strings;
+//! the precise reason ([`InvalidToken`], [`InvalidRequest`]) is kept for logs and tests.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A refused request, as RFC 6750 section 3 classifies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// No credentials were sent. RFC 6750 section 3.1: the challenge carries no `error`.
+    MissingCredentials,
+    /// The request is malformed (RFC 6750 `invalid_request`, 400).
+    InvalidRequest(InvalidRequest),
+    /// The token is malformed, expired, not ours or not genuine (`invalid_token`, 401).
+    InvalidToken(InvalidToken),
+    /// The token is valid but lacks a scope the resource needs (`insufficient_scope`, 403).
+    InsufficientScope {
+        /// The scope the resource requires, named in the challenge.
+        required: String,
+    },
+    /// No key set was ever fetched from the issuer, so no token can be checked (503).
+    KeysUnavailable {
+        /// When a new fetch may be tried; sent as `Retry-After`.
+        retry_after: Duration,
+    },
+}
+
+/// The precise reason a request was `invalid_request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidRequest {
+    /// More than one `Authorization` header (RFC 6750 section 2: one method, once).
+    MultipleAuthorizationHeaders,
+    /// `Authorization: Bearer` with nothing, or with something that is not token68.
+    MalformedBearer,
+    /// The `Authorization` header is not valid visible ASCII.
+    MalformedHeader,
+}
+
+/// The precise reason a token was `invalid_token`. Kept for logs; never sent to clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidToken {
+    /// Larger than the configured cap; refused before any decoding.
+    TooLarge,
+    /// Not three base64url segments, or a segment is not a JSON object.
+    Malformed,
+    /// The `alg` is `none`, HMAC, unknown or not in the allow-list (RFC 8725 section 3.1).
+    AlgorithmNotAllowed,
+    /// The header uses an extension we do not understand (RFC 7515 section 4.1.11 `crit`),
+    /// or unencoded payloads (RFC 7797 `b64: false`).
+    UnsupportedHeader,
+    /// RFC 9068 mode: the header's `typ` is not `at+jwt`.
+    WrongType,
+    /// No published key has this `kid` (after at most one refetch).
+    UnknownKey,
+    /// The key exists but does not fit the token's `alg` (type, curve or JWK `alg`).
+    KeyAlgorithmMismatch,
+    /// No `kid` and more than one candidate key.
+    AmbiguousKey,
+    /// The signature does not verify.
+    BadSignature,
+    /// `exp` is in the past, beyond the leeway.
+    Expired,
+    /// `nbf` is in the future, beyond the leeway.
+    NotYetValid,
+    /// A required claim is absent.
+    MissingClaim(&'static str),
+    /// A claim has the wrong JSON type.
+    InvalidClaim(&'static str),
+    /// `iss` is not the configured issuer.
+    WrongIssuer,
+    /// `aud` does not contain the configured audience.
+    WrongAudience,
+}
+
+/// Fixed client-facing descriptions. Internal error text never reaches a client.
+mod description {
+    pub const MISSING: &str = "No access token was sent";
+    pub const REQUEST: &str = "The Authorization header is malformed";
+    pub const MULTIPLE: &str = "More than one Authorization header was sent";
+    pub const MALFORMED: &str = "The access token is malformed";
+    pub const SIGNATURE: &str = "The access token is not signed by a trusted key";
+    pub const EXPIRED: &str = "The access token expired";
+    pub const NOT_YET_VALID: &str = "The access token is not valid yet";
+    pub const NOT_FOR_US: &str = "The access token was not issued for this resource";
+    pub const CLAIMS: &str = "The access token claims are invalid";
+    pub const SCOPE: &str = "The access token lacks a required scope";
+    pub const UNAVAILABLE: &str = "The token issuer's keys are unavailable";
+}
+
+impl Error {
+    /// The 403 for a token that lacks `scope`.
+    pub fn insufficient_scope(scope: impl Into<String>) -> Self {
+        Error::InsufficientScope {
+            required: scope.into(),
+        }
+    }
+
+    /// The HTTP status code RFC 6750 section 3.1 gives this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::MissingCredentials | Error::InvalidToken(_) => 401,
+            Error::InvalidRequest(_) => 400,
+            Error::InsufficientScope { .. } => 403,
+            Error::KeysUnavailable { .. } => 503,
+        }
+    }
+
+    /// The RFC 6750 error code, or `None` when the client sent no credentials.
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            Error::MissingCredentials | Error::KeysUnavailable { .. } => None,
+            Error::InvalidRequest(_) => Some("invalid_request"),
+            Error::InvalidToken(_) => Some("invalid_token"),
+            Error::InsufficientScope { .. } => Some("insufficient_scope"),
+        }
+    }
+
+    /// The fixed, human-readable description sent to the client.
+    pub fn description(&self) -> &'static str {
+        use InvalidToken as T;
+        match self {
+            Error::MissingCredentials => description::MISSING,
+            Error::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders) => {
+                description::MULTIPLE
+            }
+            Error::InvalidRequest(_) => description::REQUEST,
+            Error::InvalidToken(reason) => match reason {
+                T::TooLarge | T::Malformed | T::UnsupportedHeader | T::AlgorithmNotAllowed => {
+                    description::MALFORMED
+                }
+                T::UnknownKey | T::KeyAlgorithmMismatch | T::AmbiguousKey | T::BadSignature => {
+                    description::SIGNATURE
+                }
+                T::Expired => description::EXPIRED,
+                T::NotYetValid => description::NOT_YET_VALID,
+                T::WrongIssuer | T::WrongAudience | T::WrongType => description::NOT_FOR_US,
+                T::MissingClaim(_) | T::InvalidClaim(_) => description::CLAIMS,
+            },
+            Error::InsufficientScope { .. } => description::SCOPE,
+            Error::KeysUnavailable { .. } => description::UNAVAILABLE,
+        }
+    }
+
+    /// The `WWW-Authenticate` value (RFC 6750 section 3), or `None` for 503, which is not
+    /// an authentication failure.
+    ///
+    /// Quoted strings are escaped as RFC 9110 section 5.6.4 says; characters that no
+    /// header may carry (control characters) are dropped from them.
+    pub fn www_authenticate(&self) -> Option<String> {
+        if matches!(self, Error::KeysUnavailable { .. }) {
+            return None;
+        }
+        let Some(code) = self.error_code() else {
+            // RFC 6750 section 3.1: no credentials, so no error code and no description.
+            return Some("Bearer".to_owned());
+        };
+        let mut value = String::with_capacity(96);
+        value.push_str("Bearer error=\"");
+        value.push_str(code);
+        value.push_str("\", error_description=");
+        push_quoted(&mut value, self.description());
+        if let Error::InsufficientScope { required } = self {
+            value.push_str(", scope=");
+            push_quoted(&mut value, required);
+        }
+        Some(value)
+    }
+
+    /// Seconds for a `Retry-After` header, on 503 only.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::KeysUnavailable { retry_after } => Some(retry_after.as_secs().max(1)),
+            _ => None,
+        }
+    }
+}
+
+/// Appends `s` as an RFC 9110 quoted-string.
+fn push_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_ascii_control() || !c.is_ascii() => {}
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidToken(reason) => write!(f, "invalid_token ({reason:?})"),
+            Error::InvalidRequest(reason) => write!(f, "invalid_request ({reason:?})"),
+            Error::InsufficientScope { required } => {
+                write!(f, "insufficient_scope (requires {required:?})")
+            }
+            Error::MissingCredentials => f.write_str("no bearer token"),
+            Error::KeysUnavailable { .. } => f.write_str("issuer key set unavailable"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<InvalidToken> for Error {
+    fn from(reason: InvalidToken) -> Self {
+        Error::InvalidToken(reason)
+    }
+}
+
+impl From<InvalidRequest> for Error {
+    fn from(reason: InvalidRequest) -> Self {
+        Error::InvalidRequest(reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_credentials_challenge_has_no_error_attribute() {
+        let err = Error::MissingCredentials;
+        assert_eq!(err.status(), 401);
+        assert_eq!(err.www_authenticate().as_deref(), Some("Bearer"));
+    }
+
+    #[test]
+    fn invalid_token_challenge_names_the_error() {
+        let err = Error::from(InvalidToken::Expired);
+        assert_eq!(err.status(), 401);
+        assert_eq!(
+            err.www_authenticate().unwrap(),
+            r#"Bearer error="invalid_token", error_description="The access token expired""#
+        );
+    }
+
+    #[test]
+    fn invalid_request_is_400() {
+        let err = Error::from(InvalidRequest::MultipleAuthorizationHeaders);
+        assert_eq!(err.status(), 400);
+        assert!(
+            err.www_authenticate()
+                .unwrap()
+                .starts_with(r#"Bearer error="invalid_request""#)
+        );
+    }
+
+    #[test]
+    fn scope_is_escaped_in_the_challenge() {
+        let err = Error::insufficient_scope("a\"b\\c\r\nd");
+        let value = err.www_authenticate().unwrap();
+        assert!(value.ends_with(r#"scope="a\"b\\cd""#), "{value}");
+    }
+
+    #[test]
+    fn keys_unavailable_is_503_with_retry_after_and_no_challenge() {
+        let err = Error::KeysUnavailable {
+            retry_after: Duration::from_millis(200),
+        };
+        assert_eq!(err.status(), 503);
+        assert_eq!(err.retry_after(), Some(1));
+        assert_eq!(err.www_authenticate(), None);
+    }
+
+    #[test]
+    fn descriptions_never_carry_internal_detail() {
+        let err = Error::from(InvalidToken::MissingClaim("exp"));
+        assert!(!err.description().contains("exp"));
+    }
+}

@@ -1,0 +1,376 @@
+//! A parsed JWK Set (RFC 7517 section 5), holding only keys fit to verify signatures.
+//!
+//! Key hygiene follows RFC 8725 section 3: only asymmetric keys (RSA of at least
+//! [`MIN_RSA_BITS`], EC P-256 / P-384, Ed25519); a JWK whose `use` is not `sig`
+//! (RFC 7517 section 4.2) or whose `key_ops` lacks `verify` (section 4.3) is skipped; and
+//! a key binds the algorithms it may verify: its type, its curve, and its own `alg`
+//! (section 4.4) when it names one. One bad JWK never drops the good ones: it is skipped
+//! and logged at `debug`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::Value;
+
+/// RFC 8725 section 3.5 and NIST SP 800-131A: RSA keys below 2048 bits are breakable.
+pub const MIN_RSA_BITS: usize = 2048;
+/// aws-lc-rs verifies RSA up to 8192 bits; a larger modulus would be a denial of service.
+pub const MAX_RSA_BITS: usize = 8192;
+
+/// The kinds of key we verify with, with the curve where one matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyKind {
+    Rsa,
+    P256,
+    P384,
+    Ed25519,
+}
+
+impl KeyKind {
+    /// RFC 7518 section 3.1 and RFC 8037 section 3.1: which `alg` each key type signs.
+    fn fits(self, alg: Algorithm) -> bool {
+        use Algorithm::*;
+        matches!(
+            (self, alg),
+            (KeyKind::Rsa, RS256 | RS384 | RS512 | PS256 | PS384 | PS512)
+                | (KeyKind::P256, ES256)
+                | (KeyKind::P384, ES384)
+                | (KeyKind::Ed25519, EdDSA)
+        )
+    }
+}
+
+/// One verification key from the set.
+#[derive(Debug)]
+pub(crate) struct VerifyingKey {
+    pub(crate) kind: KeyKind,
+    /// The JWK's own `alg`, which the token's `alg` must then equal.
+    pub(crate) alg: Option<Algorithm>,
+    pub(crate) key: DecodingKey,
+}
+
+impl VerifyingKey {
+    /// Whether this key may verify a token signed with `alg`.
+    pub(crate) fn fits(&self, alg: Algorithm) -> bool {
+        self.kind.fits(alg) && self.alg.is_none_or(|own| own == alg)
+    }
+}
+
+/// The usable keys of one fetched JWKS, looked up by `kid`.
+#[derive(Debug, Default)]
+pub(crate) struct KeySet {
+    by_kid: HashMap<String, Vec<Arc<VerifyingKey>>>,
+    /// Keys without a `kid`, and every key, for tokens that name none.
+    all: Vec<Arc<VerifyingKey>>,
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    Found(Arc<VerifyingKey>),
+    /// No key under this `kid`: a refetch may help.
+    UnknownKid,
+    /// A key exists under this `kid` but not for this `alg`: no refetch will help.
+    Mismatch,
+    /// No `kid`, and not exactly one key fits the `alg`.
+    Ambiguous,
+}
+
+impl KeySet {
+    /// Parses a JWKS document, keeping every usable key and skipping the rest.
+    ///
+    /// Fails only when the document itself is not `{"keys": [...]}`.
+    pub(crate) fn from_json(doc: &Value, max_keys: usize) -> Result<KeySet, &'static str> {
+        let keys = doc
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or("the JWKS is not an object with a \"keys\" array")?;
+        let mut set = KeySet::default();
+        for (index, jwk) in keys.iter().enumerate() {
+            if set.all.len() == max_keys {
+                tracing::warn!(
+                    max_keys,
+                    "JWKS has more keys than allowed; the rest are ignored"
+                );
+                break;
+            }
+            match parse_jwk(jwk) {
+                Ok((kid, key)) => {
+                    let key = Arc::new(key);
+                    if let Some(kid) = kid {
+                        set.by_kid.entry(kid).or_default().push(key.clone());
+                    }
+                    set.all.push(key);
+                }
+                Err(reason) => {
+                    let kid = jwk.get("kid").and_then(Value::as_str);
+                    tracing::debug!(index, kid, reason, "skipping JWK");
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// How many usable keys the set holds.
+    pub(crate) fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    /// The key for a token's `kid` (or lack of one) and `alg`.
+    pub(crate) fn lookup(&self, kid: Option<&str>, alg: Algorithm) -> Lookup {
+        match kid {
+            Some(kid) => match self.by_kid.get(kid) {
+                None => Lookup::UnknownKid,
+                Some(keys) => keys
+                    .iter()
+                    .find(|k| k.fits(alg))
+                    .map_or(Lookup::Mismatch, |k| Lookup::Found(k.clone())),
+            },
+            None => {
+                let mut fitting = self.all.iter().filter(|k| k.fits(alg));
+                match (fitting.next(), fitting.next()) {
+                    (Some(key), None) => Lookup::Found(key.clone()),
+                    _ => Lookup::Ambiguous,
+                }
+            }
+        }
+    }
+}
+
+/// Strict base64url without padding (RFC 7515 section 2); trailing bits must be zero.
+fn b64(jwk: &Value, member: &'static str) -> Result<Vec<u8>, &'static str> {
+    let text = jwk
+        .get(member)
+        .and_then(Value::as_str)
+        .ok_or("a key member is missing or not a string")?;
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| "a key member is not base64url")
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    &bytes[zeros..]
+}
+
+/// Parses one JWK, returning its `kid` and the key, or why it was skipped.
+fn parse_jwk(jwk: &Value) -> Result<(Option<String>, VerifyingKey), &'static str> {
+    if !jwk.is_object() {
+        return Err("not a JSON object");
+    }
+    let kid = match jwk.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err("kid is not a string"),
+    };
+    // RFC 7517 section 4.2: a key for encryption must not verify signatures.
+    if let Some(use_) = jwk.get("use") {
+        if use_.as_str() != Some("sig") {
+            return Err("use is not \"sig\"");
+        }
+    }
+    // RFC 7517 section 4.3.
+    if let Some(ops) = jwk.get("key_ops") {
+        let verifies = ops
+            .as_array()
+            .is_some_and(|ops| ops.iter().any(|op| op.as_str() == Some("verify")));
+        if !verifies {
+            return Err("key_ops lacks \"verify\"");
+        }
+    }
+    let alg = match jwk.get("alg") {
+        None => None,
+        Some(Value::String(name)) => Some(
+            crate::verify::parse_asymmetric_alg(name)
+                .ok_or("alg is not a supported signature algorithm")?,
+        ),
+        Some(_) => return Err("alg is not a string"),
+    };
+    let (kind, key) = match jwk.get("kty").and_then(Value::as_str) {
+        Some("RSA") => {
+            let n = b64(jwk, "n")?;
+            let e = b64(jwk, "e")?;
+            let (n, e) = (strip_leading_zeros(&n), strip_leading_zeros(&e));
+            let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+            if bits < MIN_RSA_BITS {
+                return Err("RSA modulus shorter than 2048 bits");
+            }
+            if bits > MAX_RSA_BITS {
+                return Err("RSA modulus longer than 8192 bits");
+            }
+            if e.is_empty() || e.len() > 4 {
+                return Err("RSA exponent out of range");
+            }
+            (KeyKind::Rsa, DecodingKey::from_rsa_raw_components(n, e))
+        }
+        Some("EC") => {
+            let (kind, len) = match jwk.get("crv").and_then(Value::as_str) {
+                Some("P-256") => (KeyKind::P256, 32),
+                Some("P-384") => (KeyKind::P384, 48),
+                _ => return Err("EC curve is not P-256 or P-384"),
+            };
+            let (x, y) = (b64(jwk, "x")?, b64(jwk, "y")?);
+            if x.len() != len || y.len() != len {
+                return Err("EC coordinates have the wrong length");
+            }
+            // SEC 1 section 2.3.3: the uncompressed point 0x04 || x || y.
+            let mut point = Vec::with_capacity(1 + 2 * len);
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            (kind, DecodingKey::from_ec_der(&point))
+        }
+        Some("OKP") => {
+            if jwk.get("crv").and_then(Value::as_str) != Some("Ed25519") {
+                return Err("OKP curve is not Ed25519");
+            }
+            let x = b64(jwk, "x")?;
+            if x.len() != 32 {
+                return Err("Ed25519 key has the wrong length");
+            }
+            (KeyKind::Ed25519, DecodingKey::from_ed_der(&x))
+        }
+        // RFC 8725 section 3.1: a symmetric key from a public JWKS would let anyone sign.
+        Some("oct") => return Err("symmetric (oct) keys are never used"),
+        _ => return Err("unsupported kty"),
+    };
+    if alg.is_some_and(|alg| !kind.fits(alg)) {
+        return Err("alg does not fit the key type");
+    }
+    Ok((kid, VerifyingKey { kind, alg, key }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rsa_jwk(bits: usize) -> Value {
+        let mut n = vec![0xffu8; bits / 8];
+        n[0] = 0x80;
+        json!({"kty": "RSA", "kid": "r", "n": URL_SAFE_NO_PAD.encode(&n), "e": "AQAB"})
+    }
+
+    fn ec_jwk(crv: &str, len: usize) -> Value {
+        let c = URL_SAFE_NO_PAD.encode(vec![1u8; len]);
+        json!({"kty": "EC", "kid": "e", "crv": crv, "x": c, "y": c})
+    }
+
+    fn set(keys: Vec<Value>) -> KeySet {
+        KeySet::from_json(&json!({ "keys": keys }), 64).unwrap()
+    }
+
+    #[test]
+    fn rejects_rsa_under_2048_bits() {
+        assert_eq!(set(vec![rsa_jwk(1024)]).len(), 0);
+        assert_eq!(set(vec![rsa_jwk(2040)]).len(), 0);
+        assert_eq!(set(vec![rsa_jwk(2048)]).len(), 1);
+    }
+
+    #[test]
+    fn leading_zeros_do_not_count_as_modulus_bits() {
+        let mut jwk = rsa_jwk(1024);
+        let mut n = vec![0u8; 200];
+        n.extend(URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap());
+        jwk["n"] = json!(URL_SAFE_NO_PAD.encode(&n));
+        assert_eq!(set(vec![jwk]).len(), 0);
+    }
+
+    #[test]
+    fn skips_oct_enc_and_non_verify_keys_but_keeps_good_ones() {
+        let mut enc = rsa_jwk(2048);
+        enc["use"] = json!("enc");
+        let mut sign_only = rsa_jwk(2048);
+        sign_only["key_ops"] = json!(["sign"]);
+        let oct = json!({"kty": "oct", "k": "c2VjcmV0", "kid": "h"});
+        let good = rsa_jwk(2048);
+        let s = set(vec![
+            enc,
+            sign_only,
+            oct,
+            json!("garbage"),
+            json!({"kty": "RSA"}),
+            good,
+        ]);
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn skips_wrong_curves_and_lengths() {
+        assert_eq!(set(vec![ec_jwk("P-521", 66)]).len(), 0);
+        assert_eq!(set(vec![ec_jwk("secp256k1", 32)]).len(), 0);
+        assert_eq!(set(vec![ec_jwk("P-256", 31)]).len(), 0);
+        assert_eq!(set(vec![ec_jwk("P-256", 32)]).len(), 1);
+        assert_eq!(set(vec![ec_jwk("P-384", 48)]).len(), 1);
+    }
+
+    #[test]
+    fn key_binds_its_type_curve_and_alg() {
+        let mut pinned = rsa_jwk(2048);
+        pinned["alg"] = json!("PS256");
+        let s = set(vec![pinned, ec_jwk("P-256", 32)]);
+        assert!(matches!(
+            s.lookup(Some("r"), Algorithm::PS256),
+            Lookup::Found(_)
+        ));
+        assert!(matches!(
+            s.lookup(Some("r"), Algorithm::RS256),
+            Lookup::Mismatch
+        ));
+        assert!(matches!(
+            s.lookup(Some("e"), Algorithm::ES256),
+            Lookup::Found(_)
+        ));
+        assert!(matches!(
+            s.lookup(Some("e"), Algorithm::ES384),
+            Lookup::Mismatch
+        ));
+        assert!(matches!(
+            s.lookup(Some("e"), Algorithm::RS256),
+            Lookup::Mismatch
+        ));
+        assert!(matches!(
+            s.lookup(Some("x"), Algorithm::RS256),
+            Lookup::UnknownKid
+        ));
+    }
+
+    #[test]
+    fn jwk_alg_must_be_asymmetric_and_fit_the_key() {
+        for alg in ["HS256", "none", "ES256", "RSA-OAEP"] {
+            let mut jwk = rsa_jwk(2048);
+            jwk["alg"] = json!(alg);
+            assert_eq!(set(vec![jwk]).len(), 0, "{alg}");
+        }
+    }
+
+    #[test]
+    fn token_without_kid_needs_exactly_one_fitting_key() {
+        let one = set(vec![rsa_jwk(2048)]);
+        assert!(matches!(
+            one.lookup(None, Algorithm::RS256),
+            Lookup::Found(_)
+        ));
+        let two = set(vec![rsa_jwk(2048), rsa_jwk(4096)]);
+        assert!(matches!(
+            two.lookup(None, Algorithm::RS256),
+            Lookup::Ambiguous
+        ));
+    }
+
+    #[test]
+    fn caps_the_number_of_keys() {
+        let keys: Vec<Value> = (0..10).map(|_| rsa_jwk(2048)).collect();
+        let s = KeySet::from_json(&json!({ "keys": keys }), 3).unwrap();
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn rejects_documents_without_keys() {
+        assert!(KeySet::from_json(&json!([]), 64).is_err());
+        assert!(KeySet::from_json(&json!({"keys": {}}), 64).is_err());
+    }
+}

@@ -1,0 +1,55 @@
+//! # tokengate
+//!
+//! OAuth 2.0 resource-server token validation for Rust APIs: take the bearer token off a
+//! request (RFC 6750), prove it was issued by a trusted authorization server, and hand the
+//! verified claims to the handler.
+//!
+//! ```no_run
+//! # async fn run(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! use tokengate::Validator;
+//!
+//! let validator = Validator::builder()
+//!     .issuer("https://login.example.com")     // keys found by OIDC / RFC 8414 discovery
+//!     .audience("https://api.example.com")     // required: tokens for other APIs fail
+//!     .build()?;
+//!
+//! match validator.validate(token).await {
+//!     Ok(claims) => println!("{:?} may call us with {:?}", claims.subject(), claims.scopes()),
+//!     Err(err) => println!("{} {:?}", err.status(), err.www_authenticate()),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! What it does for you:
+//! - finds the issuer's keys by discovery or an explicit JWKS URL, caches them by `kid`,
+//!   refetches on an unknown `kid` at most once per cooldown, single-flight, and keeps the
+//!   last good keys when the issuer fails ([`jwks`]);
+//! - verifies RS256/384/512, PS256/384/512, ES256/384 and EdDSA signatures with keys bound
+//!   to their type, curve and `alg`; never `none`, never HMAC (RFC 8725);
+//! - checks `iss` exactly, `aud`, `exp`, `nbf` with a leeway, `crit`, and optionally the
+//!   RFC 9068 `typ: at+jwt`;
+//! - maps every refusal to RFC 6750's status and `WWW-Authenticate` challenge ([`Error`]).
+//!
+//! Framework adapters (`tokengate-tower` for axum/hyper/tonic, `tokengate-actix`) are thin:
+//! all policy lives here.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod bearer;
+pub mod claims;
+pub mod error;
+pub mod jwks;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod validator;
+mod verify;
+
+pub use claims::{Claims, Scopes};
+pub use error::{Error, InvalidRequest, InvalidToken};
+pub use jsonwebtoken::Algorithm;
+pub use validator::{
+    ConfigError, DEFAULT_FETCH_TIMEOUT, DEFAULT_LEEWAY, DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS,
+    DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REFRESH_COOLDOWN, Validator, ValidatorBuilder,
+};
+pub use verify::SUPPORTED_ALGORITHMS;

@@ -1,0 +1,524 @@
+//! A mock authorization server on 127.0.0.1 and a token minter, for tests (feature
+//! `testing`). The examples embed it as their development issuer.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use tokengate::testing::MockIssuer;
+//! use tokengate::Validator;
+//!
+//! let issuer = MockIssuer::start().await;
+//! let validator = Validator::builder()
+//!     .issuer(issuer.issuer())
+//!     .audience(issuer.audience())
+//!     .build()
+//!     .unwrap();
+//!
+//! let token = issuer.token().subject("alice").scope("read admin").sign();
+//! let claims = validator.validate(&token).await.unwrap();
+//! assert!(claims.scopes().contains("admin"));
+//!
+//! let expired = issuer.token().expires_in(-3600).sign();
+//! assert!(validator.validate(&expired).await.is_err());
+//! # }
+//! ```
+//!
+//! It serves OIDC discovery, RFC 8414 metadata and a JWKS, counts its hits, rotates and
+//! retracts keys, and can be told to fail, hang, or serve any JWKS document. It is a test
+//! double: never expose it beyond loopback.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair};
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value, json};
+
+/// The audience [`MockIssuer::start`] mints tokens for.
+pub const DEFAULT_AUDIENCE: &str = "tokengate-dev-api";
+/// How long a [`Behavior::Hang`] holds a request: longer than any fetch timeout, short
+/// enough that a forgotten test server ends by itself.
+pub const HANG_FOR: Duration = Duration::from_secs(60);
+
+/// How the issuer answers discovery and JWKS requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Behavior {
+    /// Serve the documents.
+    Normal,
+    /// Answer every request with this status and an empty body.
+    Fail(u16),
+    /// Hold every request for [`HANG_FOR`], then answer normally.
+    Hang,
+    /// Answer 200 with a body that is not JSON.
+    Garbage,
+}
+
+enum KeyMaterial {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+struct SigningKey {
+    kid: String,
+    alg: Algorithm,
+    material: KeyMaterial,
+    published: bool,
+}
+
+impl SigningKey {
+    fn generate(kid: String, alg: Algorithm) -> Self {
+        use Algorithm::*;
+        let material = match alg {
+            RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => KeyMaterial::Rsa(
+                RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA keygen"),
+            ),
+            ES256 => KeyMaterial::Ec(
+                EcdsaKeyPair::generate(&sig::ECDSA_P256_SHA256_FIXED_SIGNING).expect("EC keygen"),
+            ),
+            ES384 => KeyMaterial::Ec(
+                EcdsaKeyPair::generate(&sig::ECDSA_P384_SHA384_FIXED_SIGNING).expect("EC keygen"),
+            ),
+            EdDSA => KeyMaterial::Ed(Ed25519KeyPair::generate().expect("Ed25519 keygen")),
+            _ => panic!("the mock issuer only holds asymmetric keys, not {alg:?}"),
+        };
+        SigningKey {
+            kid,
+            alg,
+            material,
+            published: true,
+        }
+    }
+
+    fn public_jwk(&self) -> Value {
+        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+        let mut jwk = match &self.material {
+            KeyMaterial::Rsa(k) => json!({
+                "kty": "RSA",
+                "n": b64(k.public_key().modulus().big_endian_without_leading_zero()),
+                "e": b64(k.public_key().exponent().big_endian_without_leading_zero()),
+            }),
+            KeyMaterial::Ec(k) => {
+                let point = k.public_key().as_ref();
+                let len = (point.len() - 1) / 2;
+                let crv = if len == 32 { "P-256" } else { "P-384" };
+                json!({"kty": "EC", "crv": crv, "x": b64(&point[1..1 + len]), "y": b64(&point[1 + len..])})
+            }
+            KeyMaterial::Ed(k) => {
+                json!({"kty": "OKP", "crv": "Ed25519", "x": b64(k.public_key().as_ref())})
+            }
+        };
+        jwk["kid"] = json!(self.kid);
+        jwk["use"] = json!("sig");
+        jwk["alg"] = json!(alg_name(self.alg));
+        jwk
+    }
+
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        use Algorithm::*;
+        match &self.material {
+            KeyMaterial::Rsa(k) => {
+                let padding: &'static dyn sig::RsaEncoding = match self.alg {
+                    RS256 => &sig::RSA_PKCS1_SHA256,
+                    RS384 => &sig::RSA_PKCS1_SHA384,
+                    RS512 => &sig::RSA_PKCS1_SHA512,
+                    PS256 => &sig::RSA_PSS_SHA256,
+                    PS384 => &sig::RSA_PSS_SHA384,
+                    _ => &sig::RSA_PSS_SHA512,
+                };
+                let mut out = vec![0; k.public_modulus_len()];
+                k.sign(padding, &SystemRandom::new(), message, &mut out)
+                    .expect("RSA signing");
+                out
+            }
+            KeyMaterial::Ec(k) => k
+                .sign(&SystemRandom::new(), message)
+                .expect("ECDSA signing")
+                .as_ref()
+                .to_vec(),
+            KeyMaterial::Ed(k) => k.sign(message).as_ref().to_vec(),
+        }
+    }
+}
+
+/// The RFC 7518 name of an algorithm.
+pub fn alg_name(alg: Algorithm) -> &'static str {
+    use Algorithm::*;
+    match alg {
+        HS256 => "HS256",
+        HS384 => "HS384",
+        HS512 => "HS512",
+        ES256 => "ES256",
+        ES384 => "ES384",
+        RS256 => "RS256",
+        RS384 => "RS384",
+        RS512 => "RS512",
+        PS256 => "PS256",
+        PS384 => "PS384",
+        PS512 => "PS512",
+        EdDSA => "EdDSA",
+        _ => "unsupported",
+    }
+}
+
+struct IssuerState {
+    issuer: String,
+    audience: String,
+    keys: Mutex<Vec<SigningKey>>,
+    behavior: Mutex<Behavior>,
+    jwks_override: Mutex<Option<Value>>,
+    oidc_discovery: Mutex<bool>,
+    discovery_hits: AtomicUsize,
+    jwks_hits: AtomicUsize,
+    next_kid: AtomicUsize,
+}
+
+/// A mock issuer serving on 127.0.0.1 until dropped.
+pub struct MockIssuer {
+    state: Arc<IssuerState>,
+    addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for MockIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockIssuer")
+            .field("issuer", &self.state.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for MockIssuer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl MockIssuer {
+    /// Starts an issuer with one RS256 key, minting tokens for [`DEFAULT_AUDIENCE`].
+    pub async fn start() -> MockIssuer {
+        Self::start_with(DEFAULT_AUDIENCE, Algorithm::RS256).await
+    }
+
+    /// Starts an issuer whose first key signs with `alg`, minting tokens for `audience`.
+    pub async fn start_with(audience: &str, alg: Algorithm) -> MockIssuer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let state = Arc::new(IssuerState {
+            issuer: format!("http://{addr}"),
+            audience: audience.to_owned(),
+            keys: Mutex::new(Vec::new()),
+            behavior: Mutex::new(Behavior::Normal),
+            jwks_override: Mutex::new(None),
+            oidc_discovery: Mutex::new(true),
+            discovery_hits: AtomicUsize::new(0),
+            jwks_hits: AtomicUsize::new(0),
+            next_kid: AtomicUsize::new(1),
+        });
+        let app = Router::new()
+            .route("/.well-known/openid-configuration", get(oidc_metadata))
+            .route(
+                "/.well-known/oauth-authorization-server",
+                get(oauth_metadata),
+            )
+            .route("/jwks", get(jwks))
+            .with_state(state.clone());
+        let server = tokio::spawn(async move {
+            // Ends when the issuer is dropped (the task is aborted) or the runtime stops.
+            let _ = axum::serve(listener, app).await;
+        });
+        let issuer = MockIssuer {
+            state,
+            addr,
+            server,
+        };
+        issuer.add_key(alg);
+        issuer
+    }
+
+    /// The issuer identifier (`iss`), `http://127.0.0.1:PORT`.
+    pub fn issuer(&self) -> &str {
+        &self.state.issuer
+    }
+
+    /// The audience tokens are minted for by default.
+    pub fn audience(&self) -> &str {
+        &self.state.audience
+    }
+
+    /// The JWKS URL.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/jwks", self.state.issuer)
+    }
+
+    /// The socket address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Generates and publishes a new key for `alg`; returns its `kid`. New tokens are
+    /// signed with the newest key unless [`TokenBuilder::key`] says otherwise.
+    pub fn add_key(&self, alg: Algorithm) -> String {
+        let n = self.state.next_kid.fetch_add(1, Ordering::Relaxed);
+        let kid = format!("key-{n}");
+        let key = SigningKey::generate(kid.clone(), alg);
+        self.state.keys.lock().unwrap().push(key);
+        kid
+    }
+
+    /// Key rotation: publishes a new key of the newest key's algorithm; returns its `kid`.
+    pub fn rotate(&self) -> String {
+        let alg = self.newest().1;
+        self.add_key(alg)
+    }
+
+    /// Stops publishing the key `kid` (it can still sign, for tests of retracted keys).
+    pub fn retract(&self, kid: &str) {
+        for key in self.state.keys.lock().unwrap().iter_mut() {
+            if key.kid == kid {
+                key.published = false;
+            }
+        }
+    }
+
+    /// The public JWK of `kid` as published.
+    pub fn public_jwk(&self, kid: &str) -> Option<Value> {
+        let keys = self.state.keys.lock().unwrap();
+        keys.iter()
+            .find(|k| k.kid == kid)
+            .map(SigningKey::public_jwk)
+    }
+
+    /// Serve `doc` as the JWKS instead of the real keys (`None`: back to the real keys).
+    pub fn serve_jwks(&self, doc: Option<Value>) {
+        *self.state.jwks_override.lock().unwrap() = doc;
+    }
+
+    /// Whether `/.well-known/openid-configuration` exists (else only RFC 8414 metadata).
+    pub fn serve_oidc_discovery(&self, serve: bool) {
+        *self.state.oidc_discovery.lock().unwrap() = serve;
+    }
+
+    /// How discovery and JWKS requests are answered from now on.
+    pub fn set_behavior(&self, behavior: Behavior) {
+        *self.state.behavior.lock().unwrap() = behavior;
+    }
+
+    /// JWKS requests served so far (whatever the behavior).
+    pub fn jwks_hits(&self) -> usize {
+        self.state.jwks_hits.load(Ordering::SeqCst)
+    }
+
+    /// Discovery requests served so far (both metadata locations).
+    pub fn discovery_hits(&self) -> usize {
+        self.state.discovery_hits.load(Ordering::SeqCst)
+    }
+
+    fn newest(&self) -> (String, Algorithm) {
+        let keys = self.state.keys.lock().unwrap();
+        let key = keys.last().expect("the issuer always has a key");
+        (key.kid.clone(), key.alg)
+    }
+
+    /// Starts a token with default claims: `iss`, `aud`, `sub` = `dev-user`, `iat`, `exp`
+    /// in one hour, header `typ: at+jwt`, signed by the newest key.
+    pub fn token(&self) -> TokenBuilder<'_> {
+        let now = unix_now();
+        let (kid, alg) = self.newest();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), json!(self.state.issuer));
+        claims.insert("aud".into(), json!(self.state.audience));
+        claims.insert("sub".into(), json!("dev-user"));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now + 3600));
+        let mut header = Map::new();
+        header.insert("alg".into(), json!(alg_name(alg)));
+        header.insert("typ".into(), json!("at+jwt"));
+        header.insert("kid".into(), json!(kid));
+        TokenBuilder {
+            issuer: self,
+            key: kid,
+            header,
+            claims,
+        }
+    }
+}
+
+/// A token being minted by a [`MockIssuer`]. Every setter overrides what was there.
+#[must_use]
+pub struct TokenBuilder<'a> {
+    issuer: &'a MockIssuer,
+    key: String,
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+}
+
+impl TokenBuilder<'_> {
+    /// Sets any claim.
+    pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.claims.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Removes a claim.
+    pub fn without_claim(mut self, name: &str) -> Self {
+        self.claims.remove(name);
+        self
+    }
+
+    /// Sets `sub`.
+    pub fn subject(self, sub: &str) -> Self {
+        self.claim("sub", sub)
+    }
+
+    /// Sets `scope` (space-delimited).
+    pub fn scope(self, scope: &str) -> Self {
+        self.claim("scope", scope)
+    }
+
+    /// Sets `aud`.
+    pub fn audience(self, aud: impl Into<Value>) -> Self {
+        self.claim("aud", aud)
+    }
+
+    /// Sets `exp` to now plus `seconds` (negative: already expired).
+    pub fn expires_in(self, seconds: i64) -> Self {
+        self.claim("exp", unix_now() + seconds)
+    }
+
+    /// Sets any header parameter (`alg`, `kid`, `typ`, `crit`, `jwk`, ...). The signature
+    /// is still made with the chosen key's own algorithm, whatever `alg` says.
+    pub fn header(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.header.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Removes a header parameter.
+    pub fn without_header(mut self, name: &str) -> Self {
+        self.header.remove(name);
+        self
+    }
+
+    /// Signs with the key `kid` (published or retracted), and names it in the header.
+    pub fn key(mut self, kid: &str) -> Self {
+        let keys = self.issuer.state.keys.lock().unwrap();
+        let key = keys.iter().find(|k| k.kid == kid).expect("no such key");
+        self.header.insert("alg".into(), json!(alg_name(key.alg)));
+        self.header.insert("kid".into(), json!(kid));
+        drop(keys);
+        self.key = kid.to_owned();
+        self
+    }
+
+    /// The encoded `header.payload`, unsigned.
+    pub fn signing_input(&self) -> String {
+        let part =
+            |m: &Map<String, Value>| URL_SAFE_NO_PAD.encode(Value::Object(m.clone()).to_string());
+        format!("{}.{}", part(&self.header), part(&self.claims))
+    }
+
+    /// The compact JWS, signed by the chosen key.
+    pub fn sign(self) -> String {
+        let input = self.signing_input();
+        let keys = self.issuer.state.keys.lock().unwrap();
+        let key = keys
+            .iter()
+            .find(|k| k.kid == self.key)
+            .expect("the chosen key exists");
+        let signature = URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()));
+        format!("{input}.{signature}")
+    }
+
+    /// The compact JWS with an HMAC-SHA256 "signature" under `secret`: the forgery an
+    /// attacker makes when a validator treats a public key as an HMAC secret.
+    pub fn sign_hs256(self, secret: &[u8]) -> String {
+        let input = self.header("alg", "HS256").signing_input();
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+        let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Applies the configured behavior; `None` means "serve normally".
+async fn misbehave(state: &IssuerState) -> Option<Response> {
+    let behavior = state.behavior.lock().unwrap().clone();
+    match behavior {
+        Behavior::Normal => None,
+        Behavior::Fail(status) => Some(
+            StatusCode::from_u16(status)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                .into_response(),
+        ),
+        Behavior::Hang => {
+            tokio::time::sleep(HANG_FOR).await;
+            None
+        }
+        Behavior::Garbage => Some((StatusCode::OK, "{\"keys\": [ not json").into_response()),
+    }
+}
+
+fn metadata(state: &IssuerState) -> Response {
+    axum::Json(json!({
+        "issuer": state.issuer,
+        "jwks_uri": format!("{}/jwks", state.issuer),
+        "token_endpoint": format!("{}/token", state.issuer),
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }))
+    .into_response()
+}
+
+async fn oidc_metadata(State(state): State<Arc<IssuerState>>) -> Response {
+    state.discovery_hits.fetch_add(1, Ordering::SeqCst);
+    if !*state.oidc_discovery.lock().unwrap() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if let Some(response) = misbehave(&state).await {
+        return response;
+    }
+    metadata(&state)
+}
+
+async fn oauth_metadata(State(state): State<Arc<IssuerState>>) -> Response {
+    state.discovery_hits.fetch_add(1, Ordering::SeqCst);
+    if let Some(response) = misbehave(&state).await {
+        return response;
+    }
+    metadata(&state)
+}
+
+async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
+    state.jwks_hits.fetch_add(1, Ordering::SeqCst);
+    if let Some(response) = misbehave(&state).await {
+        return response;
+    }
+    if let Some(doc) = state.jwks_override.lock().unwrap().clone() {
+        return axum::Json(doc).into_response();
+    }
+    let keys: Vec<Value> = state
+        .keys
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|k| k.published)
+        .map(SigningKey::public_jwk)
+        .collect();
+    axum::Json(json!({ "keys": keys })).into_response()
+}

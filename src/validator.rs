@@ -1,0 +1,497 @@
+//! [`Validator`]: the one entry point of all policy, and its builder.
+//!
+//! ```no_run
+//! # async fn run(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! use tokengate::Validator;
+//!
+//! let validator = Validator::builder()
+//!     .issuer("https://login.example.com")
+//!     .audience("https://api.example.com")
+//!     .build()?;
+//!
+//! let claims = validator.validate(token).await?;
+//! println!("hello, {:?}", claims.subject());
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::Algorithm;
+use reqwest::Url;
+
+use crate::claims::Claims;
+use crate::error::{Error, InvalidToken};
+use crate::jwks::{FetchLimits, KeyCache, KeyCacheConfig, KeySource, scheme_allowed};
+use crate::verify::{Jws, SUPPORTED_ALGORITHMS};
+
+/// RFC 8725 and most issuers: clocks drift; one minute is the common tolerance.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+/// The shortest time between two key-set fetches: bounds what a flood of unknown `kid`s
+/// can cost the issuer (one request per 30 s), while a rotated key is picked up quickly.
+pub const DEFAULT_REFRESH_COOLDOWN: Duration = Duration::from_secs(30);
+/// A hung issuer must not hold requests for long; 5 s is ample for a JWKS.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Real JWK Sets are a few KiB; 512 KiB leaves room for large sets and stops a hostile
+/// or broken endpoint from exhausting memory.
+pub const DEFAULT_MAX_JWKS_BYTES: usize = 512 * 1024;
+/// Access tokens are 1-4 KiB; 16 KiB allows fat claim sets and refuses junk before any
+/// base64 or JSON work.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Issuers publish two or three keys; 64 covers rotation overlaps and caps the work of
+/// parsing a hostile set.
+pub const DEFAULT_MAX_KEYS: usize = 64;
+
+/// Checks bearer tokens: signature, issuer, audience, lifetime. Cheap to clone; clones
+/// share one key cache.
+#[derive(Clone)]
+pub struct Validator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    audiences: Vec<String>,
+    algorithms: Vec<Algorithm>,
+    leeway: i64,
+    max_token_bytes: usize,
+    require_access_token_type: bool,
+    keys: KeyCache,
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Validator")
+            .field("issuer", &self.inner.issuer)
+            .field("audiences", &self.inner.audiences)
+            .field("algorithms", &self.inner.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Validator {
+    /// Starts configuring a validator.
+    pub fn builder() -> ValidatorBuilder {
+        ValidatorBuilder::default()
+    }
+
+    /// The issuer whose tokens this validator accepts.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// Validates a bearer token and returns its verified claims.
+    ///
+    /// Waits on the network only when the token names a key we have not seen (at most one
+    /// fetch per cooldown, shared by all concurrent callers) or no key set was fetched yet.
+    pub async fn validate(&self, token: &str) -> Result<Claims, Error> {
+        let result = self.check(token).await;
+        if let Err(error) = &result {
+            // `debug`, not `info`: under attack this fires on every request.
+            tracing::debug!(%error, "token rejected");
+        }
+        result
+    }
+
+    /// Fetches the issuer's keys now, so the first request does not wait for them.
+    ///
+    /// Counts as a fetch for the refresh cooldown. An error here is not fatal: requests
+    /// get 503 until a later fetch succeeds.
+    pub async fn prefetch_keys(&self) -> Result<(), Error> {
+        self.inner.keys.prefetch().await
+    }
+
+    async fn check(&self, token: &str) -> Result<Claims, Error> {
+        let policy = &*self.inner;
+        if token.len() > policy.max_token_bytes {
+            return Err(InvalidToken::TooLarge.into());
+        }
+        let jws = Jws::parse(token, &policy.algorithms)?;
+        if policy.require_access_token_type && !is_access_token_type(jws.typ.as_deref()) {
+            return Err(InvalidToken::WrongType.into());
+        }
+        let key = policy.keys.key_for(jws.kid.as_deref(), jws.alg).await?;
+        jws.verify_signature(&key)?;
+        let claims = Claims::from_json(jws.payload_json()?)?;
+        self.check_claims(&claims)?;
+        Ok(claims)
+    }
+
+    /// RFC 7519 section 4.1 and RFC 9068 section 4: the claims every access token must pass.
+    fn check_claims(&self, claims: &Claims) -> Result<(), InvalidToken> {
+        let policy = &*self.inner;
+        if claims.issuer() != policy.issuer {
+            return Err(InvalidToken::WrongIssuer);
+        }
+        if !claims
+            .audience()
+            .iter()
+            .any(|aud| policy.audiences.contains(aud))
+        {
+            return Err(InvalidToken::WrongAudience);
+        }
+        let now = unix_now();
+        if now > claims.expires_at().saturating_add(policy.leeway) {
+            return Err(InvalidToken::Expired);
+        }
+        if claims
+            .not_before()
+            .is_some_and(|nbf| nbf > now.saturating_add(policy.leeway))
+        {
+            return Err(InvalidToken::NotYetValid);
+        }
+        Ok(())
+    }
+}
+
+/// RFC 9068 section 4: `typ` is `at+jwt` (or its full media type), compared
+/// case-insensitively as media types are (RFC 7515 section 4.1.9).
+fn is_access_token_type(typ: Option<&str>) -> bool {
+    typ.is_some_and(|t| {
+        t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+    })
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Configures a [`Validator`]; every setting has a safe default but the issuer and the
+/// audience, which only you can know.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct ValidatorBuilder {
+    issuer: Option<String>,
+    jwks_url: Option<String>,
+    audiences: Vec<String>,
+    algorithms: Option<Vec<Algorithm>>,
+    leeway: Option<Duration>,
+    refresh_cooldown: Option<Duration>,
+    fetch_timeout: Option<Duration>,
+    max_jwks_bytes: Option<usize>,
+    max_token_bytes: Option<usize>,
+    max_keys: Option<usize>,
+    require_access_token_type: bool,
+    allow_insecure_http: bool,
+    http_client: Option<reqwest::Client>,
+}
+
+impl ValidatorBuilder {
+    /// The issuer (`iss`) whose tokens are accepted, compared exactly. Keys are found by
+    /// discovery from it unless [`jwks_url`](Self::jwks_url) is set.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Fetch keys from this JWKS URL instead of discovering it from the issuer.
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.jwks_url = Some(url.into());
+        self
+    }
+
+    /// An audience (`aud`) this API answers to; call again to accept several. Required:
+    /// without it, a token the same issuer minted for any other API would pass.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// The signature algorithms accepted. Default: every one in
+    /// [`SUPPORTED_ALGORITHMS`]. HMAC and `none` are refused by [`build`](Self::build).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// Tolerance for clock skew on `exp` and `nbf`. Default [`DEFAULT_LEEWAY`].
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = Some(leeway);
+        self
+    }
+
+    /// The shortest time between two key-set fetches. Default [`DEFAULT_REFRESH_COOLDOWN`].
+    pub fn refresh_cooldown(mut self, cooldown: Duration) -> Self {
+        self.refresh_cooldown = Some(cooldown);
+        self
+    }
+
+    /// Deadline for one discovery or JWKS fetch. Default [`DEFAULT_FETCH_TIMEOUT`].
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = Some(timeout);
+        self
+    }
+
+    /// Cap on a discovery or JWKS response body. Default [`DEFAULT_MAX_JWKS_BYTES`].
+    pub fn max_jwks_bytes(mut self, bytes: usize) -> Self {
+        self.max_jwks_bytes = Some(bytes);
+        self
+    }
+
+    /// Tokens longer than this are refused unread. Default [`DEFAULT_MAX_TOKEN_BYTES`].
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = Some(bytes);
+        self
+    }
+
+    /// Keys beyond this many in a JWKS are ignored. Default [`DEFAULT_MAX_KEYS`].
+    pub fn max_keys(mut self, keys: usize) -> Self {
+        self.max_keys = Some(keys);
+        self
+    }
+
+    /// RFC 9068 mode: require `typ: at+jwt`, so that an ID token (or any other JWT the
+    /// issuer signs) cannot be replayed as an access token. Off by default because many
+    /// issuers do not set it yet.
+    pub fn require_access_token_type(mut self, require: bool) -> Self {
+        self.require_access_token_type = require;
+        self
+    }
+
+    /// Allow `http` issuer and JWKS URLs on non-loopback hosts. Never do this in
+    /// production: anyone on the path could swap the keys. Loopback `http` is always
+    /// allowed, for development issuers.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Use this HTTP client for discovery and JWKS fetches (proxies, custom roots).
+    /// The fetch timeout and body cap still apply.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Checks the configuration and builds the validator.
+    pub fn build(self) -> Result<Validator, ConfigError> {
+        let issuer = self.issuer.ok_or(ConfigError::MissingIssuer)?;
+        let issuer_url = Url::parse(&issuer).map_err(|_| ConfigError::InvalidUrl("issuer"))?;
+        if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
+            return Err(ConfigError::MissingAudience);
+        }
+        let source = match &self.jwks_url {
+            Some(url) => {
+                let url = Url::parse(url).map_err(|_| ConfigError::InvalidUrl("jwks_url"))?;
+                if !scheme_allowed(&url, self.allow_insecure_http) {
+                    return Err(ConfigError::InsecureUrl("jwks_url"));
+                }
+                KeySource::JwksUrl(url)
+            }
+            None => {
+                if !scheme_allowed(&issuer_url, self.allow_insecure_http) {
+                    return Err(ConfigError::InsecureUrl("issuer"));
+                }
+                KeySource::Discovery {
+                    issuer: issuer.clone(),
+                }
+            }
+        };
+        let algorithms = self
+            .algorithms
+            .unwrap_or_else(|| SUPPORTED_ALGORITHMS.to_vec());
+        if algorithms.is_empty() {
+            return Err(ConfigError::NoAlgorithms);
+        }
+        if let Some(alg) = algorithms
+            .iter()
+            .find(|alg| !SUPPORTED_ALGORITHMS.contains(alg))
+        {
+            return Err(ConfigError::UnsupportedAlgorithm(*alg));
+        }
+        let leeway = self.leeway.unwrap_or(DEFAULT_LEEWAY);
+        if leeway > Duration::from_secs(300) {
+            return Err(ConfigError::LeewayTooLarge);
+        }
+        let timeout = self.fetch_timeout.unwrap_or(DEFAULT_FETCH_TIMEOUT);
+        if timeout.is_zero() {
+            return Err(ConfigError::ZeroLimit("fetch_timeout"));
+        }
+        let max_token_bytes = self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
+        let max_jwks_bytes = self.max_jwks_bytes.unwrap_or(DEFAULT_MAX_JWKS_BYTES);
+        let max_keys = self.max_keys.unwrap_or(DEFAULT_MAX_KEYS);
+        for (value, name) in [
+            (max_token_bytes, "max_token_bytes"),
+            (max_jwks_bytes, "max_jwks_bytes"),
+            (max_keys, "max_keys"),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::ZeroLimit(name));
+            }
+        }
+        let client = match self.http_client {
+            Some(client) => client,
+            None => default_client().map_err(|_| ConfigError::HttpClient)?,
+        };
+        let keys = KeyCache::new(KeyCacheConfig {
+            source,
+            client,
+            limits: FetchLimits {
+                timeout,
+                max_body: max_jwks_bytes,
+            },
+            cooldown: self.refresh_cooldown.unwrap_or(DEFAULT_REFRESH_COOLDOWN),
+            max_keys,
+            allow_http: self.allow_insecure_http,
+        });
+        Ok(Validator {
+            inner: Arc::new(Inner {
+                issuer,
+                audiences: self.audiences,
+                algorithms,
+                leeway: leeway.as_secs() as i64,
+                max_token_bytes,
+                require_access_token_type: self.require_access_token_type,
+                keys,
+            }),
+        })
+    }
+}
+
+/// The default HTTP client: rustls, no redirects (a redirect could move a JWKS fetch to
+/// a host or scheme the policy would refuse), and a connect timeout.
+fn default_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(DEFAULT_FETCH_TIMEOUT)
+        .user_agent(concat!("tokengate/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// A configuration [`ValidatorBuilder::build`] refuses. The message names the setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No issuer was set.
+    MissingIssuer,
+    /// No audience was set (or an empty one).
+    MissingAudience,
+    /// A URL setting does not parse.
+    InvalidUrl(&'static str),
+    /// A URL is plain `http` to a non-loopback host.
+    InsecureUrl(&'static str),
+    /// The algorithm allow-list is empty.
+    NoAlgorithms,
+    /// The allow-list names an algorithm we never accept (HMAC) or do not support.
+    UnsupportedAlgorithm(Algorithm),
+    /// The leeway is over five minutes.
+    LeewayTooLarge,
+    /// A limit is zero.
+    ZeroLimit(&'static str),
+    /// The default HTTP client could not be built (no TLS roots).
+    HttpClient,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::MissingIssuer => f.write_str("issuer is required: the `iss` your tokens carry"),
+            ConfigError::MissingAudience => f.write_str(
+                "audience is required: without it, tokens the issuer minted for any other API would be accepted",
+            ),
+            ConfigError::InvalidUrl(name) => write!(f, "{name} is not a valid URL"),
+            ConfigError::InsecureUrl(name) => write!(
+                f,
+                "{name} must use https (plain http is allowed only to loopback hosts, or with allow_insecure_http)"
+            ),
+            ConfigError::NoAlgorithms => f.write_str("algorithms is empty: no token could ever pass"),
+            ConfigError::UnsupportedAlgorithm(alg) => write!(
+                f,
+                "algorithms contains {alg:?}, which is never accepted from a JWKS (only RS*, PS*, ES256, ES384, EdDSA)"
+            ),
+            ConfigError::LeewayTooLarge => f.write_str("leeway must be at most 300 seconds"),
+            ConfigError::ZeroLimit(name) => write!(f, "{name} must be greater than zero"),
+            ConfigError::HttpClient => f.write_str("http client: the default TLS client could not be built"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> ValidatorBuilder {
+        Validator::builder()
+            .issuer("https://id.example")
+            .audience("api")
+    }
+
+    #[test]
+    fn builds_with_safe_defaults() {
+        assert!(base().build().is_ok());
+    }
+
+    #[test]
+    fn issuer_without_audience_is_refused() {
+        let err = Validator::builder()
+            .issuer("https://id.example")
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::MissingAudience);
+        assert!(err.to_string().contains("audience"));
+        assert!(base().audience("").build().is_err());
+    }
+
+    #[test]
+    fn missing_issuer_is_refused_even_with_a_jwks_url() {
+        let err = Validator::builder()
+            .jwks_url("https://id.example/jwks")
+            .audience("api")
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::MissingIssuer);
+    }
+
+    #[test]
+    fn hmac_and_empty_allow_lists_are_refused() {
+        assert_eq!(
+            base().algorithms([Algorithm::HS256]).build().unwrap_err(),
+            ConfigError::UnsupportedAlgorithm(Algorithm::HS256)
+        );
+        assert_eq!(
+            base().algorithms([]).build().unwrap_err(),
+            ConfigError::NoAlgorithms
+        );
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback() {
+        let http = Validator::builder()
+            .issuer("http://id.example")
+            .audience("a");
+        assert_eq!(
+            http.build().unwrap_err(),
+            ConfigError::InsecureUrl("issuer")
+        );
+        let jwks = base().jwks_url("http://id.example/jwks");
+        assert_eq!(
+            jwks.build().unwrap_err(),
+            ConfigError::InsecureUrl("jwks_url")
+        );
+        let loopback = Validator::builder()
+            .issuer("http://127.0.0.1:9")
+            .audience("a");
+        assert!(loopback.build().is_ok());
+    }
+
+    #[test]
+    fn absurd_limits_are_refused() {
+        assert!(base().leeway(Duration::from_secs(3600)).build().is_err());
+        assert!(base().max_token_bytes(0).build().is_err());
+        assert!(base().fetch_timeout(Duration::ZERO).build().is_err());
+        assert!(base().issuer("not a url").build().is_err());
+    }
+
+    #[test]
+    fn access_token_type_is_matched_case_insensitively() {
+        assert!(is_access_token_type(Some("at+jwt")));
+        assert!(is_access_token_type(Some("application/AT+JWT")));
+        assert!(!is_access_token_type(Some("JWT")));
+        assert!(!is_access_token_type(None));
+    }
+}

@@ -1,0 +1,247 @@
+//! A compact JWS taken apart (RFC 7515 section 7.1), its header checked, and its
+//! signature verified with a key that fits its `alg`.
+//!
+//! Nothing a token says about keys is trusted: `jwk`, `jku`, `x5u` and `x5c` header
+//! parameters are ignored (RFC 8725 section 3.10), so no token can name the key that
+//! verifies it or a URL for us to fetch.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+use crate::error::InvalidToken;
+use crate::jwks::VerifyingKey;
+
+/// The asymmetric algorithms we verify, by their RFC 7518 / RFC 8037 names.
+///
+/// `none` and the HMAC family are absent on purpose (RFC 8725 sections 2.1 and 3.1): a
+/// resource server holds no shared secret, and an HMAC "verified" with a public key is
+/// the classic algorithm-confusion forgery.
+pub const SUPPORTED_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The asymmetric algorithm named `name` (case-sensitive, RFC 7515 section 4.1.1).
+pub(crate) fn parse_asymmetric_alg(name: &str) -> Option<Algorithm> {
+    Some(match name {
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+/// The parts of a compact JWS, borrowed from the token.
+#[derive(Debug)]
+pub(crate) struct Jws<'a> {
+    /// `BASE64URL(header) || '.' || BASE64URL(payload)`: what the signature covers.
+    signing_input: &'a str,
+    payload: &'a str,
+    signature: &'a str,
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<String>,
+    pub(crate) typ: Option<String>,
+}
+
+/// Strict base64url: no padding, no `+` or `/`, no non-zero trailing bits.
+fn decode_segment(segment: &str) -> Result<Vec<u8>, InvalidToken> {
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| InvalidToken::Malformed)
+}
+
+impl<'a> Jws<'a> {
+    /// Splits and checks a compact JWS whose size was already checked.
+    ///
+    /// `allowed` is the configured allow-list; `none` and HMAC never parse at all.
+    pub(crate) fn parse(token: &'a str, allowed: &[Algorithm]) -> Result<Self, InvalidToken> {
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            // A JWE has five segments; anything but three is not a JWS we accept.
+            return Err(InvalidToken::Malformed);
+        };
+        if header.is_empty() || payload.is_empty() || signature.is_empty() {
+            return Err(InvalidToken::Malformed);
+        }
+        let header_json: Map<String, Value> = serde_json::from_slice(&decode_segment(header)?)
+            .map_err(|_| InvalidToken::Malformed)?;
+
+        let alg = match header_json.get("alg") {
+            Some(Value::String(name)) => {
+                parse_asymmetric_alg(name).ok_or(InvalidToken::AlgorithmNotAllowed)?
+            }
+            _ => return Err(InvalidToken::Malformed),
+        };
+        if !allowed.contains(&alg) {
+            return Err(InvalidToken::AlgorithmNotAllowed);
+        }
+        // RFC 7515 section 4.1.11: we implement no extension, so any `crit` is one we do
+        // not understand, and the token must be rejected.
+        if header_json.contains_key("crit") {
+            return Err(InvalidToken::UnsupportedHeader);
+        }
+        // RFC 7797: `b64: false` changes what the signature covers; we never accept it.
+        if header_json
+            .get("b64")
+            .is_some_and(|b| b != &Value::Bool(true))
+        {
+            return Err(InvalidToken::UnsupportedHeader);
+        }
+        let kid = optional_string(&header_json, "kid")?;
+        let typ = optional_string(&header_json, "typ")?;
+        let signing_input = &token[..header.len() + 1 + payload.len()];
+        Ok(Jws {
+            signing_input,
+            payload,
+            signature,
+            alg,
+            kid,
+            typ,
+        })
+    }
+
+    /// Verifies the signature with `key` (which the key cache chose to fit `alg`).
+    pub(crate) fn verify_signature(&self, key: &VerifyingKey) -> Result<(), InvalidToken> {
+        // Belt and braces: the key cache only hands out fitting keys.
+        if !key.fits(self.alg) {
+            return Err(InvalidToken::KeyAlgorithmMismatch);
+        }
+        match jsonwebtoken::crypto::verify(
+            self.signature,
+            self.signing_input.as_bytes(),
+            &key.key,
+            self.alg,
+        ) {
+            Ok(true) => Ok(()),
+            _ => Err(InvalidToken::BadSignature),
+        }
+    }
+
+    /// The payload as JSON. Call only after [`Jws::verify_signature`].
+    pub(crate) fn payload_json(&self) -> Result<Value, InvalidToken> {
+        let bytes = decode_segment(self.payload)?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|_| InvalidToken::Malformed)?;
+        if value.is_object() {
+            Ok(value)
+        } else {
+            Err(InvalidToken::Malformed)
+        }
+    }
+}
+
+fn optional_string(
+    header: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<String>, InvalidToken> {
+    match header.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(InvalidToken::Malformed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    fn token(header: &str) -> String {
+        format!("{}.{}.c2ln", b64(header), b64("{}"))
+    }
+
+    fn parse(t: &str) -> Result<Jws<'_>, InvalidToken> {
+        Jws::parse(t, &SUPPORTED_ALGORITHMS)
+    }
+
+    #[test]
+    fn refuses_none_and_hmac_in_any_case() {
+        for alg in [
+            "none", "None", "NONE", "nOnE", "HS256", "HS384", "HS512", "rs256", "",
+        ] {
+            let t = token(&format!(r#"{{"alg":"{alg}"}}"#));
+            assert_eq!(
+                parse(&t).unwrap_err(),
+                InvalidToken::AlgorithmNotAllowed,
+                "{alg}"
+            );
+        }
+        let unsigned = format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64("{}"));
+        assert!(parse(&unsigned).is_err());
+    }
+
+    #[test]
+    fn allow_list_is_honoured() {
+        let t = token(r#"{"alg":"ES256"}"#);
+        assert_eq!(
+            Jws::parse(&t, &[Algorithm::RS256]).unwrap_err(),
+            InvalidToken::AlgorithmNotAllowed
+        );
+    }
+
+    #[test]
+    fn refuses_crit_and_b64_false() {
+        for h in [
+            r#"{"alg":"RS256","crit":["exp"]}"#,
+            r#"{"alg":"RS256","crit":[]}"#,
+            r#"{"alg":"RS256","b64":false,"crit":["b64"]}"#,
+            r#"{"alg":"RS256","b64":false}"#,
+        ] {
+            assert_eq!(
+                parse(&token(h)).unwrap_err(),
+                InvalidToken::UnsupportedHeader,
+                "{h}"
+            );
+        }
+        assert!(parse(&token(r#"{"alg":"RS256","b64":true}"#)).is_ok());
+    }
+
+    #[test]
+    fn refuses_wrong_segment_counts_and_empty_segments() {
+        let good = token(r#"{"alg":"RS256"}"#);
+        assert!(parse(&good).is_ok());
+        for t in [
+            "a.b".to_owned(),
+            format!("{good}.x.y"),
+            format!("{good}."),
+            format!(".{}.c2ln", b64("{}")),
+            format!("{}..c2ln", b64(r#"{"alg":"RS256"}"#)),
+        ] {
+            assert_eq!(parse(&t).unwrap_err(), InvalidToken::Malformed, "{t}");
+        }
+    }
+
+    #[test]
+    fn refuses_non_canonical_base64_and_non_object_headers() {
+        let padded = format!("{}=.{}.c2ln", b64(r#"{"alg":"RS256"}"#), b64("{}"));
+        assert!(parse(&padded).is_err());
+        for h in ["[]", "\"x\"", "1", "null", "{"] {
+            assert_eq!(
+                parse(&token(h)).unwrap_err(),
+                InvalidToken::Malformed,
+                "{h}"
+            );
+        }
+        assert!(parse(&token(r#"{"alg":"RS256","kid":7}"#)).is_err());
+        assert!(parse(&token(r#"{"alg":["RS256"]}"#)).is_err());
+    }
+}
