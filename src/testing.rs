@@ -301,6 +301,19 @@ impl MockIssuer {
             .map(SigningKey::public_jwk)
     }
 
+    /// The public key of `kid` as DER SubjectPublicKeyInfo (RSA and Ed25519) or as the
+    /// uncompressed point (EC): what an attacker would try as an HMAC secret.
+    pub fn public_key_der(&self, kid: &str) -> Option<Vec<u8>> {
+        use aws_lc_rs::encoding::AsDer;
+        let keys = self.state.keys.lock().unwrap();
+        let key = keys.iter().find(|k| k.kid == kid)?;
+        Some(match &key.material {
+            KeyMaterial::Rsa(k) => k.public_key().as_der().ok()?.as_ref().to_vec(),
+            KeyMaterial::Ec(k) => k.public_key().as_ref().to_vec(),
+            KeyMaterial::Ed(k) => k.public_key().as_der().ok()?.as_ref().to_vec(),
+        })
+    }
+
     /// Serve `doc` as the JWKS instead of the real keys (`None`: back to the real keys).
     pub fn serve_jwks(&self, doc: Option<Value>) {
         *self.state.jwks_override.lock().unwrap() = doc;

@@ -34,6 +34,13 @@ fn exit_with(message: &str) -> ! {
 /// Reads the environment, starting the development issuer if no issuer is configured.
 /// Exits with status 2 and a message naming the setting on any configuration error.
 pub async fn setup() -> Setup {
+    // `RUST_LOG=tokengate=debug` shows every rejected token's precise reason.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let bind_addr = env("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     let mut builder: ValidatorBuilder = Validator::builder();
     if let Some(ms) = env("TOKENGATE_REFRESH_COOLDOWN_MS") {

@@ -137,10 +137,13 @@ impl KeyCache {
     /// one when the cooldown forbids a fetch or the fetch fails.
     async fn refresh(&self, seen: Option<&Arc<KeySet>>) -> Result<Arc<KeySet>, Error> {
         let unavailable = |left: Duration| Error::KeysUnavailable { retry_after: left };
-        // Under a flood, most requests stop here without touching the fetch lock.
+        // Under a flood, most requests stop here: cooling down and no fetch in flight.
+        // When a fetch is in flight, wait for it instead: its result may be what we need.
         if let Some(left) = self.cooling() {
-            tracing::trace!("key refresh skipped: cooling down");
-            return self.current().ok_or(unavailable(left));
+            if self.refresh.try_lock().is_ok() {
+                tracing::trace!("key refresh skipped: cooling down");
+                return self.current().ok_or(unavailable(left));
+            }
         }
         let mut state = self.refresh.lock().await;
         let current = self.current();

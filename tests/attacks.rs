@@ -1,0 +1,424 @@
+//! Every security rule of the validator, attacked over real HTTP. Each test first shows
+//! the honest token passing (so the attack test could fail), then the forgery failing.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use common::{builder_for, issuer_and_api, serve};
+use serde_json::json;
+use tokengate::testing::MockIssuer;
+
+fn b64(s: &str) -> String {
+    URL_SAFE_NO_PAD.encode(s)
+}
+
+/// Replaces the header of a signed token, keeping its payload and signature.
+fn with_header(token: &str, header: &str) -> String {
+    let rest = &token[token.find('.').unwrap()..];
+    format!("{}{rest}", b64(header))
+}
+
+#[tokio::test]
+async fn baseline_honest_token_passes() {
+    let (issuer, api) = issuer_and_api().await;
+    let reply = api
+        .get("/me", Some(&issuer.token().subject("alice").sign()))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["sub"], "alice");
+}
+
+#[tokio::test]
+async fn rejects_alg_none_in_any_case_with_or_without_signature() {
+    let (issuer, api) = issuer_and_api().await;
+    let honest = issuer.token().sign();
+    let kid = issuer.token().sign();
+    let kid = kid.split('.').next().unwrap();
+    let header_json = String::from_utf8(URL_SAFE_NO_PAD.decode(kid).unwrap()).unwrap();
+    assert_eq!(api.get("/me", Some(&honest)).await.status, 200);
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let header = header_json.replace("\"RS256\"", &format!("\"{alg}\""));
+        let signed = with_header(&honest, &header);
+        api.get("/me", Some(&signed)).await.assert_invalid_token();
+        let payload = honest.split('.').nth(1).unwrap();
+        for unsigned in [
+            format!("{}.{payload}.", b64(&header)),
+            format!("{}.{payload}", b64(&header)),
+        ] {
+            let reply = api.get("/me", Some(&unsigned)).await;
+            assert_eq!(reply.status, 401, "{alg}: {reply:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn rejects_hmac_signed_with_rsa_public_key() {
+    let (issuer, api) = issuer_and_api().await;
+    let kid = "key-1";
+    let der = issuer.public_key_der(kid).unwrap();
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        STANDARD
+            .encode(&der)
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let jwk = issuer.public_jwk(kid).unwrap();
+    let modulus = URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap();
+    let secrets: Vec<Vec<u8>> = vec![
+        der,
+        pem.into_bytes(),
+        jwk.to_string().into_bytes(),
+        modulus,
+        jwk["n"].as_str().unwrap().as_bytes().to_vec(),
+    ];
+    assert_eq!(
+        api.get("/me", Some(&issuer.token().sign())).await.status,
+        200
+    );
+    for secret in secrets {
+        for kid_header in [Some(kid), None] {
+            let mut forged = issuer.token().scope("admin");
+            if kid_header.is_none() {
+                forged = forged.without_header("kid");
+            }
+            let token = forged.sign_hs256(&secret);
+            api.get("/admin", Some(&token)).await.assert_invalid_token();
+        }
+    }
+}
+
+#[tokio::test]
+async fn ignores_embedded_jwk_and_never_fetches_jku_or_x5u() {
+    let (victim, api) = issuer_and_api().await;
+    let attacker = MockIssuer::start().await;
+    let attacker_jwk = attacker.public_jwk("key-1").unwrap();
+    let cases = [
+        ("jwk", attacker_jwk.clone()),
+        ("jku", json!(attacker.jwks_url())),
+        ("x5u", json!(format!("{}/cert.pem", attacker.issuer()))),
+        (
+            "x5c",
+            json!(["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"]),
+        ),
+    ];
+    for (name, value) in cases {
+        for kid in ["key-1", "attacker-key"] {
+            // Claims say "victim"; the signature is the attacker's.
+            let token = attacker
+                .token()
+                .claim("iss", victim.issuer())
+                .scope("admin")
+                .header(name, value.clone())
+                .header("kid", kid)
+                .sign();
+            api.get("/admin", Some(&token)).await.assert_invalid_token();
+        }
+    }
+    assert_eq!(
+        attacker.jwks_hits(),
+        0,
+        "a URL named by a token was fetched"
+    );
+    assert_eq!(attacker.discovery_hits(), 0);
+}
+
+#[tokio::test]
+async fn rejects_tampered_signature_and_payload() {
+    let (issuer, api) = issuer_and_api().await;
+    let token = issuer.token().scope("read").sign();
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let mut sig = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    sig[10] ^= 1;
+    let flipped = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&sig));
+    api.get("/me", Some(&flipped)).await.assert_invalid_token();
+
+    let truncated = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&sig[..sig.len() - 1]));
+    api.get("/me", Some(&truncated))
+        .await
+        .assert_invalid_token();
+
+    let (header, rest) = token.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    let claims = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let escalated = claims.replace("\"read\"", "\"read admin\"");
+    assert_ne!(claims, escalated);
+    let forged = format!("{header}.{}.{signature}", b64(&escalated));
+    api.get("/admin", Some(&forged))
+        .await
+        .assert_invalid_token();
+}
+
+#[tokio::test]
+async fn rejects_wrong_or_lookalike_issuer() {
+    let (issuer, api) = issuer_and_api().await;
+    let iss = issuer.issuer().to_owned();
+    for wrong in [
+        json!("https://evil.example"),
+        json!(format!("{iss}/")),
+        json!(&iss[..iss.len() - 1]),
+        json!(format!("{iss}.evil")),
+        json!(iss.to_uppercase()),
+        json!([iss.clone()]),
+        json!(null),
+    ] {
+        let token = issuer.token().claim("iss", wrong.clone()).sign();
+        api.get("/me", Some(&token)).await.assert_invalid_token();
+    }
+    let missing = issuer.token().without_claim("iss").sign();
+    api.get("/me", Some(&missing)).await.assert_invalid_token();
+}
+
+#[tokio::test]
+async fn rejects_wrong_audience_and_accepts_ours_in_an_array() {
+    let (issuer, api) = issuer_and_api().await;
+    let ours = issuer.audience().to_owned();
+    let in_array = issuer
+        .token()
+        .audience(json!(["other", ours.clone()]))
+        .sign();
+    assert_eq!(api.get("/me", Some(&in_array)).await.status, 200);
+    for wrong in [
+        json!("other-api"),
+        json!(["other", "another"]),
+        json!([]),
+        json!(format!("{ours}x")),
+        json!(7),
+        json!({ "aud": ours }),
+    ] {
+        let token = issuer.token().audience(wrong.clone()).sign();
+        api.get("/me", Some(&token)).await.assert_invalid_token();
+    }
+    let missing = issuer.token().without_claim("aud").sign();
+    api.get("/me", Some(&missing)).await.assert_invalid_token();
+}
+
+#[tokio::test]
+async fn expiry_is_enforced_beyond_the_leeway_only() {
+    let (issuer, api) = issuer_and_api().await;
+    // Within the default 60 s leeway: accepted.
+    let just_expired = issuer.token().expires_in(-20).sign();
+    assert_eq!(api.get("/me", Some(&just_expired)).await.status, 200);
+    for token in [
+        issuer.token().expires_in(-120).sign(),
+        issuer.token().claim("exp", 0).sign(),
+        issuer.token().claim("exp", -1e300).sign(),
+    ] {
+        let reply = api.get("/me", Some(&token)).await;
+        reply.assert_invalid_token();
+        assert!(reply.challenge.unwrap().contains("expired"));
+    }
+    for bad in [json!("9999999999"), json!(null), json!(true), json!([1])] {
+        let token = issuer.token().claim("exp", bad).sign();
+        api.get("/me", Some(&token)).await.assert_invalid_token();
+    }
+    let missing = issuer.token().without_claim("exp").sign();
+    api.get("/me", Some(&missing)).await.assert_invalid_token();
+}
+
+#[tokio::test]
+async fn leeway_is_configurable() {
+    let issuer = MockIssuer::start().await;
+    let strict = builder_for(&issuer).leeway(Duration::ZERO).build().unwrap();
+    let api = serve(strict).await;
+    let expired = issuer.token().expires_in(-5).sign();
+    api.get("/me", Some(&expired)).await.assert_invalid_token();
+}
+
+#[tokio::test]
+async fn not_before_is_honoured() {
+    let (issuer, api) = issuer_and_api().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let soon = issuer.token().claim("nbf", now + 30).sign();
+    assert_eq!(
+        api.get("/me", Some(&soon)).await.status,
+        200,
+        "within leeway"
+    );
+    let later = issuer.token().claim("nbf", now + 600).sign();
+    api.get("/me", Some(&later)).await.assert_invalid_token();
+    let garbage = issuer.token().claim("nbf", "now").sign();
+    api.get("/me", Some(&garbage)).await.assert_invalid_token();
+}
+
+#[tokio::test]
+async fn rejects_unknown_crit_and_unencoded_payloads() {
+    let (issuer, api) = issuer_and_api().await;
+    for (name, value) in [
+        ("crit", json!(["exp"])),
+        ("crit", json!(["urn:example:unknown"])),
+        ("crit", json!([])),
+        ("b64", json!(false)),
+    ] {
+        let token = issuer.token().header(name, value).sign();
+        api.get("/me", Some(&token)).await.assert_invalid_token();
+    }
+}
+
+#[tokio::test]
+async fn rejects_oversized_tokens_before_decoding() {
+    let (issuer, api) = issuer_and_api().await;
+    let fat = issuer.token().claim("pad", "x".repeat(8 * 1024)).sign();
+    assert_eq!(
+        api.get("/me", Some(&fat)).await.status,
+        200,
+        "under the cap"
+    );
+    let huge = issuer.token().claim("pad", "x".repeat(16 * 1024)).sign();
+    api.get("/me", Some(&huge)).await.assert_invalid_token();
+    // Not even base64: refused on size alone.
+    let junk = "a".repeat(20 * 1024);
+    api.get("/me", Some(&junk)).await.assert_invalid_token();
+}
+
+#[tokio::test]
+async fn alg_must_fit_the_key_type_and_the_jwk_alg() {
+    let (issuer, api) = issuer_and_api().await;
+    // The published JWK says alg RS256.
+    for alg in ["PS256", "RS512", "ES256", "ES384", "EdDSA"] {
+        let token = issuer.token().header("alg", alg).sign();
+        api.get("/me", Some(&token)).await.assert_invalid_token();
+    }
+}
+
+#[tokio::test]
+async fn rs_ps_swap_fails_on_a_key_without_alg() {
+    let issuer = MockIssuer::start().await;
+    let mut jwk = issuer.public_jwk("key-1").unwrap();
+    jwk.as_object_mut().unwrap().remove("alg");
+    issuer.serve_jwks(Some(json!({ "keys": [jwk] })));
+    let api = serve(builder_for(&issuer).build().unwrap()).await;
+    assert_eq!(
+        api.get("/me", Some(&issuer.token().sign())).await.status,
+        200
+    );
+    // Signed with RS256, labelled PS256 (and the reverse would fail the same way).
+    let swapped = issuer.token().header("alg", "PS256").sign();
+    api.get("/me", Some(&swapped)).await.assert_invalid_token();
+}
+
+#[tokio::test]
+async fn hostile_kids_are_refused_and_cost_at_most_one_fetch() {
+    let issuer = MockIssuer::start().await;
+    let validator = builder_for(&issuer)
+        .refresh_cooldown(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let api = serve(validator).await;
+    assert_eq!(
+        api.get("/me", Some(&issuer.token().sign())).await.status,
+        200
+    );
+    let long = "k".repeat(10 * 1024);
+    for kid in [
+        "../../../../etc/passwd",
+        "' OR 1=1 --",
+        "key-1\u{0}",
+        "",
+        long.as_str(),
+        "KEY-1",
+    ] {
+        let token = issuer.token().header("kid", kid).sign();
+        api.get("/me", Some(&token)).await.assert_invalid_token();
+    }
+    assert!(issuer.jwks_hits() <= 2, "hits: {}", issuer.jwks_hits());
+}
+
+#[tokio::test]
+async fn token_without_kid_needs_exactly_one_candidate_key() {
+    let (issuer, api) = issuer_and_api().await;
+    let no_kid = issuer.token().without_header("kid").sign();
+    assert_eq!(
+        api.get("/me", Some(&no_kid)).await.status,
+        200,
+        "one key: used"
+    );
+
+    let issuer = MockIssuer::start().await;
+    issuer.rotate();
+    let api = serve(builder_for(&issuer).build().unwrap()).await;
+    assert_eq!(
+        api.get("/me", Some(&issuer.token().sign())).await.status,
+        200
+    );
+    let no_kid = issuer.token().without_header("kid").sign();
+    api.get("/me", Some(&no_kid)).await.assert_invalid_token();
+}
+
+#[tokio::test]
+async fn access_token_type_mode_refuses_id_tokens() {
+    let issuer = MockIssuer::start().await;
+    let strict = builder_for(&issuer)
+        .require_access_token_type(true)
+        .build()
+        .unwrap();
+    let api = serve(strict).await;
+    assert_eq!(
+        api.get("/me", Some(&issuer.token().sign())).await.status,
+        200
+    );
+    let full = issuer.token().header("typ", "application/at+jwt").sign();
+    assert_eq!(api.get("/me", Some(&full)).await.status, 200);
+    for typ in [json!("JWT"), json!("id_token"), json!(null)] {
+        let token = issuer.token().header("typ", typ).sign();
+        api.get("/me", Some(&token)).await.assert_invalid_token();
+    }
+    let untyped = issuer.token().without_header("typ").sign();
+    api.get("/me", Some(&untyped)).await.assert_invalid_token();
+}
+
+#[tokio::test]
+async fn scope_lookalikes_never_grant_admin() {
+    let (issuer, api) = issuer_and_api().await;
+    for scope in [
+        json!("administrator"),
+        json!("ADMIN"),
+        json!("read,admin"),
+        json!("admin:read"),
+    ] {
+        let token = issuer.token().claim("scope", scope).sign();
+        let reply = api.get("/admin", Some(&token)).await;
+        assert_eq!(reply.status, 403, "{reply:?}");
+        assert_eq!(reply.error().as_deref(), Some("insufficient_scope"));
+        assert!(reply.challenge.unwrap().contains(r#"scope="admin""#));
+    }
+    let granted = issuer.token().scope("read admin").sign();
+    assert_eq!(api.get("/admin", Some(&granted)).await.status, 200);
+    let scp = issuer.token().claim("scp", json!(["admin"])).sign();
+    assert_eq!(api.get("/admin", Some(&scp)).await.status, 200);
+}
+
+#[tokio::test]
+async fn malformed_tokens_are_invalid_token_never_500() {
+    let (issuer, api) = issuer_and_api().await;
+    let honest = issuer.token().sign();
+    let (h, rest) = honest.split_once('.').unwrap();
+    let (p, s) = rest.split_once('.').unwrap();
+    let cases = vec![
+        "a".to_owned(),
+        "a.b".to_owned(),
+        "a.b.c".to_owned(),
+        format!("{h}.{p}.{s}.{s}.{s}"),
+        format!("{h}..{s}"),
+        format!("{h}.{p}="),
+        format!("{}.{p}.{s}", b64("[1,2]")),
+        format!("{}.{p}.{s}", b64("{\"alg\":\"RS256\"")),
+        format!("{h}.{}.{s}", b64("[\"not an object\"]")),
+        format!("{}.{p}.{s}", URL_SAFE_NO_PAD.encode([0xff, 0xfe, 0x00])),
+    ];
+    for token in cases {
+        let reply = api.get("/me", Some(&token)).await;
+        reply.assert_invalid_token();
+    }
+}

@@ -1,0 +1,340 @@
+//! The examples' HTTP contract, proven by starting the built example binaries against a
+//! mock issuer on 127.0.0.1. One suite, run against every example in [`EXAMPLES`].
+//!
+//! Run it through `cargo test --workspace` (or plain `cargo test`), which builds the
+//! examples; `cargo test --test contract` alone would drive stale example binaries.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Reply, reply};
+use tokengate::testing::{Behavior, MockIssuer};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+/// Every example that follows the contract.
+const EXAMPLES: &[&str] = &["axum_api"];
+
+/// How long an example may take to start listening (generous: a cold, busy machine).
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// `cargo test` builds the examples next to the test binaries: target/<profile>/examples.
+fn example_path(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop(); // the test binary
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds the examples",
+        path.display()
+    );
+    path
+}
+
+/// A running example, killed when dropped.
+struct Example {
+    base: String,
+    client: reqwest::Client,
+    lines: Lines<BufReader<ChildStdout>>,
+    _child: Child,
+}
+
+fn command(name: &str, env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(example_path(name));
+    command
+        .env_remove("TOKENGATE_ISSUER")
+        .env_remove("TOKENGATE_JWKS_URL")
+        .env_remove("TOKENGATE_AUDIENCE")
+        .env_remove("TOKENGATE_REFRESH_COOLDOWN_MS")
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command
+}
+
+impl Example {
+    async fn start(name: &str, env: &[(&str, String)]) -> Example {
+        // stderr goes to the test log: fetch failures and recoveries are logged there.
+        let mut child = command(name, env)
+            .stderr(Stdio::inherit())
+            .env("RUST_LOG", "tokengate=info")
+            .spawn()
+            .expect("spawn example");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = tokio::time::timeout(STARTUP, async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    return url.to_owned();
+                }
+            }
+            panic!("{name} exited before listening");
+        })
+        .await
+        .expect("example did not start in time");
+        Example {
+            base,
+            client: reqwest::Client::new(),
+            lines,
+            _child: child,
+        }
+    }
+
+    /// An example validating tokens from `issuer`, with a short refresh cooldown.
+    async fn against(name: &str, issuer: &MockIssuer) -> Example {
+        Example::start(
+            name,
+            &[
+                ("TOKENGATE_ISSUER", issuer.issuer().to_owned()),
+                ("TOKENGATE_AUDIENCE", issuer.audience().to_owned()),
+                ("TOKENGATE_REFRESH_COOLDOWN_MS", "200".to_owned()),
+            ],
+        )
+        .await
+    }
+
+    async fn get(&self, path: &str, authorization: &[String]) -> Reply {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        for value in authorization {
+            request = request.header("authorization", value);
+        }
+        reply(request.send().await.unwrap()).await
+    }
+
+    async fn get_bearer(&self, path: &str, token: &str) -> Reply {
+        self.get(path, &[format!("Bearer {token}")]).await
+    }
+
+    /// The next stdout line after `marker`.
+    async fn line_after(&mut self, marker: &str) -> String {
+        while let Some(line) = self.lines.next_line().await.unwrap() {
+            if line.contains(marker) {
+                return self.lines.next_line().await.unwrap().unwrap();
+            }
+        }
+        panic!("no line after {marker:?}");
+    }
+}
+
+#[tokio::test]
+async fn health_is_open() {
+    let issuer = MockIssuer::start().await;
+    for name in EXAMPLES {
+        let api = Example::against(name, &issuer).await;
+        let reply = api.get("/health", &[]).await;
+        assert_eq!(reply.status, 200, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn me_returns_the_verified_claims() {
+    let issuer = MockIssuer::start().await;
+    for name in EXAMPLES {
+        let api = Example::against(name, &issuer).await;
+        let token = issuer
+            .token()
+            .subject("alice")
+            .claim("tenant", "acme")
+            .sign();
+        let reply = api.get_bearer("/me", &token).await;
+        assert_eq!(reply.status, 200, "{name}: {reply:?}");
+        let claims = reply.json();
+        assert_eq!(claims["sub"], "alice", "{name}");
+        assert_eq!(claims["tenant"], "acme", "{name}");
+        assert_eq!(claims["iss"], issuer.issuer(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn missing_token_is_401_with_a_bare_challenge() {
+    let issuer = MockIssuer::start().await;
+    for name in EXAMPLES {
+        let api = Example::against(name, &issuer).await;
+        let reply = api.get("/me", &[]).await;
+        assert_eq!(reply.status, 401, "{name}");
+        assert_eq!(reply.challenge.as_deref(), Some("Bearer"), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_tokens_are_401_invalid_token() {
+    let issuer = MockIssuer::start().await;
+    for name in EXAMPLES {
+        let api = Example::against(name, &issuer).await;
+        for token in [
+            issuer.token().expires_in(-3600).sign(),
+            issuer.token().audience("another-api").sign(),
+            issuer.token().claim("iss", "https://evil.example").sign(),
+            format!("{}x", issuer.token().sign()),
+            "garbage".to_owned(),
+        ] {
+            let reply = api.get_bearer("/me", &token).await;
+            reply.assert_invalid_token();
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_requests_are_400_invalid_request() {
+    let issuer = MockIssuer::start().await;
+    for name in EXAMPLES {
+        let api = Example::against(name, &issuer).await;
+        let value = format!("Bearer {}", issuer.token().sign());
+        let two = api.get("/me", &[value.clone(), value]).await;
+        assert_eq!(two.status, 400, "{name}");
+        assert_eq!(two.error().as_deref(), Some("invalid_request"), "{name}");
+        let empty = api.get("/me", &["Bearer ".to_owned()]).await;
+        assert_eq!(empty.status, 400, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn admin_needs_the_admin_scope() {
+    let issuer = MockIssuer::start().await;
+    for name in EXAMPLES {
+        let api = Example::against(name, &issuer).await;
+        let user = api
+            .get_bearer("/admin", &issuer.token().scope("read").sign())
+            .await;
+        assert_eq!(user.status, 403, "{name}");
+        assert_eq!(
+            user.error().as_deref(),
+            Some("insufficient_scope"),
+            "{name}"
+        );
+        assert!(
+            user.challenge
+                .as_deref()
+                .unwrap()
+                .contains(r#"scope="admin""#),
+            "{name}"
+        );
+        let admin = api
+            .get_bearer("/admin", &issuer.token().scope("read admin").sign())
+            .await;
+        assert_eq!(admin.status, 200, "{name}");
+        assert_eq!(api.get("/admin", &[]).await.status, 401, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn unavailable_keys_are_503_until_the_issuer_answers() {
+    for name in EXAMPLES {
+        let issuer = MockIssuer::start().await;
+        issuer.set_behavior(Behavior::Fail(503));
+        let api = Example::against(name, &issuer).await;
+        let token = issuer.token().sign();
+        let down = api.get_bearer("/me", &token).await;
+        assert_eq!(down.status, 503, "{name}: {down:?}");
+        assert!(down.retry_after.is_some(), "{name}");
+
+        issuer.set_behavior(Behavior::Normal);
+        // The cooldown is 200 ms; poll for up to 30 s (generous on a loaded machine).
+        let mut status = 0;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            status = api.get_bearer("/me", &token).await.status;
+            if status == 200 {
+                break;
+            }
+        }
+        assert_eq!(status, 200, "{name}: did not recover without a restart");
+    }
+}
+
+#[tokio::test]
+async fn explicit_jwks_url_skips_discovery() {
+    for name in EXAMPLES {
+        let issuer = MockIssuer::start().await;
+        let api = Example::start(
+            name,
+            &[
+                ("TOKENGATE_ISSUER", issuer.issuer().to_owned()),
+                ("TOKENGATE_JWKS_URL", issuer.jwks_url()),
+                ("TOKENGATE_AUDIENCE", issuer.audience().to_owned()),
+            ],
+        )
+        .await;
+        assert_eq!(
+            api.get_bearer("/me", &issuer.token().sign()).await.status,
+            200,
+            "{name}"
+        );
+        assert_eq!(issuer.discovery_hits(), 0, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_kids_cost_at_most_one_fetch_per_cooldown() {
+    for name in EXAMPLES {
+        let issuer = MockIssuer::start().await;
+        let api = Example::start(
+            name,
+            &[
+                ("TOKENGATE_ISSUER", issuer.issuer().to_owned()),
+                ("TOKENGATE_AUDIENCE", issuer.audience().to_owned()),
+                ("TOKENGATE_REFRESH_COOLDOWN_MS", "600000".to_owned()),
+            ],
+        )
+        .await;
+        assert_eq!(
+            api.get_bearer("/me", &issuer.token().sign()).await.status,
+            200
+        );
+        for i in 0..200 {
+            let token = issuer.token().header("kid", format!("made-up-{i}")).sign();
+            api.get_bearer("/me", &token).await.assert_invalid_token();
+        }
+        assert!(
+            issuer.jwks_hits() <= 2,
+            "{name}: {} fetches",
+            issuer.jwks_hits()
+        );
+    }
+}
+
+#[tokio::test]
+async fn unsafe_configuration_exits_with_a_message_naming_the_setting() {
+    for name in EXAMPLES {
+        let issuer_without_audience = [("TOKENGATE_ISSUER", "https://id.example".to_owned())];
+        let remote_http = [
+            ("TOKENGATE_ISSUER", "http://id.example".to_owned()),
+            ("TOKENGATE_AUDIENCE", "api".to_owned()),
+        ];
+        for (env, word) in [
+            (&issuer_without_audience[..], "audience"),
+            (&remote_http[..], "issuer"),
+        ] {
+            let output = tokio::time::timeout(STARTUP, command(name, env).output())
+                .await
+                .expect("example hung on a bad configuration")
+                .unwrap();
+            assert_eq!(output.status.code(), Some(2), "{name}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains(word), "{name}: {stderr}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn embedded_dev_issuer_prints_working_tokens() {
+    for name in EXAMPLES {
+        let mut api = Example::start(name, &[]).await;
+        let user = api.line_after("token for /me").await;
+        let admin = api.line_after("scope \"admin\"").await;
+        let me = api.get_bearer("/me", &user).await;
+        assert_eq!(me.status, 200, "{name}: {me:?}");
+        assert_eq!(api.get_bearer("/admin", &user).await.status, 403, "{name}");
+        assert_eq!(api.get_bearer("/admin", &admin).await.status, 200, "{name}");
+    }
+}
