@@ -16,16 +16,20 @@ const SHORT: Duration = Duration::from_millis(150);
 const PAST_SHORT: Duration = Duration::from_millis(400);
 const LONG: Duration = Duration::from_secs(600);
 
-#[tokio::test]
-async fn rotated_key_is_accepted_after_one_refetch() {
-    let issuer = MockIssuer::start().await;
-    let api = serve(
-        builder_for(&issuer)
-            .refresh_cooldown(SHORT)
+async fn api_with_cooldown(issuer: &MockIssuer, cooldown: Duration) -> common::Api {
+    serve(
+        builder_for(issuer)
+            .refresh_cooldown(cooldown)
             .build()
             .unwrap(),
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn rotated_key_is_accepted_after_one_refetch() {
+    let issuer = MockIssuer::start().await;
+    let api = api_with_cooldown(&issuer, SHORT).await;
     assert_eq!(
         api.get("/me", Some(&issuer.token().sign())).await.status,
         200
@@ -47,13 +51,7 @@ async fn rotated_key_is_accepted_after_one_refetch() {
 #[tokio::test]
 async fn retracted_key_stops_verifying_once_a_refresh_succeeds() {
     let issuer = MockIssuer::start().await;
-    let api = serve(
-        builder_for(&issuer)
-            .refresh_cooldown(SHORT)
-            .build()
-            .unwrap(),
-    )
-    .await;
+    let api = api_with_cooldown(&issuer, SHORT).await;
     let old = issuer.token().sign();
     assert_eq!(api.get("/me", Some(&old)).await.status, 200);
 
@@ -128,13 +126,7 @@ async fn concurrent_first_requests_share_one_fetch() {
 #[tokio::test]
 async fn failed_refresh_keeps_the_last_good_keys() {
     let issuer = MockIssuer::start().await;
-    let api = serve(
-        builder_for(&issuer)
-            .refresh_cooldown(SHORT)
-            .build()
-            .unwrap(),
-    )
-    .await;
+    let api = api_with_cooldown(&issuer, SHORT).await;
     let old = issuer.token().sign();
     assert_eq!(api.get("/me", Some(&old)).await.status, 200);
 
@@ -160,13 +152,7 @@ async fn failed_refresh_keeps_the_last_good_keys() {
 async fn no_key_set_yet_is_503_then_recovers_without_restart() {
     let issuer = MockIssuer::start().await;
     issuer.set_behavior(Behavior::Fail(500));
-    let api = serve(
-        builder_for(&issuer)
-            .refresh_cooldown(SHORT)
-            .build()
-            .unwrap(),
-    )
-    .await;
+    let api = api_with_cooldown(&issuer, SHORT).await;
     let token = issuer.token().sign();
     let reply = api.get("/me", Some(&token)).await;
     assert_eq!(reply.status, 503, "{reply:?}");
