@@ -16,7 +16,7 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
 /// Every example that follows the contract.
-const EXAMPLES: &[&str] = &["axum_api"];
+const EXAMPLES: &[&str] = &["axum_api", "actix_api"];
 
 /// How long an example may take to start listening (generous: a cold, busy machine).
 const STARTUP: Duration = Duration::from_secs(60);

@@ -1,0 +1,45 @@
+//! # tokengate-actix
+//!
+//! Bearer-token authentication for actix-web. A thin adapter: every decision is made by
+//! [`tokengate::Validator`]; this crate moves headers in and responses out, so a fix in
+//! the core fixes axum and actix alike.
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//! use tokengate_actix::{Claims, RequireScope, TokenGate};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let validator = tokengate::Validator::builder()
+//!     .issuer("https://login.example.com")
+//!     .audience("https://api.example.com")
+//!     .build()?;
+//! HttpServer::new(move || {
+//!     App::new().service(
+//!         web::scope("")
+//!             .wrap(TokenGate::new(validator.clone()))
+//!             .route("/me", web::get().to(|Claims(c): Claims| async move { web::Json(c) }))
+//!             .service(web::resource("/admin").wrap(RequireScope::new("admin")).to(|| async { "ok" })),
+//!     )
+//! })
+//! .bind("127.0.0.1:3000")?
+//! .run()
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! - [`TokenGate`]: middleware validating the token, verified [`tokengate::Claims`] into
+//!   the request extensions; `TokenGate::new(v).optional()` for optional authentication.
+//! - [`RequireScope`]: middleware requiring a scope (403 `insufficient_scope`).
+//! - [`Claims<T>`] and `Option<Claims<T>>`: extractors.
+//! - [`Rejection`]: the core error as an actix `ResponseError`, with the RFC 6750 challenge.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod extract;
+mod middleware;
+
+pub use error::Rejection;
+pub use extract::Claims;
+pub use middleware::{RequireScope, RequireScopeMiddleware, TokenGate, TokenGateMiddleware};
