@@ -48,8 +48,10 @@ mod verify;
 pub use claims::{Claims, Scopes};
 pub use error::{Error, InvalidRequest, InvalidToken};
 pub use jsonwebtoken::Algorithm;
+pub use jwks::KeySetStats;
 pub use validator::{
-    ConfigError, DEFAULT_FETCH_TIMEOUT, DEFAULT_LEEWAY, DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS,
-    DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REFRESH_COOLDOWN, Validator, ValidatorBuilder,
+    ConfigError, DEFAULT_CACHE_TTL, DEFAULT_FETCH_TIMEOUT, DEFAULT_LEEWAY, DEFAULT_MAX_CACHE_TTL,
+    DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS, DEFAULT_MAX_RETRY_BACKOFF, DEFAULT_MAX_TOKEN_BYTES,
+    DEFAULT_MIN_CACHE_TTL, DEFAULT_REFRESH_COOLDOWN, Validator, ValidatorBuilder,
 };
 pub use verify::SUPPORTED_ALGORITHMS;

@@ -36,7 +36,11 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair};
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::{
+    CONTENT_TYPE, ETAG, HeaderName, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    LOCATION,
+};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
@@ -61,6 +65,8 @@ pub enum Behavior {
     Hang,
     /// Answer 200 with a body that is not JSON.
     Garbage,
+    /// Wait this long, then answer normally (a slow issuer).
+    Slow(Duration),
 }
 
 enum KeyMaterial {
@@ -178,8 +184,12 @@ struct IssuerState {
     behavior: Mutex<Behavior>,
     jwks_override: Mutex<Option<Value>>,
     oidc_discovery: Mutex<bool>,
+    jwks_headers: Mutex<Vec<(String, String)>>,
+    etag: Mutex<bool>,
+    redirect_to: Mutex<String>,
     discovery_hits: AtomicUsize,
     jwks_hits: AtomicUsize,
+    not_modified_hits: AtomicUsize,
     next_kid: AtomicUsize,
 }
 
@@ -223,8 +233,12 @@ impl MockIssuer {
             behavior: Mutex::new(Behavior::Normal),
             jwks_override: Mutex::new(None),
             oidc_discovery: Mutex::new(true),
+            jwks_headers: Mutex::new(Vec::new()),
+            etag: Mutex::new(true),
+            redirect_to: Mutex::new("/jwks".to_owned()),
             discovery_hits: AtomicUsize::new(0),
             jwks_hits: AtomicUsize::new(0),
+            not_modified_hits: AtomicUsize::new(0),
             next_kid: AtomicUsize::new(1),
         });
         let app = Router::new()
@@ -234,6 +248,7 @@ impl MockIssuer {
                 get(oauth_metadata),
             )
             .route("/jwks", get(jwks))
+            .route("/moved", get(moved))
             .with_state(state.clone());
         let server = tokio::spawn(async move {
             // Ends when the issuer is dropped (the task is aborted) or the runtime stops.
@@ -322,6 +337,36 @@ impl MockIssuer {
     /// Whether `/.well-known/openid-configuration` exists (else only RFC 8414 metadata).
     pub fn serve_oidc_discovery(&self, serve: bool) {
         *self.state.oidc_discovery.lock().unwrap() = serve;
+    }
+
+    /// Extra headers on JWKS responses (`Cache-Control`, `Expires`, `Last-Modified`, ...).
+    pub fn set_jwks_headers(&self, headers: &[(&str, &str)]) {
+        *self.state.jwks_headers.lock().unwrap() = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+    }
+
+    /// Whether JWKS responses carry an `ETag` and answer a matching `If-None-Match`
+    /// with `304 Not Modified` (on by default, as real issuers do).
+    pub fn serve_etag(&self, serve: bool) {
+        *self.state.etag.lock().unwrap() = serve;
+    }
+
+    /// Where `/moved` redirects (307); `/jwks` by default. [`MockIssuer::moved_url`]
+    /// is the URL to configure as a JWKS URL to test redirects.
+    pub fn redirect_to(&self, location: &str) {
+        *self.state.redirect_to.lock().unwrap() = location.to_owned();
+    }
+
+    /// The URL that redirects (see [`MockIssuer::redirect_to`]).
+    pub fn moved_url(&self) -> String {
+        format!("{}/moved", self.state.issuer)
+    }
+
+    /// JWKS requests answered `304 Not Modified`.
+    pub fn not_modified_hits(&self) -> usize {
+        self.state.not_modified_hits.load(Ordering::SeqCst)
     }
 
     /// How discovery and JWKS requests are answered from now on.
@@ -485,6 +530,10 @@ async fn misbehave(state: &IssuerState) -> Option<Response> {
             None
         }
         Behavior::Garbage => Some((StatusCode::OK, "{\"keys\": [ not json").into_response()),
+        Behavior::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            None
+        }
     }
 }
 
@@ -517,21 +566,64 @@ async fn oauth_metadata(State(state): State<Arc<IssuerState>>) -> Response {
     metadata(&state)
 }
 
-async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
+async fn jwks(State(state): State<Arc<IssuerState>>, request: HeaderMap) -> Response {
     state.jwks_hits.fetch_add(1, Ordering::SeqCst);
     if let Some(response) = misbehave(&state).await {
         return response;
     }
-    if let Some(doc) = state.jwks_override.lock().unwrap().clone() {
-        return axum::Json(doc).into_response();
+    let doc = state.jwks_override.lock().unwrap().clone();
+    let doc = doc.unwrap_or_else(|| {
+        let keys: Vec<Value> = state
+            .keys
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|k| k.published)
+            .map(SigningKey::public_jwk)
+            .collect();
+        json!({ "keys": keys })
+    });
+    let body = doc.to_string();
+    let mut headers = HeaderMap::new();
+    for (name, value) in state.jwks_headers.lock().unwrap().iter() {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(n, v);
+        }
     }
-    let keys: Vec<Value> = state
-        .keys
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|k| k.published)
-        .map(SigningKey::public_jwk)
-        .collect();
-    axum::Json(json!({ "keys": keys })).into_response()
+    let mut not_modified = false;
+    if *state.etag.lock().unwrap() {
+        let etag = format!("\"{:016x}\"", content_tag(&body));
+        not_modified |= request
+            .get(IF_NONE_MATCH)
+            .is_some_and(|v| v == etag.as_str());
+        headers.insert(ETAG, HeaderValue::from_str(&etag).unwrap());
+    }
+    if let Some(modified) = headers.get(LAST_MODIFIED) {
+        not_modified |= request.get(IF_MODIFIED_SINCE) == Some(modified);
+    }
+    if not_modified {
+        state.not_modified_hits.fetch_add(1, Ordering::SeqCst);
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    (StatusCode::OK, headers, body).into_response()
+}
+
+async fn moved(State(state): State<Arc<IssuerState>>) -> Response {
+    let location = state.redirect_to.lock().unwrap().clone();
+    match HeaderValue::from_str(&location) {
+        Ok(location) => (StatusCode::TEMPORARY_REDIRECT, [(LOCATION, location)]).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// A content hash for ETags: the same body gives the same tag within one process.
+fn content_tag(body: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    hasher.finish()
 }

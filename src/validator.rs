@@ -23,7 +23,10 @@ use reqwest::Url;
 
 use crate::claims::Claims;
 use crate::error::{Error, InvalidToken};
-use crate::jwks::{FetchLimits, KeyCache, KeyCacheConfig, KeySource, scheme_allowed};
+use crate::jwks::{
+    FetchLimits, KeyCache, KeyCacheConfig, KeySetStats, KeySource, TtlBounds, redirect_policy,
+    scheme_allowed,
+};
 use crate::verify::{Jws, SUPPORTED_ALGORITHMS};
 
 /// RFC 8725 and most issuers: clocks drift; one minute is the common tolerance.
@@ -39,6 +42,16 @@ pub const DEFAULT_MAX_JWKS_BYTES: usize = 512 * 1024;
 /// Access tokens are 1-4 KiB; 16 KiB allows fat claim sets and refuses junk before any
 /// base64 or JSON work.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// RFC 9111 lifetimes below a minute would turn a chatty issuer into a fetch per request.
+pub const DEFAULT_MIN_CACHE_TTL: Duration = Duration::from_secs(60);
+/// A key set older than a day risks trusting a key the issuer revoked long ago.
+pub const DEFAULT_MAX_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// When the issuer sends no caching headers: rotation is noticed within ten minutes, at
+/// one small conditional request per ten minutes.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(10 * 60);
+/// After repeated failures, retries back off up to this: an outage is not made worse by
+/// every API instance retrying every cooldown, and recovery is noticed within minutes.
+pub const DEFAULT_MAX_RETRY_BACKOFF: Duration = Duration::from_secs(5 * 60);
 /// Issuers publish two or three keys; 64 covers rotation overlaps and caps the work of
 /// parsing a hostile set.
 pub const DEFAULT_MAX_KEYS: usize = 64;
@@ -57,7 +70,7 @@ struct Inner {
     leeway: i64,
     max_token_bytes: usize,
     require_access_token_type: bool,
-    keys: KeyCache,
+    keys: Arc<KeyCache>,
 }
 
 impl fmt::Debug for Validator {
@@ -100,6 +113,12 @@ impl Validator {
     /// get 503 until a later fetch succeeds.
     pub async fn prefetch_keys(&self) -> Result<(), Error> {
         self.inner.keys.prefetch().await
+    }
+
+    /// Counters of the key cache: fetches, failures, `304`s, skipped refetches, the age
+    /// and size of the current set. Cheap; fine for a health endpoint.
+    pub fn key_set_stats(&self) -> KeySetStats {
+        self.inner.keys.stats()
     }
 
     async fn check(&self, token: &str) -> Result<Claims, Error> {
@@ -174,6 +193,10 @@ pub struct ValidatorBuilder {
     max_jwks_bytes: Option<usize>,
     max_token_bytes: Option<usize>,
     max_keys: Option<usize>,
+    min_cache_ttl: Option<Duration>,
+    max_cache_ttl: Option<Duration>,
+    default_cache_ttl: Option<Duration>,
+    max_retry_backoff: Option<Duration>,
     require_access_token_type: bool,
     allow_insecure_http: bool,
     http_client: Option<reqwest::Client>,
@@ -240,6 +263,32 @@ impl ValidatorBuilder {
     /// Keys beyond this many in a JWKS are ignored. Default [`DEFAULT_MAX_KEYS`].
     pub fn max_keys(mut self, keys: usize) -> Self {
         self.max_keys = Some(keys);
+        self
+    }
+
+    /// The shortest lifetime of a fetched key set, whatever the issuer's `Cache-Control`
+    /// says. Default [`DEFAULT_MIN_CACHE_TTL`].
+    pub fn min_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.min_cache_ttl = Some(ttl);
+        self
+    }
+
+    /// The longest lifetime of a fetched key set. Default [`DEFAULT_MAX_CACHE_TTL`].
+    pub fn max_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.max_cache_ttl = Some(ttl);
+        self
+    }
+
+    /// The lifetime when the issuer sends no caching headers. Default [`DEFAULT_CACHE_TTL`].
+    pub fn default_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.default_cache_ttl = Some(ttl);
+        self
+    }
+
+    /// The longest wait between retries after repeated fetch failures.
+    /// Default [`DEFAULT_MAX_RETRY_BACKOFF`].
+    pub fn max_retry_backoff(mut self, backoff: Duration) -> Self {
+        self.max_retry_backoff = Some(backoff);
         self
     }
 
@@ -322,11 +371,23 @@ impl ValidatorBuilder {
                 return Err(ConfigError::ZeroLimit(name));
             }
         }
+        let min_ttl = self.min_cache_ttl.unwrap_or(DEFAULT_MIN_CACHE_TTL);
+        let max_ttl = self.max_cache_ttl.unwrap_or(DEFAULT_MAX_CACHE_TTL);
+        if min_ttl > max_ttl {
+            return Err(ConfigError::CacheTtlBounds);
+        }
+        let ttl = TtlBounds {
+            min: min_ttl,
+            max: max_ttl,
+            default: self.default_cache_ttl.unwrap_or(DEFAULT_CACHE_TTL),
+        };
         let client = match self.http_client {
             Some(client) => client,
-            None => default_client().map_err(|_| ConfigError::HttpClient)?,
+            None => {
+                default_client(self.allow_insecure_http).map_err(|_| ConfigError::HttpClient)?
+            }
         };
-        let keys = KeyCache::new(KeyCacheConfig {
+        let keys = Arc::new(KeyCache::new(KeyCacheConfig {
             source,
             client,
             limits: FetchLimits {
@@ -334,9 +395,11 @@ impl ValidatorBuilder {
                 max_body: max_jwks_bytes,
             },
             cooldown: self.refresh_cooldown.unwrap_or(DEFAULT_REFRESH_COOLDOWN),
+            max_backoff: self.max_retry_backoff.unwrap_or(DEFAULT_MAX_RETRY_BACKOFF),
+            ttl,
             max_keys,
             allow_http: self.allow_insecure_http,
-        });
+        }));
         Ok(Validator {
             inner: Arc::new(Inner {
                 issuer,
@@ -351,11 +414,11 @@ impl ValidatorBuilder {
     }
 }
 
-/// The default HTTP client: rustls, no redirects (a redirect could move a JWKS fetch to
-/// a host or scheme the policy would refuse), and a connect timeout.
-fn default_client() -> reqwest::Result<reqwest::Client> {
+/// The default HTTP client: rustls, at most three redirects and only to URLs the scheme
+/// policy allows (a redirect must not move a JWKS fetch to plain http), a connect timeout.
+fn default_client(allow_http: bool) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
+        .redirect(redirect_policy(allow_http))
         .connect_timeout(DEFAULT_FETCH_TIMEOUT)
         .user_agent(concat!("tokengate/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -381,6 +444,8 @@ pub enum ConfigError {
     LeewayTooLarge,
     /// A limit is zero.
     ZeroLimit(&'static str),
+    /// `min_cache_ttl` is above `max_cache_ttl`.
+    CacheTtlBounds,
     /// The default HTTP client could not be built (no TLS roots).
     HttpClient,
 }
@@ -404,6 +469,7 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::LeewayTooLarge => f.write_str("leeway must be at most 300 seconds"),
             ConfigError::ZeroLimit(name) => write!(f, "{name} must be greater than zero"),
+            ConfigError::CacheTtlBounds => f.write_str("min_cache_ttl must not exceed max_cache_ttl"),
             ConfigError::HttpClient => f.write_str("http client: the default TLS client could not be built"),
         }
     }

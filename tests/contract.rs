@@ -338,3 +338,32 @@ async fn embedded_dev_issuer_prints_working_tokens() {
         assert_eq!(api.get_bearer("/admin", &admin).await.status, 200, "{name}");
     }
 }
+
+#[tokio::test]
+async fn min_cache_ttl_lets_short_max_ages_refresh_in_the_background() {
+    for name in EXAMPLES {
+        let issuer = MockIssuer::start().await;
+        issuer.set_jwks_headers(&[("cache-control", "max-age=0")]);
+        let api = Example::start(
+            name,
+            &[
+                ("TOKENGATE_ISSUER", issuer.issuer().to_owned()),
+                ("TOKENGATE_AUDIENCE", issuer.audience().to_owned()),
+                ("TOKENGATE_REFRESH_COOLDOWN_MS", "50".to_owned()),
+                ("TOKENGATE_MIN_CACHE_TTL_MS", "100".to_owned()),
+            ],
+        )
+        .await;
+        let token = issuer.token().sign();
+        let mut refreshed = false;
+        for _ in 0..100 {
+            assert_eq!(api.get_bearer("/me", &token).await.status, 200, "{name}");
+            if issuer.jwks_hits() >= 2 {
+                refreshed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(refreshed, "{name}: the key set was never refreshed");
+    }
+}

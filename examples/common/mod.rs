@@ -7,6 +7,7 @@
 //! | `TOKENGATE_JWKS_URL` | explicit JWKS URL (skips discovery; needs the issuer too) | - |
 //! | `TOKENGATE_AUDIENCE` | the audience this API answers to | required with an issuer |
 //! | `TOKENGATE_REFRESH_COOLDOWN_MS` | shortest time between key-set fetches | 30000 |
+//! | `TOKENGATE_MIN_CACHE_TTL_MS` | lower clamp on a key set's lifetime | 60000 |
 //! | `BIND_ADDR` | where to listen | 127.0.0.1:3000 |
 
 use std::time::Duration;
@@ -26,6 +27,17 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// A duration variable in milliseconds; exits with a message if it is not a number.
+fn millis(name: &str) -> Option<Duration> {
+    let value = env(name)?;
+    match value.parse::<u64>() {
+        Ok(ms) => Some(Duration::from_millis(ms)),
+        Err(_) => exit_with(&format!(
+            "{name} must be a whole number of milliseconds, not {value:?}"
+        )),
+    }
+}
+
 fn exit_with(message: &str) -> ! {
     eprintln!("configuration error: {message}");
     std::process::exit(2);
@@ -43,11 +55,11 @@ pub async fn setup() -> Setup {
         .init();
     let bind_addr = env("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     let mut builder: ValidatorBuilder = Validator::builder();
-    if let Some(ms) = env("TOKENGATE_REFRESH_COOLDOWN_MS") {
-        let ms: u64 = ms.parse().unwrap_or_else(|_| {
-            exit_with("TOKENGATE_REFRESH_COOLDOWN_MS must be a whole number of milliseconds")
-        });
-        builder = builder.refresh_cooldown(Duration::from_millis(ms));
+    if let Some(cooldown) = millis("TOKENGATE_REFRESH_COOLDOWN_MS") {
+        builder = builder.refresh_cooldown(cooldown);
+    }
+    if let Some(ttl) = millis("TOKENGATE_MIN_CACHE_TTL_MS") {
+        builder = builder.min_cache_ttl(ttl);
     }
     if let Some(audience) = env("TOKENGATE_AUDIENCE") {
         builder = builder.audience(audience);

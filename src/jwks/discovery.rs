@@ -4,7 +4,9 @@
 use reqwest::Url;
 use serde_json::Value;
 
-use super::fetch::{FetchError, FetchLimits, fetch_json, scheme_allowed};
+use reqwest::header::HeaderMap;
+
+use super::fetch::{Conditional, FetchError, FetchLimits, fetch, scheme_allowed};
 
 /// OIDC Discovery section 4: appended to the issuer, path and all.
 const OIDC_SUFFIX: &str = ".well-known/openid-configuration";
@@ -31,21 +33,31 @@ pub(crate) fn metadata_urls(issuer: &Url) -> [Url; 2] {
 /// Fetches the metadata and returns the `jwks_uri`, after checking that the metadata's
 /// `issuer` is exactly ours (RFC 8414 section 3.3; OIDC Discovery section 4.3): else an
 /// attacker who controls one metadata document could vouch for another issuer.
+///
+/// Also returns the metadata response's headers, whose caching directives say how long
+/// the `jwks_uri` may be trusted before discovery runs again.
 pub(crate) async fn discover_jwks_uri(
     client: &reqwest::Client,
     issuer: &str,
     limits: &FetchLimits,
     allow_http: bool,
-) -> Result<Url, FetchError> {
+) -> Result<(Url, HeaderMap), FetchError> {
     let issuer_url = Url::parse(issuer).map_err(|_| FetchError::Invalid("issuer is not a URL"))?;
     let [oidc, oauth] = metadata_urls(&issuer_url);
-    let metadata = match fetch_json(client, &oidc, limits).await {
+    let none = Conditional::default();
+    let fetched = match fetch(client, &oidc, limits, &none).await {
         // Only a definite "not here" sends us to the RFC 8414 location; a timeout or a
         // 5xx would just double the wait.
-        Err(FetchError::Status(400..=499)) => fetch_json(client, &oauth, limits).await?,
+        Err(FetchError::Status(400..=499)) => fetch(client, &oauth, limits, &none).await?,
         other => other?,
     };
-    read_jwks_uri(&metadata, issuer, allow_http)
+    let metadata = fetched.body.ok_or(FetchError::Invalid(
+        "304 Not Modified to an unconditional request",
+    ))?;
+    Ok((
+        read_jwks_uri(&metadata, issuer, allow_http)?,
+        fetched.headers,
+    ))
 }
 
 /// Checks the metadata document and reads its `jwks_uri`.

@@ -7,7 +7,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::Url;
+use reqwest::header::{
+    ETAG, HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
+use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
 /// Why a fetch failed. For logs only: never shown to a client.
@@ -41,20 +44,59 @@ pub(crate) struct FetchLimits {
     pub(crate) max_body: usize,
 }
 
-/// GETs `url` and parses its body as JSON, within `limits`.
-pub(crate) async fn fetch_json(
+/// Validators from an earlier response, for a conditional GET (RFC 9110 section 13.1).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Conditional {
+    pub(crate) etag: Option<HeaderValue>,
+    pub(crate) last_modified: Option<HeaderValue>,
+}
+
+/// A successful fetch.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    /// The parsed body, or `None` for `304 Not Modified`.
+    pub(crate) body: Option<Value>,
+    /// The response headers (caching directives, validators).
+    pub(crate) headers: HeaderMap,
+}
+
+impl Fetched {
+    /// The validators to send on the next conditional request.
+    pub(crate) fn conditional(&self) -> Conditional {
+        Conditional {
+            etag: self.headers.get(ETAG).cloned(),
+            last_modified: self.headers.get(LAST_MODIFIED).cloned(),
+        }
+    }
+}
+
+/// GETs `url`, conditionally when `conditional` holds validators, within `limits`.
+pub(crate) async fn fetch(
     client: &reqwest::Client,
     url: &Url,
     limits: &FetchLimits,
-) -> Result<Value, FetchError> {
+    conditional: &Conditional,
+) -> Result<Fetched, FetchError> {
     let request = async {
-        let mut response = client
+        let mut request = client
             .get(url.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(FetchError::Transport)?;
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(etag) = &conditional.etag {
+            request = request.header(IF_NONE_MATCH, etag.clone());
+        }
+        if let Some(date) = &conditional.last_modified {
+            request = request.header(IF_MODIFIED_SINCE, date.clone());
+        }
+        let mut response = request.send().await.map_err(FetchError::Transport)?;
         let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let conditional_sent = conditional.etag.is_some() || conditional.last_modified.is_some();
+        if status == StatusCode::NOT_MODIFIED && conditional_sent {
+            return Ok(Fetched {
+                body: None,
+                headers,
+            });
+        }
         if !status.is_success() {
             return Err(FetchError::Status(status.as_u16()));
         }
@@ -71,12 +113,33 @@ pub(crate) async fn fetch_json(
             }
             body.extend_from_slice(&chunk);
         }
-        serde_json::from_slice(&body).map_err(FetchError::NotJson)
+        let body = serde_json::from_slice(&body).map_err(FetchError::NotJson)?;
+        Ok(Fetched {
+            body: Some(body),
+            headers,
+        })
     };
     tokio::time::timeout(limits.timeout, request)
         .await
         .unwrap_or(Err(FetchError::Timeout))
 }
+
+/// The redirect policy of the default client: at most [`MAX_REDIRECTS`], and only to
+/// URLs the scheme policy allows, so a redirect cannot move a fetch to plain http.
+pub(crate) fn redirect_policy(allow_http: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if !scheme_allowed(attempt.url(), allow_http) {
+            attempt.error("redirect to a URL the scheme policy refuses")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Issuers move their JWKS behind a CDN now and then; more hops than this is a loop.
+pub(crate) const MAX_REDIRECTS: usize = 3;
 
 /// Whether `url` may be fetched: `https`, or `http` to a loopback host (development
 /// issuers), or `http` anywhere when the user opted in.

@@ -119,6 +119,16 @@ impl KeySet {
         self.all.len()
     }
 
+    /// The `kid`s in the set.
+    pub(crate) fn kids(&self) -> impl Iterator<Item = &str> {
+        self.by_kid.keys().map(String::as_str)
+    }
+
+    /// Whether the set has a key under `kid`.
+    pub(crate) fn has_kid(&self, kid: &str) -> bool {
+        self.by_kid.contains_key(kid)
+    }
+
     /// The key for a token's `kid` (or lack of one) and `alg`.
     pub(crate) fn lookup(&self, kid: Option<&str>, alg: Algorithm) -> Lookup {
         match kid {

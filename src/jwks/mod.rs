@@ -1,20 +1,40 @@
 //! Where verification keys come from: discovery, fetching, and the key cache.
 //!
-//! The cache answers a known `kid` from memory: a read lock held for one `Arc` clone, no
-//! I/O. An unknown `kid` (or no key set yet) triggers a refetch that is
-//! - **single-flight**: concurrent requests wait on one fetch instead of starting their own;
-//! - **rate-limited**: at most one fetch attempt per cooldown, whatever the traffic, so a
-//!   flood of tokens with made-up `kid`s cannot hammer the issuer;
-//! - **fail-safe**: a failed fetch keeps the keys we had (stale-if-error).
+//! # The cache policy
 //!
-//! While no key set was ever fetched, every token is answered with
-//! [`Error::KeysUnavailable`] (503); the next fetch after the cooldown recovers without a
-//! restart.
+//! - **Hits cost no I/O.** A known `kid` is answered from memory: a read lock held for one
+//!   `Arc` clone, never across I/O.
+//! - **Freshness follows HTTP caching** (RFC 9111): `Cache-Control: max-age` (minus `Age`),
+//!   `no-cache`/`no-store`, or `Expires` on the JWKS response, clamped to
+//!   [`min_cache_ttl`, `max_cache_ttl`], [`DEFAULT_CACHE_TTL`](crate::DEFAULT_CACHE_TTL)
+//!   when the issuer says nothing. Refreshes are conditional (`If-None-Match`,
+//!   `If-Modified-Since`); a `304` renews the lifetime without re-parsing keys.
+//! - **Refresh ahead, in the background.** Once 80 % of the lifetime has passed, the next
+//!   request starts a refresh on a background task and is served from memory; so is every
+//!   request after the set goes stale. No request in steady state waits on the network.
+//! - **A request waits for a fetch only** when its `kid` is unknown (and the fetch budget
+//!   allows one) or when no key set was ever fetched; concurrent waiters share one fetch
+//!   (single flight).
+//! - **One fetch budget.** Every fetch — background refresh, unknown-`kid` refetch, retry
+//!   after a failure — needs the cooldown to have passed since the last attempt. After
+//!   failures the wait grows exponentially (with jitter) up to
+//!   [`DEFAULT_MAX_RETRY_BACKOFF`](crate::DEFAULT_MAX_RETRY_BACKOFF). A flood of made-up
+//!   `kid`s therefore costs the issuer at most one request per cooldown, and a `kid` found
+//!   unknown is remembered for a cooldown so that repeats cost a hash lookup.
+//! - **Stale if error.** A failed fetch keeps the last good keys, however old; failures
+//!   and recoveries are logged once per change of state, not per request.
+//! - **503 only before the first success.** While no key set was ever fetched, tokens get
+//!   [`Error::KeysUnavailable`] with the time until the next attempt (`Retry-After`); the
+//!   first successful fetch recovers without a restart.
 
+mod cache_policy;
 mod discovery;
 mod fetch;
 mod key_set;
 
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -24,11 +44,12 @@ use tokio::time::Instant;
 
 pub use key_set::{MAX_RSA_BITS, MIN_RSA_BITS};
 
-pub(crate) use fetch::{FetchLimits, scheme_allowed};
+pub(crate) use cache_policy::TtlBounds;
+pub(crate) use fetch::{FetchLimits, redirect_policy, scheme_allowed};
 pub(crate) use key_set::{KeySet, Lookup, VerifyingKey};
 
 use crate::error::{Error, InvalidToken};
-use fetch::FetchError;
+use fetch::{Conditional, FetchError};
 
 /// Where the JWKS is found.
 #[derive(Debug, Clone)]
@@ -46,8 +67,59 @@ pub(crate) struct KeyCacheConfig {
     pub(crate) client: reqwest::Client,
     pub(crate) limits: FetchLimits,
     pub(crate) cooldown: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) ttl: TtlBounds,
     pub(crate) max_keys: usize,
     pub(crate) allow_http: bool,
+}
+
+/// Counters describing the key cache, for health checks and dashboards.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeySetStats {
+    /// Fetch attempts made (discovery and JWKS together count as one).
+    pub fetches: u64,
+    /// Attempts that failed.
+    pub failures: u64,
+    /// Attempts answered `304 Not Modified`.
+    pub not_modified: u64,
+    /// Refetches not made because the fetch budget (cooldown, backoff) forbade them.
+    pub skipped: u64,
+    /// Requests refused from the unknown-`kid` memory without touching the fetch path.
+    pub unknown_kid_hits: u64,
+    /// Usable keys in the current set.
+    pub keys: usize,
+    /// Time since the current set was fetched or confirmed (`None`: never fetched).
+    pub age: Option<Duration>,
+    /// Whether the last attempt failed.
+    pub failing: bool,
+}
+
+/// One fetched key set and its freshness.
+#[derive(Debug)]
+struct Cached {
+    set: Arc<KeySet>,
+    fetched_at: Instant,
+    /// When a background refresh should start.
+    refresh_at: Instant,
+    /// Validators for the next conditional request.
+    conditional: Conditional,
+}
+
+/// The fetch budget: when the next attempt may start.
+#[derive(Debug, Default)]
+struct Budget {
+    next_allowed: Option<Instant>,
+    consecutive_failures: u32,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    fetches: AtomicU64,
+    failures: AtomicU64,
+    not_modified: AtomicU64,
+    skipped: AtomicU64,
+    unknown_kid_hits: AtomicU64,
 }
 
 /// The current key set and the machinery to refresh it.
@@ -55,39 +127,53 @@ pub(crate) struct KeyCacheConfig {
 pub(crate) struct KeyCache {
     config: KeyCacheConfig,
     /// The last good key set. Held only to clone or replace the `Arc`: never across I/O.
-    current: RwLock<Option<Arc<KeySet>>>,
-    /// When the last fetch was attempted: checked without waiting on a fetch in flight.
-    last_attempt: Mutex<Option<Instant>>,
+    current: RwLock<Option<Arc<Cached>>>,
+    /// Checked without waiting on a fetch in flight.
+    budget: Mutex<Budget>,
     /// Held for the duration of a fetch: the single flight.
     refresh: tokio::sync::Mutex<RefreshState>,
+    /// A background refresh is scheduled or running.
+    background: AtomicBool,
+    /// `kid`s recently found unknown after a fetch (or while fetching was not allowed).
+    unknown_kids: moka::sync::Cache<String, ()>,
+    counters: Counters,
+    failing: AtomicBool,
 }
 
 #[derive(Debug, Default)]
 struct RefreshState {
-    /// The discovered `jwks_uri`, once known.
-    jwks_uri: Option<Url>,
-    /// Whether the last fetch failed: we log state changes, not every failure.
-    failing: bool,
+    /// The discovered `jwks_uri` and when discovery should run again.
+    jwks_uri: Option<(Url, Option<Instant>)>,
 }
+
+/// Kept bounded: a flood of distinct junk `kid`s must not grow memory without limit.
+const UNKNOWN_KID_CAPACITY: u64 = 10_000;
+/// Start the background refresh when this fraction of the lifetime is left.
+const REFRESH_AHEAD_DIVISOR: u32 = 5;
 
 impl KeyCache {
     pub(crate) fn new(config: KeyCacheConfig) -> Self {
         let jwks_uri = match &config.source {
-            KeySource::JwksUrl(url) => Some(url.clone()),
+            KeySource::JwksUrl(url) => Some((url.clone(), None)),
             KeySource::Discovery { .. } => None,
         };
+        let unknown_kids = moka::sync::Cache::builder()
+            .max_capacity(UNKNOWN_KID_CAPACITY)
+            .time_to_live(config.cooldown.max(Duration::from_millis(1)))
+            .build();
         KeyCache {
             config,
             current: RwLock::new(None),
-            last_attempt: Mutex::new(None),
-            refresh: tokio::sync::Mutex::new(RefreshState {
-                jwks_uri,
-                failing: false,
-            }),
+            budget: Mutex::new(Budget::default()),
+            refresh: tokio::sync::Mutex::new(RefreshState { jwks_uri }),
+            background: AtomicBool::new(false),
+            unknown_kids,
+            counters: Counters::default(),
+            failing: AtomicBool::new(false),
         }
     }
 
-    fn current(&self) -> Option<Arc<KeySet>> {
+    fn current(&self) -> Option<Arc<Cached>> {
         // A poisoned lock only means a panic elsewhere while cloning an Arc; the data is fine.
         self.current
             .read()
@@ -95,118 +181,262 @@ impl KeyCache {
             .clone()
     }
 
-    /// The key to verify a token with this `kid` and `alg`, refetching at most once per
-    /// cooldown when the `kid` is unknown.
+    /// The key to verify a token with this `kid` and `alg`.
     pub(crate) async fn key_for(
-        &self,
+        self: &Arc<Self>,
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<Arc<VerifyingKey>, Error> {
         let seen = self.current();
-        if let Some(set) = &seen {
-            match set.lookup(kid, alg) {
+        if let Some(cached) = &seen {
+            self.refresh_ahead(cached);
+            match cached.set.lookup(kid, alg) {
                 Lookup::Found(key) => return Ok(key),
                 Lookup::Mismatch => return Err(InvalidToken::KeyAlgorithmMismatch.into()),
                 Lookup::Ambiguous => return Err(InvalidToken::AmbiguousKey.into()),
-                Lookup::UnknownKid => {}
+                Lookup::UnknownKid => {
+                    if kid.is_some_and(|kid| self.unknown_kids.contains_key(kid)) {
+                        self.counters
+                            .unknown_kid_hits
+                            .fetch_add(1, Ordering::Relaxed);
+                        return Err(InvalidToken::UnknownKey.into());
+                    }
+                }
             }
         }
-        let set = self.refresh(seen.as_ref()).await?;
-        match set.lookup(kid, alg) {
+        let cached = self.refresh(seen.as_ref()).await?;
+        match cached.set.lookup(kid, alg) {
             Lookup::Found(key) => Ok(key),
             Lookup::Mismatch => Err(InvalidToken::KeyAlgorithmMismatch.into()),
             Lookup::Ambiguous => Err(InvalidToken::AmbiguousKey.into()),
-            Lookup::UnknownKid => Err(InvalidToken::UnknownKey.into()),
+            Lookup::UnknownKid => {
+                if let Some(kid) = kid {
+                    self.unknown_kids.insert(kid.to_owned(), ());
+                }
+                Err(InvalidToken::UnknownKey.into())
+            }
         }
     }
 
-    /// Fetches the key set now unless the cooldown forbids it; for warming up at start.
+    /// Fetches the key set now unless the budget forbids it; for warming up at start.
     pub(crate) async fn prefetch(&self) -> Result<(), Error> {
         let seen = self.current();
         self.refresh(seen.as_ref()).await.map(drop)
     }
 
-    /// Time left before another fetch may start, or `None` if one may start now.
-    fn cooling(&self) -> Option<Duration> {
-        let last = *self.last_attempt.lock().unwrap_or_else(|e| e.into_inner());
-        let left = self.config.cooldown.checked_sub(last?.elapsed())?;
+    /// The cache's counters.
+    pub(crate) fn stats(&self) -> KeySetStats {
+        let c = &self.counters;
+        let current = self.current();
+        KeySetStats {
+            fetches: c.fetches.load(Ordering::Relaxed),
+            failures: c.failures.load(Ordering::Relaxed),
+            not_modified: c.not_modified.load(Ordering::Relaxed),
+            skipped: c.skipped.load(Ordering::Relaxed),
+            unknown_kid_hits: c.unknown_kid_hits.load(Ordering::Relaxed),
+            keys: current.as_ref().map_or(0, |c| c.set.len()),
+            age: current.map(|c| c.fetched_at.elapsed()),
+            failing: self.failing.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Starts a background refresh if `cached` is due for one and none is running.
+    fn refresh_ahead(self: &Arc<Self>, cached: &Arc<Cached>) {
+        if Instant::now() < cached.refresh_at || self.wait_before_fetch().is_some() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.background.swap(true, Ordering::AcqRel) {
+            return; // already scheduled
+        }
+        let this = Arc::clone(self);
+        let seen = Arc::clone(cached);
+        runtime.spawn(async move {
+            tracing::debug!("refreshing the key set in the background");
+            let _ = this.refresh(Some(&seen)).await;
+            this.background.store(false, Ordering::Release);
+        });
+    }
+
+    /// Time left before the budget allows another fetch, or `None` if one may start now.
+    fn wait_before_fetch(&self) -> Option<Duration> {
+        let next = self
+            .budget
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_allowed?;
+        let left = next.saturating_duration_since(Instant::now());
         (!left.is_zero()).then_some(left)
     }
 
-    /// A newer key set than `seen`: fetched now, or by a concurrent request, or the current
-    /// one when the cooldown forbids a fetch or the fetch fails.
-    async fn refresh(&self, seen: Option<&Arc<KeySet>>) -> Result<Arc<KeySet>, Error> {
+    /// A newer key set than `seen`: fetched now, or by a concurrent caller; or the current
+    /// one when the budget forbids a fetch or the fetch fails.
+    async fn refresh(&self, seen: Option<&Arc<Cached>>) -> Result<Arc<Cached>, Error> {
         let unavailable = |left: Duration| Error::KeysUnavailable { retry_after: left };
-        // Under a flood, most requests stop here: cooling down and no fetch in flight.
+        // Under a flood, most callers stop here: no fetch allowed and none in flight.
         // When a fetch is in flight, wait for it instead: its result may be what we need.
-        if let Some(left) = self.cooling() {
+        if let Some(left) = self.wait_before_fetch() {
             if self.refresh.try_lock().is_ok() {
-                tracing::trace!("key refresh skipped: cooling down");
+                self.counters.skipped.fetch_add(1, Ordering::Relaxed);
                 return self.current().ok_or(unavailable(left));
             }
         }
         let mut state = self.refresh.lock().await;
         let current = self.current();
-        // A concurrent request refreshed while we waited for the lock: use its result.
+        // A concurrent caller refreshed while we waited for the lock: use its result.
         let changed = match (&current, seen) {
             (Some(now), Some(before)) => !Arc::ptr_eq(now, before),
             (Some(_), None) => true,
             _ => false,
         };
-        if changed {
-            return Ok(current.expect("changed implies a current set"));
+        if let (true, Some(current)) = (changed, &current) {
+            return Ok(current.clone());
         }
-        if let Some(left) = self.cooling() {
+        if let Some(left) = self.wait_before_fetch() {
+            self.counters.skipped.fetch_add(1, Ordering::Relaxed);
             return current.ok_or(unavailable(left));
         }
-        *self.last_attempt.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-
-        match self.fetch(&mut state).await {
-            Ok(set) => {
-                if state.failing {
+        self.counters.fetches.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let outcome = self.fetch(&mut state, current.as_deref()).await;
+        let was_failing = self.failing.load(Ordering::Relaxed);
+        match outcome {
+            Ok(cached) => {
+                self.settle(started, true);
+                if was_failing {
                     tracing::info!("key set fetch recovered");
                 }
-                state.failing = false;
-                tracing::debug!(keys = set.len(), "key set fetched");
-                let set = Arc::new(set);
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(set.clone());
-                Ok(set)
+                let cached = Arc::new(cached);
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(cached.clone());
+                Ok(cached)
             }
             Err(error) => {
-                if !state.failing {
-                    tracing::warn!(%error, "key set fetch failed; keeping the last good keys");
+                self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                let retry_in = self.settle(started, false);
+                if !was_failing {
+                    tracing::warn!(
+                        %error,
+                        retry_in_ms = retry_in.as_millis() as u64,
+                        "key set fetch failed; keeping the last good keys"
+                    );
                 }
-                state.failing = true;
-                current.ok_or(unavailable(self.config.cooldown))
+                current.ok_or(unavailable(retry_in))
             }
         }
     }
 
-    /// One fetch attempt: discovery if needed, then the JWKS.
-    async fn fetch(&self, state: &mut RefreshState) -> Result<KeySet, FetchError> {
-        let config = &self.config;
-        let url = match (&state.jwks_uri, &config.source) {
-            (Some(url), _) => url.clone(),
-            (None, KeySource::Discovery { issuer }) => {
-                let url = discovery::discover_jwks_uri(
-                    &config.client,
-                    issuer,
-                    &config.limits,
-                    config.allow_http,
-                )
-                .await?;
-                state.jwks_uri = Some(url.clone());
-                url
-            }
-            (None, KeySource::JwksUrl(url)) => url.clone(),
+    /// Records an attempt's outcome in the budget; returns the wait before the next one.
+    ///
+    /// Success: one cooldown. Failure `n` in a row: `cooldown * 2^(n-1)`, capped at the
+    /// maximum backoff (never below the cooldown), plus up to 25 % jitter so that many
+    /// instances of an API do not retry in lockstep.
+    fn settle(&self, started: Instant, success: bool) -> Duration {
+        let mut budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
+        let cooldown = self.config.cooldown;
+        let wait = if success {
+            budget.consecutive_failures = 0;
+            cooldown
+        } else {
+            budget.consecutive_failures = budget.consecutive_failures.saturating_add(1);
+            let exponent = (budget.consecutive_failures - 1).min(16);
+            let backoff = cooldown.saturating_mul(1 << exponent);
+            let capped = backoff.min(self.config.max_backoff.max(cooldown));
+            capped + jitter(capped / 4)
         };
-        let result = fetch::fetch_json(&config.client, &url, &config.limits).await;
+        self.failing.store(!success, Ordering::Relaxed);
+        budget.next_allowed = Some(started + wait);
+        wait
+    }
+
+    /// One fetch attempt: discovery if needed, then the JWKS (conditionally if we have
+    /// validators for it).
+    async fn fetch(
+        &self,
+        state: &mut RefreshState,
+        current: Option<&Cached>,
+    ) -> Result<Cached, FetchError> {
+        let config = &self.config;
+        let rediscover = match &state.jwks_uri {
+            None => true,
+            Some((_, Some(until))) => Instant::now() >= *until,
+            Some((_, None)) => false,
+        };
+        if let (true, KeySource::Discovery { issuer }) = (rediscover, &config.source) {
+            let (url, headers) = discovery::discover_jwks_uri(
+                &config.client,
+                issuer,
+                &config.limits,
+                config.allow_http,
+            )
+            .await?;
+            let ttl = cache_policy::lifetime(&headers, &config.ttl);
+            state.jwks_uri = Some((url, Some(Instant::now() + ttl)));
+        }
+        let Some((url, _)) = &state.jwks_uri else {
+            return Err(FetchError::Invalid("no JWKS URL"));
+        };
+        let conditional = current.map(|c| c.conditional.clone()).unwrap_or_default();
+        let result = fetch::fetch(&config.client, url, &config.limits, &conditional).await;
         if matches!(result, Err(FetchError::Status(404 | 410)))
             && matches!(config.source, KeySource::Discovery { .. })
         {
             // The issuer may have moved its JWKS: discover again on the next attempt.
             state.jwks_uri = None;
         }
-        KeySet::from_json(&result?, config.max_keys).map_err(FetchError::Invalid)
+        let fetched = result?;
+        let now = Instant::now();
+        let ttl = cache_policy::lifetime(&fetched.headers, &config.ttl);
+        let refresh_at = now + ttl - ttl / REFRESH_AHEAD_DIVISOR;
+        let set = match (&fetched.body, current) {
+            (Some(body), _) => {
+                let set = KeySet::from_json(body, config.max_keys).map_err(FetchError::Invalid)?;
+                log_rotation(current.map(|c| &*c.set), &set);
+                Arc::new(set)
+            }
+            (None, Some(current)) => {
+                self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("key set not modified");
+                Arc::clone(&current.set)
+            }
+            (None, None) => return Err(FetchError::Invalid("304 without a cached key set")),
+        };
+        let mut conditional = fetched.conditional();
+        if fetched.body.is_none() {
+            // RFC 9110 section 15.4.5: a 304 may omit validators; keep the ones we had.
+            let old = current.map(|c| c.conditional.clone()).unwrap_or_default();
+            conditional.etag = conditional.etag.or(old.etag);
+            conditional.last_modified = conditional.last_modified.or(old.last_modified);
+        }
+        Ok(Cached {
+            set,
+            fetched_at: now,
+            refresh_at,
+            conditional,
+        })
     }
+}
+
+/// Logs keys that appeared or disappeared between two sets.
+fn log_rotation(old: Option<&KeySet>, new: &KeySet) {
+    let Some(old) = old else {
+        tracing::debug!(keys = new.len(), "key set fetched");
+        return;
+    };
+    let added: Vec<&str> = new.kids().filter(|k| !old.has_kid(k)).collect();
+    let removed: Vec<&str> = old.kids().filter(|k| !new.has_kid(k)).collect();
+    if !added.is_empty() || !removed.is_empty() {
+        tracing::info!(?added, ?removed, "issuer keys rotated");
+    }
+}
+
+/// A random duration in `[0, max)`, from the standard library's per-process random hasher
+/// keys: enough to spread retries, no extra dependency.
+fn jitter(max: Duration) -> Duration {
+    let nanos = max.as_nanos() as u64;
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(RandomState::new().hash_one(std::time::SystemTime::now()) % nanos)
 }
