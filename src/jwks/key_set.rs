@@ -167,7 +167,7 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
 }
 
 /// Parses one JWK, returning its `kid` and the key, or why it was skipped.
-fn parse_jwk(jwk: &Value) -> Result<(Option<String>, VerifyingKey), &'static str> {
+pub(crate) fn parse_jwk(jwk: &Value) -> Result<(Option<String>, VerifyingKey), &'static str> {
     if !jwk.is_object() {
         return Err("not a JSON object");
     }

@@ -8,6 +8,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
+use serde::de::{Deserialize, Deserializer, MapAccess};
 use serde_json::{Map, Value};
 
 use crate::error::InvalidToken;
@@ -119,30 +120,73 @@ impl<'a> Jws<'a> {
 
     /// Verifies the signature with `key` (which the key cache chose to fit `alg`).
     pub(crate) fn verify_signature(&self, key: &VerifyingKey) -> Result<(), InvalidToken> {
-        // Belt and braces: the key cache only hands out fitting keys.
-        if !key.fits(self.alg) {
-            return Err(InvalidToken::KeyAlgorithmMismatch);
-        }
-        match jsonwebtoken::crypto::verify(
-            self.signature,
-            self.signing_input.as_bytes(),
-            &key.key,
-            self.alg,
-        ) {
-            Ok(true) => Ok(()),
-            _ => Err(InvalidToken::BadSignature),
-        }
+        verify_with(key, self.alg, self.signing_input.as_bytes(), self.signature)
     }
 
-    /// The payload as JSON. Call only after [`Jws::verify_signature`].
+    /// The payload as a JSON object. Call only after [`Jws::verify_signature`].
     pub(crate) fn payload_json(&self) -> Result<Value, InvalidToken> {
-        let bytes = decode_segment(self.payload)?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|_| InvalidToken::Malformed)?;
-        if value.is_object() {
-            Ok(value)
-        } else {
-            Err(InvalidToken::Malformed)
+        parse_object(&decode_segment(self.payload)?).map(Value::Object)
+    }
+}
+
+/// The verification layer: `signature` (base64url) over `message` with `key` for `alg`.
+///
+/// Refuses a key that does not fit `alg` (type, curve, JWK `alg`) before any crypto.
+pub(crate) fn verify_with(
+    key: &VerifyingKey,
+    alg: Algorithm,
+    message: &[u8],
+    signature: &str,
+) -> Result<(), InvalidToken> {
+    if !key.fits(alg) {
+        return Err(InvalidToken::KeyAlgorithmMismatch);
+    }
+    match jsonwebtoken::crypto::verify(signature, message, &key.key, alg) {
+        Ok(true) => Ok(()),
+        _ => Err(InvalidToken::BadSignature),
+    }
+}
+
+/// Parses a JSON object, refusing duplicate member names at its top level.
+///
+/// RFC 7515 section 5.2 and RFC 7519 section 4 let a parser either reject duplicates or
+/// take the last one; RFC 8725 section 3.8 warns that parsers disagreeing here is an
+/// attack (`{"alg":"none","alg":"RS256"}`), so we reject. Nesting is bounded by
+/// serde_json's recursion limit (128), so deep JSON is an error, not a stack overflow.
+fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, InvalidToken> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let map = StrictObject::deserialize(&mut deserializer).map_err(|_| InvalidToken::Malformed)?;
+    deserializer.end().map_err(|_| InvalidToken::Malformed)?;
+    Ok(map.0)
+}
+
+/// A JSON object whose top-level member names are unique.
+struct StrictObject(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for StrictObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = StrictObject;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object with unique member names")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<StrictObject, A::Error> {
+                let mut map = Map::new();
+                while let Some(name) = access.next_key::<String>()? {
+                    let value: Value = access.next_value()?;
+                    if map.insert(name, value).is_some() {
+                        return Err(serde::de::Error::custom("duplicate member name"));
+                    }
+                }
+                Ok(StrictObject(map))
+            }
         }
+
+        deserializer.deserialize_map(Visitor)
     }
 }
 
@@ -156,6 +200,9 @@ fn optional_string(
         Some(_) => Err(InvalidToken::Malformed),
     }
 }
+
+#[cfg(test)]
+mod wycheproof;
 
 #[cfg(test)]
 mod tests {
@@ -228,6 +275,41 @@ mod tests {
         ] {
             assert_eq!(parse(&t).unwrap_err(), InvalidToken::Malformed, "{t}");
         }
+    }
+
+    #[test]
+    fn refuses_duplicate_member_names() {
+        let t = token(r#"{"alg":"none","alg":"RS256"}"#);
+        assert_eq!(parse(&t).unwrap_err(), InvalidToken::Malformed);
+        let t = token(r#"{"alg":"RS256","kid":"a","kid":"b"}"#);
+        assert_eq!(parse(&t).unwrap_err(), InvalidToken::Malformed);
+        assert_eq!(
+            parse_object(br#"{"a":1,"a":1}"#).unwrap_err(),
+            InvalidToken::Malformed
+        );
+        // Nested duplicates are not our business: only top-level names are read.
+        assert!(parse_object(br#"{"a":{"b":1}}"#).is_ok());
+    }
+
+    #[test]
+    fn refuses_deep_nesting_and_trailing_garbage() {
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(
+            parse_object(deep.as_bytes()).unwrap_err(),
+            InvalidToken::Malformed
+        );
+        assert_eq!(
+            parse_object(br#"{"a":1} x"#).unwrap_err(),
+            InvalidToken::Malformed
+        );
+        assert_eq!(
+            parse_object(br#"{"a":1e400}"#).unwrap_err(),
+            InvalidToken::Malformed
+        );
+        assert_eq!(
+            parse_object(b"{\"a\":\"\xff\"}").unwrap_err(),
+            InvalidToken::Malformed
+        );
     }
 
     #[test]
