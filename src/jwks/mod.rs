@@ -46,7 +46,9 @@ pub use key_set::{MAX_RSA_BITS, MIN_RSA_BITS};
 
 pub(crate) use cache_policy::TtlBounds;
 pub(crate) use fetch::{FetchLimits, redirect_policy, scheme_allowed};
-pub(crate) use key_set::{KeySet, Lookup, VerifyingKey, parse_jwk};
+#[cfg(test)]
+pub(crate) use key_set::parse_jwk;
+pub(crate) use key_set::{KeySet, Lookup, VerifyingKey};
 
 use crate::error::{Error, InvalidToken};
 use fetch::{Conditional, FetchError};

@@ -81,8 +81,7 @@ impl<'a> Jws<'a> {
         if header.is_empty() || payload.is_empty() || signature.is_empty() {
             return Err(InvalidToken::Malformed);
         }
-        let header_json: Map<String, Value> = serde_json::from_slice(&decode_segment(header)?)
-            .map_err(|_| InvalidToken::Malformed)?;
+        let header_json = parse_object(&decode_segment(header)?)?;
 
         let alg = match header_json.get("alg") {
             Some(Value::String(name)) => {
