@@ -24,8 +24,8 @@ use reqwest::Url;
 use crate::claims::Claims;
 use crate::error::{Error, InvalidToken};
 use crate::jwks::{
-    FetchLimits, KeyCache, KeyCacheConfig, KeySetStats, KeySource, TtlBounds, redirect_policy,
-    scheme_allowed,
+    FetchLimits, KeyCache, KeyCacheConfig, KeySet, KeySetStats, KeySource, TtlBounds,
+    redirect_policy, scheme_allowed,
 };
 use crate::verify::{Jws, SUPPORTED_ALGORITHMS};
 
@@ -185,6 +185,7 @@ fn unix_now() -> i64 {
 pub struct ValidatorBuilder {
     issuer: Option<String>,
     jwks_url: Option<String>,
+    static_jwks: Option<serde_json::Value>,
     audiences: Vec<String>,
     algorithms: Option<Vec<Algorithm>>,
     leeway: Option<Duration>,
@@ -213,6 +214,14 @@ impl ValidatorBuilder {
     /// Fetch keys from this JWKS URL instead of discovering it from the issuer.
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.jwks_url = Some(url.into());
+        self
+    }
+
+    /// Verify with this JWK Set (RFC 7517 section 5) instead of fetching one: keys pinned
+    /// in configuration, never fetched or refreshed. For issuers without a JWKS endpoint,
+    /// air-gapped deployments, tests and fuzzing. The same key hygiene applies.
+    pub fn jwks(mut self, jwk_set: serde_json::Value) -> Self {
+        self.static_jwks = Some(jwk_set);
         self
     }
 
@@ -322,15 +331,25 @@ impl ValidatorBuilder {
         if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
             return Err(ConfigError::MissingAudience);
         }
-        let source = match &self.jwks_url {
-            Some(url) => {
+        let max_keys = self.max_keys.unwrap_or(DEFAULT_MAX_KEYS);
+        let source = match (&self.jwks_url, &self.static_jwks) {
+            (Some(_), Some(_)) => return Err(ConfigError::ConflictingKeySources),
+            (None, Some(doc)) => {
+                let set = KeySet::from_json(doc, max_keys.max(1))
+                    .map_err(|_| ConfigError::InvalidJwks)?;
+                if set.len() == 0 {
+                    return Err(ConfigError::InvalidJwks);
+                }
+                KeySource::Static(Arc::new(set))
+            }
+            (Some(url), None) => {
                 let url = Url::parse(url).map_err(|_| ConfigError::InvalidUrl("jwks_url"))?;
                 if !scheme_allowed(&url, self.allow_insecure_http) {
                     return Err(ConfigError::InsecureUrl("jwks_url"));
                 }
                 KeySource::JwksUrl(url)
             }
-            None => {
+            (None, None) => {
                 if !scheme_allowed(&issuer_url, self.allow_insecure_http) {
                     return Err(ConfigError::InsecureUrl("issuer"));
                 }
@@ -361,7 +380,6 @@ impl ValidatorBuilder {
         }
         let max_token_bytes = self.max_token_bytes.unwrap_or(DEFAULT_MAX_TOKEN_BYTES);
         let max_jwks_bytes = self.max_jwks_bytes.unwrap_or(DEFAULT_MAX_JWKS_BYTES);
-        let max_keys = self.max_keys.unwrap_or(DEFAULT_MAX_KEYS);
         for (value, name) in [
             (max_token_bytes, "max_token_bytes"),
             (max_jwks_bytes, "max_jwks_bytes"),
@@ -446,6 +464,10 @@ pub enum ConfigError {
     ZeroLimit(&'static str),
     /// `min_cache_ttl` is above `max_cache_ttl`.
     CacheTtlBounds,
+    /// Both `jwks_url` and a static `jwks` were given.
+    ConflictingKeySources,
+    /// The static `jwks` is not a JWK Set with at least one usable key.
+    InvalidJwks,
     /// The default HTTP client could not be built (no TLS roots).
     HttpClient,
 }
@@ -470,6 +492,8 @@ impl fmt::Display for ConfigError {
             ConfigError::LeewayTooLarge => f.write_str("leeway must be at most 300 seconds"),
             ConfigError::ZeroLimit(name) => write!(f, "{name} must be greater than zero"),
             ConfigError::CacheTtlBounds => f.write_str("min_cache_ttl must not exceed max_cache_ttl"),
+            ConfigError::ConflictingKeySources => f.write_str("jwks_url and jwks are exclusive: give one key source"),
+            ConfigError::InvalidJwks => f.write_str("jwks is not a JWK Set with at least one usable signature key"),
             ConfigError::HttpClient => f.write_str("http client: the default TLS client could not be built"),
         }
     }
@@ -543,6 +567,26 @@ mod tests {
             .issuer("http://127.0.0.1:9")
             .audience("a");
         assert!(loopback.build().is_ok());
+    }
+
+    #[test]
+    fn static_jwks_must_hold_a_usable_key_and_exclude_a_url() {
+        let oct = serde_json::json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]});
+        assert_eq!(
+            base().jwks(oct).build().unwrap_err(),
+            ConfigError::InvalidJwks
+        );
+        assert_eq!(
+            base().jwks(serde_json::json!([])).build().unwrap_err(),
+            ConfigError::InvalidJwks
+        );
+        let both = base()
+            .jwks(serde_json::json!({"keys": []}))
+            .jwks_url("https://id.example/jwks");
+        assert_eq!(
+            both.build().unwrap_err(),
+            ConfigError::ConflictingKeySources
+        );
     }
 
     #[test]

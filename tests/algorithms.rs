@@ -50,3 +50,23 @@ async fn an_ec_key_never_verifies_for_another_curve() {
         .await
         .assert_invalid_token();
 }
+
+#[tokio::test]
+async fn a_static_jwks_verifies_without_any_fetch() {
+    let issuer = MockIssuer::start().await;
+    let jwk = issuer.public_jwk("key-1").unwrap();
+    let pinned = builder_for(&issuer)
+        .jwks(serde_json::json!({ "keys": [jwk] }))
+        .build()
+        .unwrap();
+    let api = serve(pinned.clone()).await;
+    assert_eq!(
+        api.get("/me", Some(&issuer.token().sign())).await.status,
+        200
+    );
+    let rotated = issuer.rotate();
+    let unknown = issuer.token().key(&rotated).sign();
+    api.get("/me", Some(&unknown)).await.assert_invalid_token();
+    assert_eq!((issuer.discovery_hits(), issuer.jwks_hits()), (0, 0));
+    assert_eq!(pinned.key_set_stats().fetches, 0);
+}

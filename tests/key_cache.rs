@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{builder_for, serve};
+use common::{builder_for, serve_one as serve};
 use serde_json::json;
 use tokengate::testing::{Behavior, MockIssuer};
 

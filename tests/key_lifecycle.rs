@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Api, builder_for, serve};
+use common::{Api, builder_for, serve_one as serve};
 use serde_json::json;
 use tokengate::ValidatorBuilder;
 use tokengate::testing::{Behavior, MockIssuer};

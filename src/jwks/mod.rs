@@ -60,6 +60,8 @@ pub(crate) enum KeySource {
     Discovery { issuer: String },
     /// A JWKS URL given explicitly.
     JwksUrl(Url),
+    /// Keys pinned in configuration: never fetched, never refreshed.
+    Static(Arc<KeySet>),
 }
 
 /// The settings of a [`KeyCache`].
@@ -157,7 +159,17 @@ impl KeyCache {
     pub(crate) fn new(config: KeyCacheConfig) -> Self {
         let jwks_uri = match &config.source {
             KeySource::JwksUrl(url) => Some((url.clone(), None)),
-            KeySource::Discovery { .. } => None,
+            KeySource::Discovery { .. } | KeySource::Static(_) => None,
+        };
+        let pinned = match &config.source {
+            KeySource::Static(set) => Some(Arc::new(Cached {
+                set: Arc::clone(set),
+                fetched_at: Instant::now(),
+                // Never due: a pinned set is never refreshed.
+                refresh_at: Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600),
+                conditional: Conditional::default(),
+            })),
+            _ => None,
         };
         let unknown_kids = moka::sync::Cache::builder()
             .max_capacity(UNKNOWN_KID_CAPACITY)
@@ -165,7 +177,7 @@ impl KeyCache {
             .build();
         KeyCache {
             config,
-            current: RwLock::new(None),
+            current: RwLock::new(pinned),
             budget: Mutex::new(Budget::default()),
             refresh: tokio::sync::Mutex::new(RefreshState { jwks_uri }),
             background: AtomicBool::new(false),
@@ -277,6 +289,9 @@ impl KeyCache {
     /// one when the budget forbids a fetch or the fetch fails.
     async fn refresh(&self, seen: Option<&Arc<Cached>>) -> Result<Arc<Cached>, Error> {
         let unavailable = |left: Duration| Error::KeysUnavailable { retry_after: left };
+        if let KeySource::Static(_) = self.config.source {
+            return self.current().ok_or(unavailable(self.config.cooldown));
+        }
         // Under a flood, most callers stop here: no fetch allowed and none in flight.
         // When a fetch is in flight, wait for it instead: its result may be what we need.
         if let Some(left) = self.wait_before_fetch() {
@@ -377,6 +392,7 @@ impl KeyCache {
             state.jwks_uri = Some((url, Some(Instant::now() + ttl)));
         }
         let Some((url, _)) = &state.jwks_uri else {
+            // Static sets never reach here (refresh returns early); nothing to fetch.
             return Err(FetchError::Invalid("no JWKS URL"));
         };
         let conditional = current.map(|c| c.conditional.clone()).unwrap_or_default();

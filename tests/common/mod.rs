@@ -1,5 +1,7 @@
-//! Shared by the integration tests: an axum API guarded by tokengate, served on
-//! 127.0.0.1 for the length of one test, and a client to call it.
+//! Shared by the integration tests: the examples' API guarded by tokengate, served on
+//! 127.0.0.1 by BOTH adapters (axum and actix-web, sharing one validator) for the length
+//! of one test, and a client that sends every request to both and checks that they
+//! answer alike.
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -10,16 +12,26 @@ use tokengate::testing::MockIssuer;
 use tokengate::{Validator, ValidatorBuilder};
 use tokengate_tower::{Claims, RequireScopeLayer, TokenGateLayer};
 
-/// A running API: the routes of the examples, in-process.
+/// A running API: the routes of the examples, in-process, on both adapters.
+///
+/// `base` is the axum server (for tests that drive load directly); [`Api::get`] asks
+/// both and asserts they agree on status, challenge and `Retry-After`.
 pub struct Api {
     pub base: String,
+    pub actix_base: String,
     pub client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
+    actix: actix_web::dev::ServerHandle,
+    /// Whether [`Api::get`] asks both adapters (off for timing-driven lifecycle tests,
+    /// where the key set may legitimately change between the two requests).
+    compare: bool,
 }
 
 impl Drop for Api {
     fn drop(&mut self) {
         self.server.abort();
+        // The stop command is sent when `stop` is called; no need to await it.
+        drop(self.actix.stop(false));
     }
 }
 
@@ -56,22 +68,83 @@ pub fn router(validator: Validator) -> Router {
         .merge(optional)
 }
 
-/// Serves `router(validator)` on 127.0.0.1 until the returned [`Api`] is dropped.
+/// The same routes on actix-web.
+fn actix_server(validator: Validator) -> (String, actix_web::dev::Server) {
+    use actix_web::{App, HttpServer, web};
+    use tokengate_actix::{Claims as ActixClaims, RequireScope, TokenGate};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        App::new()
+            .route("/health", web::get().to(|| async { "ok" }))
+            .service(
+                web::scope("/greet")
+                    .wrap(TokenGate::new(validator.clone()).optional())
+                    .route(
+                        "",
+                        web::get().to(|claims: Option<ActixClaims>| async move {
+                            match claims {
+                                Some(ActixClaims(c)) => {
+                                    format!("hello {}", c.subject().unwrap_or("?"))
+                                }
+                                None => "hello stranger".to_owned(),
+                            }
+                        }),
+                    ),
+            )
+            .service(
+                web::scope("")
+                    .wrap(TokenGate::new(validator.clone()))
+                    .route(
+                        "/me",
+                        web::get().to(|ActixClaims(c): ActixClaims| async move { web::Json(c) }),
+                    )
+                    .service(
+                        web::resource("/admin")
+                            .wrap(RequireScope::new("admin"))
+                            .route(web::get().to(|| async { web::Json(json!({"admin": true})) })),
+                    ),
+            )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    (base, server)
+}
+
+/// Serves the routes on both adapters until the returned [`Api`] is dropped.
 pub async fn serve(validator: Validator) -> Api {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(validator);
+    let app = router(validator.clone());
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
+    let (actix_base, actix_server) = actix_server(validator);
+    let actix = actix_server.handle();
+    tokio::spawn(actix_server);
     Api {
         base,
+        actix_base,
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap(),
         server,
+        actix,
+        compare: true,
     }
+}
+
+/// Like [`serve`], but [`Api::get`] asks only the axum adapter: for tests of the core's
+/// timing (refreshes, backoff), where state may change between two requests.
+pub async fn serve_one(validator: Validator) -> Api {
+    let mut api = serve(validator).await;
+    api.compare = false;
+    api
 }
 
 /// A response reduced to what the contract speaks of.
@@ -120,18 +193,37 @@ pub async fn reply(response: reqwest::Response) -> Reply {
 }
 
 impl Api {
-    /// GET `path` with `Authorization: Bearer {token}` when a token is given.
+    /// GET `path` with `Authorization: Bearer {token}` when a token is given, from both
+    /// adapters; asserts they agree and returns axum's reply.
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
-        let mut request = self.client.get(format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        reply(request.send().await.unwrap()).await
+        let header = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<&str> = header.iter().map(String::as_str).collect();
+        self.get_with_headers(path, &headers).await
     }
 
-    /// GET `path` with these raw `Authorization` header values.
+    /// GET `path` with these raw `Authorization` header values, from both adapters.
     pub async fn get_with_headers(&self, path: &str, authorization: &[&str]) -> Reply {
-        let mut request = self.client.get(format!("{}{path}", self.base));
+        let axum = self.get_from(&self.base, path, authorization).await;
+        if !self.compare {
+            return axum;
+        }
+        let actix = self.get_from(&self.actix_base, path, authorization).await;
+        assert_eq!(
+            (axum.status, &axum.challenge, axum.retry_after.is_some()),
+            (actix.status, &actix.challenge, actix.retry_after.is_some()),
+            "the adapters disagree on GET {path}:\n axum: {axum:?}\nactix: {actix:?}"
+        );
+        if axum.status == 200 {
+            assert_eq!(
+                axum.body, actix.body,
+                "the adapters' bodies differ on GET {path}"
+            );
+        }
+        axum
+    }
+
+    async fn get_from(&self, base: &str, path: &str, authorization: &[&str]) -> Reply {
+        let mut request = self.client.get(format!("{base}{path}"));
         for value in authorization {
             request = request.header("authorization", *value);
         }
