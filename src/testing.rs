@@ -410,6 +410,8 @@ impl MockIssuer {
             key: kid,
             header,
             claims,
+            raw_header: None,
+            raw_payload: None,
         }
     }
 }
@@ -421,6 +423,8 @@ pub struct TokenBuilder<'a> {
     key: String,
     header: Map<String, Value>,
     claims: Map<String, Value>,
+    raw_header: Option<Vec<u8>>,
+    raw_payload: Option<Vec<u8>>,
 }
 
 impl TokenBuilder<'_> {
@@ -480,11 +484,35 @@ impl TokenBuilder<'_> {
         self
     }
 
+    /// Uses these exact bytes as the header, instead of the header built so far (for
+    /// duplicate members, odd encodings, non-UTF-8). The token is still properly signed.
+    pub fn raw_header(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.raw_header = Some(bytes.into());
+        self
+    }
+
+    /// Uses these exact bytes as the payload, instead of the claims built so far.
+    pub fn raw_payload(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.raw_payload = Some(bytes.into());
+        self
+    }
+
+    /// The claims as JSON text: a starting point for [`TokenBuilder::raw_payload`].
+    pub fn claims_json(&self) -> String {
+        Value::Object(self.claims.clone()).to_string()
+    }
+
     /// The encoded `header.payload`, unsigned.
     pub fn signing_input(&self) -> String {
-        let part =
-            |m: &Map<String, Value>| URL_SAFE_NO_PAD.encode(Value::Object(m.clone()).to_string());
-        format!("{}.{}", part(&self.header), part(&self.claims))
+        let part = |raw: &Option<Vec<u8>>, m: &Map<String, Value>| match raw {
+            Some(bytes) => URL_SAFE_NO_PAD.encode(bytes),
+            None => URL_SAFE_NO_PAD.encode(Value::Object(m.clone()).to_string()),
+        };
+        format!(
+            "{}.{}",
+            part(&self.raw_header, &self.header),
+            part(&self.raw_payload, &self.claims)
+        )
     }
 
     /// The compact JWS, signed by the chosen key.

@@ -422,3 +422,195 @@ async fn malformed_tokens_are_invalid_token_never_500() {
         reply.assert_invalid_token();
     }
 }
+
+/// Replaces a token's signature with these bytes.
+fn with_signature(token: &str, signature: &[u8]) -> String {
+    let (input, _) = token.rsplit_once('.').unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+fn signature_of(token: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(token.rsplit_once('.').unwrap().1).unwrap()
+}
+
+/// DER `SEQUENCE { INTEGER r, INTEGER s }` from a P1363 `r || s` signature.
+fn der_from_p1363(sig: &[u8]) -> Vec<u8> {
+    let int = |x: &[u8]| {
+        let x: Vec<u8> = x.iter().copied().skip_while(|b| *b == 0).collect();
+        let mut out = vec![0x02];
+        let pad = x.first().is_some_and(|b| b & 0x80 != 0);
+        out.push((x.len() + usize::from(pad)) as u8);
+        if pad {
+            out.push(0);
+        }
+        out.extend(x);
+        out
+    };
+    let (r, s) = sig.split_at(sig.len() / 2);
+    let body = [int(r), int(s)].concat();
+    [vec![0x30, body.len() as u8], body].concat()
+}
+
+#[tokio::test]
+async fn ecdsa_signature_edge_cases_are_refused() {
+    use tokengate::testing::DEFAULT_AUDIENCE;
+    let issuer = MockIssuer::start_with(DEFAULT_AUDIENCE, tokengate::Algorithm::ES256).await;
+    let api = serve(builder_for(&issuer).build().unwrap()).await;
+    let token = issuer.token().scope("admin").sign();
+    assert_eq!(api.get("/admin", Some(&token)).await.status, 200);
+    let sig = signature_of(&token);
+    assert_eq!(sig.len(), 64);
+    // The P-256 group order n.
+    let n: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&"ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let mut s_plus_n = sig.clone();
+    s_plus_n[32..].copy_from_slice(&n);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("r = s = 0 (CVE-2022-21449)", vec![0; 64]),
+        ("r = s = n", [n.clone(), n.clone()].concat()),
+        ("r = 0, real s", [vec![0; 32], sig[32..].to_vec()].concat()),
+        ("s = n", s_plus_n),
+        ("all ones", vec![0xff; 64]),
+        ("DER-encoded", der_from_p1363(&sig)),
+        ("63 bytes", sig[..63].to_vec()),
+        ("65 bytes", [sig.clone(), vec![0]].concat()),
+        ("r and s swapped", [sig[32..].to_vec(), sig[..32].to_vec()].concat()),
+    ];
+    for (name, bytes) in cases {
+        let forged = with_signature(&token, &bytes);
+        let reply = api.get("/admin", Some(&forged)).await;
+        assert_eq!(reply.status, 401, "{name}: {reply:?}");
+    }
+}
+
+#[tokio::test]
+async fn rsa_signature_length_games_are_refused() {
+    let (issuer, api) = issuer_and_api().await;
+    let token = issuer.token().sign();
+    let sig = signature_of(&token);
+    for (name, bytes) in [
+        ("extended", [sig.clone(), vec![0]].concat()),
+        ("leading zero", [vec![0], sig.clone()].concat()),
+        ("truncated", sig[1..].to_vec()),
+        ("empty", Vec::new()),
+        ("zero", vec![0; sig.len()]),
+    ] {
+        let forged = with_signature(&token, &bytes);
+        let reply = api.get("/me", Some(&forged)).await;
+        assert_eq!(reply.status, 401, "{name}: {reply:?}");
+    }
+}
+
+#[tokio::test]
+async fn non_canonical_base64_is_refused() {
+    let (issuer, api) = issuer_and_api().await;
+    let token = issuer.token().sign();
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    // 256 signature bytes take 342 characters: the last one carries 4 unused bits.
+    let last = sig.as_bytes()[sig.len() - 1];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let index = alphabet.iter().position(|c| *c == last).unwrap();
+    let sloppy = alphabet[index | 1] as char;
+    assert_ne!(sloppy as u8, last);
+    let trailing_bits = format!("{input}.{}{sloppy}", &sig[..sig.len() - 1]);
+    let padded = format!("{token}==");
+    let standard_alphabet = {
+        let h = issuer.token().claim("pad", "~~~~???>>>").sign();
+        h.replace('-', "+").replace('_', "/")
+    };
+    for forged in [trailing_bits, padded, standard_alphabet] {
+        api.get("/me", Some(&forged)).await.assert_invalid_token();
+    }
+    // Whitespace and JSON are not token68 at all: 400 before any decoding.
+    for value in [
+        format!("Bearer {} {}", &token[..10], &token[10..]),
+        format!("Bearer {{\"payload\":\"{}\",\"signatures\":[]}}", &token[..20]),
+    ] {
+        assert_eq!(api.get_with_headers("/me", &[&value]).await.status, 400);
+    }
+}
+
+#[tokio::test]
+async fn validly_signed_but_hostile_json_is_refused() {
+    let (issuer, api) = issuer_and_api().await;
+    let honest = issuer.token().scope("read");
+    let claims = honest.claims_json();
+    let iss = issuer.issuer().to_owned();
+    let inner = &claims[1..claims.len() - 1];
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        // The last "scope" would grant admin to a parser that takes the last one.
+        ("duplicate scope", format!(r#"{{{inner},"scope":"admin"}}"#).into_bytes()),
+        ("duplicate iss", format!(r#"{{"iss":"https://evil.example",{inner}}}"#).into_bytes()),
+        ("huge exp", format!(r#"{{{},"exp":1e400}}"#, inner.replace("\"exp\"", "\"old_exp\"")).into_bytes()),
+        ("deep nesting", format!(r#"{{{inner},"x":{}1{}}}"#, "[".repeat(500), "]".repeat(500)).into_bytes()),
+        ("not UTF-8", [b"{\"iss\":\"".as_slice(), iss.as_bytes(), b"\xff\"}"].concat()),
+        ("array", b"[1,2,3]".to_vec()),
+        ("trailing data", format!("{claims} {{}}").into_bytes()),
+    ];
+    for (name, payload) in cases {
+        let token = issuer.token().raw_payload(payload).sign();
+        let reply = api.get("/admin", Some(&token)).await;
+        assert_eq!(reply.status, 401, "{name}: {reply:?}");
+    }
+    let header_dupes = format!(r#"{{"alg":"none","alg":"RS256","kid":"key-1","typ":"at+jwt"}}"#);
+    let token = issuer.token().raw_header(header_dupes).sign();
+    api.get("/me", Some(&token)).await.assert_invalid_token();
+    // And the honest token with the same claims passes: the cases above fail on JSON.
+    assert_eq!(api.get("/me", Some(&honest.sign())).await.status, 200);
+}
+
+#[tokio::test]
+async fn keys_not_meant_for_verification_never_verify() {
+    for (name, tweak) in [
+        ("use: enc", json!({"use": "enc"})),
+        ("key_ops without verify", json!({"key_ops": ["sign", "encrypt"]})),
+        ("key_ops not an array", json!({"key_ops": "verify"})),
+        ("alg: RSA-OAEP", json!({"alg": "RSA-OAEP"})),
+    ] {
+        let issuer = MockIssuer::start().await;
+        let mut jwk = issuer.public_jwk("key-1").unwrap();
+        for (k, v) in tweak.as_object().unwrap() {
+            jwk[k] = v.clone();
+        }
+        issuer.serve_jwks(Some(json!({ "keys": [jwk] })));
+        let api = serve(builder_for(&issuer).build().unwrap()).await;
+        // The very key that signed the token, but published as not for verification.
+        let reply = api.get("/me", Some(&issuer.token().sign())).await;
+        assert_eq!(reply.status, 401, "{name}: {reply:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_symmetric_key_in_the_jwks_is_never_an_hmac_secret() {
+    let issuer = MockIssuer::start().await;
+    let secret = b"attacker-chosen-secret";
+    let good = issuer.public_jwk("key-1").unwrap();
+    issuer.serve_jwks(Some(json!({"keys": [
+        good,
+        {"kty": "oct", "kid": "hmac-1", "k": URL_SAFE_NO_PAD.encode(secret), "alg": "HS256"},
+    ]})));
+    let api = serve(builder_for(&issuer).build().unwrap()).await;
+    assert_eq!(api.get("/me", Some(&issuer.token().sign())).await.status, 200);
+    let forged = issuer.token().scope("admin").header("kid", "hmac-1").sign_hs256(secret);
+    api.get("/admin", Some(&forged)).await.assert_invalid_token();
+}
+
+#[tokio::test]
+async fn oversized_headers_are_refused_by_every_adapter() {
+    let (_issuer, api) = issuer_and_api().await;
+    let huge = format!("Bearer {}", "a".repeat(100 * 1024));
+    for base in [&api.base, &api.actix_base] {
+        let status = api
+            .client
+            .get(format!("{base}/me"))
+            .header("authorization", &huge)
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        // 400/401/431 are all refusals; a reset connection is one too.
+        if let Ok(status) = status {
+            assert!(matches!(status, 400 | 401 | 431), "{base}: {status}");
+        }
+    }
+}
