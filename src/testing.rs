@@ -75,15 +75,36 @@ enum KeyMaterial {
     Ed(Ed25519KeyPair),
 }
 
-struct SigningKey {
+/// A signing key pair for tests: generate one, publish its JWK, sign with it. The
+/// [`MockIssuer`] holds these; use one directly to pin keys with
+/// [`ValidatorBuilder::jwks`](crate::ValidatorBuilder::jwks) or in a fuzz target.
+///
+/// ```
+/// use tokengate::testing::TestKey;
+/// let key = TestKey::generate("k1", tokengate::Algorithm::ES256);
+/// assert_eq!(key.public_jwk()["crv"], "P-256");
+/// assert_eq!(key.sign(b"message").len(), 64);
+/// ```
+pub struct TestKey {
     kid: String,
     alg: Algorithm,
     material: KeyMaterial,
     published: bool,
 }
 
-impl SigningKey {
-    fn generate(kid: String, alg: Algorithm) -> Self {
+impl std::fmt::Debug for TestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestKey {
+    /// Generates a fresh key for `alg` (RSA keys are 2048 bits). Panics on HMAC.
+    pub fn generate(kid: impl Into<String>, alg: Algorithm) -> Self {
+        let kid = kid.into();
         use Algorithm::*;
         let material = match alg {
             RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => KeyMaterial::Rsa(
@@ -98,7 +119,7 @@ impl SigningKey {
             EdDSA => KeyMaterial::Ed(Ed25519KeyPair::generate().expect("Ed25519 keygen")),
             _ => panic!("the mock issuer only holds asymmetric keys, not {alg:?}"),
         };
-        SigningKey {
+        TestKey {
             kid,
             alg,
             material,
@@ -106,7 +127,18 @@ impl SigningKey {
         }
     }
 
-    fn public_jwk(&self) -> Value {
+    /// The key's `kid`.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The algorithm it signs with.
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The public JWK, with `kid`, `use: sig` and `alg`.
+    pub fn public_jwk(&self) -> Value {
         let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
         let mut jwk = match &self.material {
             KeyMaterial::Rsa(k) => json!({
@@ -130,7 +162,8 @@ impl SigningKey {
         jwk
     }
 
-    fn sign(&self, message: &[u8]) -> Vec<u8> {
+    /// The raw JWS signature of `message` (`R || S` for ECDSA).
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
         use Algorithm::*;
         match &self.material {
             KeyMaterial::Rsa(k) => {
@@ -180,11 +213,12 @@ pub fn alg_name(alg: Algorithm) -> &'static str {
 struct IssuerState {
     issuer: String,
     audience: String,
-    keys: Mutex<Vec<SigningKey>>,
+    keys: Mutex<Vec<TestKey>>,
     behavior: Mutex<Behavior>,
     jwks_override: Mutex<Option<Value>>,
     oidc_discovery: Mutex<bool>,
     jwks_headers: Mutex<Vec<(String, String)>>,
+    metadata_extra: Mutex<Map<String, Value>>,
     etag: Mutex<bool>,
     redirect_to: Mutex<String>,
     discovery_hits: AtomicUsize,
@@ -234,6 +268,7 @@ impl MockIssuer {
             jwks_override: Mutex::new(None),
             oidc_discovery: Mutex::new(true),
             jwks_headers: Mutex::new(Vec::new()),
+            metadata_extra: Mutex::new(Map::new()),
             etag: Mutex::new(true),
             redirect_to: Mutex::new("/jwks".to_owned()),
             discovery_hits: AtomicUsize::new(0),
@@ -288,7 +323,7 @@ impl MockIssuer {
     pub fn add_key(&self, alg: Algorithm) -> String {
         let n = self.state.next_kid.fetch_add(1, Ordering::Relaxed);
         let kid = format!("key-{n}");
-        let key = SigningKey::generate(kid.clone(), alg);
+        let key = TestKey::generate(kid.clone(), alg);
         self.state.keys.lock().unwrap().push(key);
         kid
     }
@@ -311,9 +346,7 @@ impl MockIssuer {
     /// The public JWK of `kid` as published.
     pub fn public_jwk(&self, kid: &str) -> Option<Value> {
         let keys = self.state.keys.lock().unwrap();
-        keys.iter()
-            .find(|k| k.kid == kid)
-            .map(SigningKey::public_jwk)
+        keys.iter().find(|k| k.kid == kid).map(TestKey::public_jwk)
     }
 
     /// The public key of `kid` as DER SubjectPublicKeyInfo (RSA and Ed25519) or as the
@@ -345,6 +378,17 @@ impl MockIssuer {
             .iter()
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect();
+    }
+
+    /// Adds (or replaces) members of the discovery metadata, such as
+    /// `authorization_endpoint` or `introspection_endpoint` served by another test server.
+    /// `issuer` and `jwks_uri` cannot be replaced.
+    pub fn set_metadata(&self, name: &str, value: impl Into<Value>) {
+        self.state
+            .metadata_extra
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), value.into());
     }
 
     /// Whether JWKS responses carry an `ETag` and answer a matching `If-None-Match`
@@ -566,13 +610,12 @@ async fn misbehave(state: &IssuerState) -> Option<Response> {
 }
 
 fn metadata(state: &IssuerState) -> Response {
-    axum::Json(json!({
-        "issuer": state.issuer,
-        "jwks_uri": format!("{}/jwks", state.issuer),
-        "token_endpoint": format!("{}/token", state.issuer),
-        "id_token_signing_alg_values_supported": ["RS256"],
-    }))
-    .into_response()
+    let mut doc = state.metadata_extra.lock().unwrap().clone();
+    doc.insert("issuer".into(), json!(state.issuer));
+    doc.insert("jwks_uri".into(), json!(format!("{}/jwks", state.issuer)));
+    doc.entry("id_token_signing_alg_values_supported")
+        .or_insert(json!(["RS256"]));
+    axum::Json(Value::Object(doc)).into_response()
 }
 
 async fn oidc_metadata(State(state): State<Arc<IssuerState>>) -> Response {
@@ -607,7 +650,7 @@ async fn jwks(State(state): State<Arc<IssuerState>>, request: HeaderMap) -> Resp
             .unwrap()
             .iter()
             .filter(|k| k.published)
-            .map(SigningKey::public_jwk)
+            .map(TestKey::public_jwk)
             .collect();
         json!({ "keys": keys })
     });

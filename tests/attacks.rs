@@ -430,7 +430,9 @@ fn with_signature(token: &str, signature: &[u8]) -> String {
 }
 
 fn signature_of(token: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD.decode(token.rsplit_once('.').unwrap().1).unwrap()
+    URL_SAFE_NO_PAD
+        .decode(token.rsplit_once('.').unwrap().1)
+        .unwrap()
 }
 
 /// DER `SEQUENCE { INTEGER r, INTEGER s }` from a P1363 `r || s` signature.
@@ -462,7 +464,14 @@ async fn ecdsa_signature_edge_cases_are_refused() {
     assert_eq!(sig.len(), 64);
     // The P-256 group order n.
     let n: Vec<u8> = (0..32)
-        .map(|i| u8::from_str_radix(&"ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"[2 * i..2 * i + 2], 16).unwrap())
+        .map(|i| {
+            u8::from_str_radix(
+                &"ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"
+                    [2 * i..2 * i + 2],
+                16,
+            )
+            .unwrap()
+        })
         .collect();
     let mut s_plus_n = sig.clone();
     s_plus_n[32..].copy_from_slice(&n);
@@ -475,7 +484,10 @@ async fn ecdsa_signature_edge_cases_are_refused() {
         ("DER-encoded", der_from_p1363(&sig)),
         ("63 bytes", sig[..63].to_vec()),
         ("65 bytes", [sig.clone(), vec![0]].concat()),
-        ("r and s swapped", [sig[32..].to_vec(), sig[..32].to_vec()].concat()),
+        (
+            "r and s swapped",
+            [sig[32..].to_vec(), sig[..32].to_vec()].concat(),
+        ),
     ];
     for (name, bytes) in cases {
         let forged = with_signature(&token, &bytes);
@@ -525,7 +537,10 @@ async fn non_canonical_base64_is_refused() {
     // Whitespace and JSON are not token68 at all: 400 before any decoding.
     for value in [
         format!("Bearer {} {}", &token[..10], &token[10..]),
-        format!("Bearer {{\"payload\":\"{}\",\"signatures\":[]}}", &token[..20]),
+        format!(
+            "Bearer {{\"payload\":\"{}\",\"signatures\":[]}}",
+            &token[..20]
+        ),
     ] {
         assert_eq!(api.get_with_headers("/me", &[&value]).await.status, 400);
     }
@@ -540,11 +555,30 @@ async fn validly_signed_but_hostile_json_is_refused() {
     let inner = &claims[1..claims.len() - 1];
     let cases: Vec<(&str, Vec<u8>)> = vec![
         // The last "scope" would grant admin to a parser that takes the last one.
-        ("duplicate scope", format!(r#"{{{inner},"scope":"admin"}}"#).into_bytes()),
-        ("duplicate iss", format!(r#"{{"iss":"https://evil.example",{inner}}}"#).into_bytes()),
-        ("huge exp", format!(r#"{{{},"exp":1e400}}"#, inner.replace("\"exp\"", "\"old_exp\"")).into_bytes()),
-        ("deep nesting", format!(r#"{{{inner},"x":{}1{}}}"#, "[".repeat(500), "]".repeat(500)).into_bytes()),
-        ("not UTF-8", [b"{\"iss\":\"".as_slice(), iss.as_bytes(), b"\xff\"}"].concat()),
+        (
+            "duplicate scope",
+            format!(r#"{{{inner},"scope":"admin"}}"#).into_bytes(),
+        ),
+        (
+            "duplicate iss",
+            format!(r#"{{"iss":"https://evil.example",{inner}}}"#).into_bytes(),
+        ),
+        (
+            "huge exp",
+            format!(
+                r#"{{{},"exp":1e400}}"#,
+                inner.replace("\"exp\"", "\"old_exp\"")
+            )
+            .into_bytes(),
+        ),
+        (
+            "deep nesting",
+            format!(r#"{{{inner},"x":{}1{}}}"#, "[".repeat(500), "]".repeat(500)).into_bytes(),
+        ),
+        (
+            "not UTF-8",
+            [b"{\"iss\":\"".as_slice(), iss.as_bytes(), b"\xff\"}"].concat(),
+        ),
         ("array", b"[1,2,3]".to_vec()),
         ("trailing data", format!("{claims} {{}}").into_bytes()),
     ];
@@ -553,7 +587,7 @@ async fn validly_signed_but_hostile_json_is_refused() {
         let reply = api.get("/admin", Some(&token)).await;
         assert_eq!(reply.status, 401, "{name}: {reply:?}");
     }
-    let header_dupes = format!(r#"{{"alg":"none","alg":"RS256","kid":"key-1","typ":"at+jwt"}}"#);
+    let header_dupes = r#"{"alg":"none","alg":"RS256","kid":"key-1","typ":"at+jwt"}"#;
     let token = issuer.token().raw_header(header_dupes).sign();
     api.get("/me", Some(&token)).await.assert_invalid_token();
     // And the honest token with the same claims passes: the cases above fail on JSON.
@@ -564,7 +598,10 @@ async fn validly_signed_but_hostile_json_is_refused() {
 async fn keys_not_meant_for_verification_never_verify() {
     for (name, tweak) in [
         ("use: enc", json!({"use": "enc"})),
-        ("key_ops without verify", json!({"key_ops": ["sign", "encrypt"]})),
+        (
+            "key_ops without verify",
+            json!({"key_ops": ["sign", "encrypt"]}),
+        ),
         ("key_ops not an array", json!({"key_ops": "verify"})),
         ("alg: RSA-OAEP", json!({"alg": "RSA-OAEP"})),
     ] {
@@ -591,9 +628,18 @@ async fn a_symmetric_key_in_the_jwks_is_never_an_hmac_secret() {
         {"kty": "oct", "kid": "hmac-1", "k": URL_SAFE_NO_PAD.encode(secret), "alg": "HS256"},
     ]})));
     let api = serve(builder_for(&issuer).build().unwrap()).await;
-    assert_eq!(api.get("/me", Some(&issuer.token().sign())).await.status, 200);
-    let forged = issuer.token().scope("admin").header("kid", "hmac-1").sign_hs256(secret);
-    api.get("/admin", Some(&forged)).await.assert_invalid_token();
+    assert_eq!(
+        api.get("/me", Some(&issuer.token().sign())).await.status,
+        200
+    );
+    let forged = issuer
+        .token()
+        .scope("admin")
+        .header("kid", "hmac-1")
+        .sign_hs256(secret);
+    api.get("/admin", Some(&forged))
+        .await
+        .assert_invalid_token();
 }
 
 #[tokio::test]
