@@ -1,9 +1,10 @@
 //! The verified claims of an access token (RFC 7519 section 4, RFC 9068 section 2.2).
 //!
 //! A [`Claims`] only exists after the signature, issuer, audience and lifetime were
-//! checked. It keeps the whole claim set as JSON, reads the registered claims, and reads
-//! scopes from `scope` (RFC 8693 section 4.2, space-delimited) or `scp` (string or array,
-//! as Azure AD and Okta send it).
+//! checked. It keeps the payload as sent, reads the registered claims in one pass, and
+//! reads scopes from `scope` (RFC 8693 section 4.2, space-delimited) or `scp` (string or
+//! array, as Azure AD and Okta send it). The rest of the claim set is parsed only when a
+//! handler asks for it ([`Claims::get`], [`Claims::as_json`], [`Claims::deserialize`]).
 //!
 //! ```
 //! use serde::Deserialize;
@@ -24,77 +25,94 @@
 //! assert_eq!(mine.tenant, "acme");
 //! ```
 
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, InvalidToken};
+use crate::json::{NumericDate, OneOrMany, SeenNames, Skip, Text};
 
 /// The verified claims of a token. Cheap to clone.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone)]
 pub struct Claims {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug, PartialEq)]
 struct Inner {
-    json: Value,
+    /// The payload JSON exactly as signed (a strict object).
+    raw: Box<[u8]>,
     issuer: String,
+    subject: Option<String>,
+    client_id: Option<String>,
     audience: Vec<String>,
     expires_at: i64,
     not_before: Option<i64>,
     scopes: Scopes,
+    /// The whole claim set, parsed on first request.
+    json: OnceLock<Map<String, Value>>,
+}
+
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claims")
+            .field("iss", &self.inner.issuer)
+            .field("sub", &self.inner.subject)
+            .field("aud", &self.inner.audience)
+            .field("exp", &self.inner.expires_at)
+            .field("scopes", &self.inner.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Claims {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.raw == other.inner.raw
+    }
 }
 
 impl Claims {
-    /// Reads the registered claims out of a claim set, checking their JSON types.
+    /// Reads the registered claims of a claim set, checking their JSON types.
     ///
     /// This checks shapes only (`exp` present and numeric, `iss` a string, and so on);
     /// whether the values are acceptable is the validator's business. Useful in tests.
     pub fn from_json(json: Value) -> Result<Self, Error> {
-        let Value::Object(map) = &json else {
+        if !json.is_object() {
             return Err(InvalidToken::Malformed.into());
-        };
-        let issuer = match map.get("iss") {
-            Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(InvalidToken::InvalidClaim("iss").into()),
-            None => return Err(InvalidToken::MissingClaim("iss").into()),
-        };
-        let audience = match map.get("aud") {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or(InvalidToken::InvalidClaim("aud"))?,
-            Some(_) => return Err(InvalidToken::InvalidClaim("aud").into()),
-            None => return Err(InvalidToken::MissingClaim("aud").into()),
-        };
-        let expires_at =
-            numeric_date(map, "exp")?.ok_or(Error::from(InvalidToken::MissingClaim("exp")))?;
-        let not_before = numeric_date(map, "nbf")?;
-        numeric_date(map, "iat")?;
-        if map.get("sub").is_some_and(|v| !v.is_string()) {
-            return Err(InvalidToken::InvalidClaim("sub").into());
         }
-        let scopes = Scopes::from_claims(map)?;
+        Self::from_payload(json.to_string().into_bytes()).map_err(Error::from)
+    }
+
+    /// Parses a decoded JWT payload: one pass over the top-level members, refusing
+    /// duplicate names, reading the registered claims and skipping the rest unparsed.
+    pub(crate) fn from_payload(raw: Vec<u8>) -> Result<Self, InvalidToken> {
+        let registered = {
+            let mut deserializer = serde_json::Deserializer::from_slice(&raw);
+            let registered =
+                Registered::deserialize(&mut deserializer).map_err(|e| classify(&e.to_string()))?;
+            deserializer.end().map_err(|_| InvalidToken::Malformed)?;
+            registered.into_owned()?
+        };
         Ok(Claims {
             inner: Arc::new(Inner {
-                json,
-                issuer,
-                audience,
-                expires_at,
-                not_before,
-                scopes,
+                raw: raw.into_boxed_slice(),
+                issuer: registered.issuer,
+                subject: registered.subject,
+                client_id: registered.client_id,
+                audience: registered.audience,
+                expires_at: registered.expires_at,
+                not_before: registered.not_before,
+                scopes: registered.scopes,
+                json: OnceLock::new(),
             }),
         })
     }
 
     /// `sub`: whom the token is about (a user, or the client itself).
     pub fn subject(&self) -> Option<&str> {
-        self.get("sub").and_then(Value::as_str)
+        self.inner.subject.as_deref()
     }
 
     /// `iss`: who issued the token (already checked against the configured issuer).
@@ -119,7 +137,7 @@ impl Claims {
 
     /// `client_id` (RFC 9068 section 2.2), if present.
     pub fn client_id(&self) -> Option<&str> {
-        self.get("client_id").and_then(Value::as_str)
+        self.inner.client_id.as_deref()
     }
 
     /// The granted scopes.
@@ -138,42 +156,70 @@ impl Claims {
 
     /// Any claim, by name.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.inner.json.get(name)
+        self.as_json().get(name)
     }
 
     /// The whole claim set, as the token carried it.
     pub fn as_json(&self) -> &Map<String, Value> {
-        match &self.inner.json {
-            Value::Object(map) => map,
-            // `from_json` only ever stores an object.
-            _ => unreachable!("claims are always a JSON object"),
-        }
+        self.inner.json.get_or_init(|| {
+            // The payload was parsed once already as a strict object: this cannot fail.
+            serde_json::from_slice(&self.inner.raw).unwrap_or_default()
+        })
     }
 
-    /// Deserializes the claim set into the caller's own type.
+    /// The payload JSON exactly as signed.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.inner.raw
+    }
+
+    #[cfg(test)]
+    pub(crate) fn inner_for_tests(&self) -> Arc<impl Sized> {
+        Arc::clone(&self.inner)
+    }
+
+    /// Deserializes the claim set into the caller's own type, straight from the payload.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.inner.json)
+        serde_json::from_slice(&self.inner.raw)
     }
 }
 
-/// Reads a NumericDate (RFC 7519 section 2): a JSON number of seconds, possibly
-/// fractional. Huge values saturate instead of overflowing.
-fn numeric_date(map: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, Error> {
-    match map.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => Ok(Some(i)),
-            // `as` saturates: 1e300 becomes i64::MAX, not a wrap-around.
-            (None, Some(f)) if f.is_finite() => Ok(Some(f.floor() as i64)),
-            _ => Err(InvalidToken::InvalidClaim(name).into()),
-        },
-        Some(_) => Err(InvalidToken::InvalidClaim(name).into()),
+/// Maps a serde error from [`Registered`] to the reason, by the marker we put in it.
+fn classify(message: &str) -> InvalidToken {
+    for name in [
+        "iss",
+        "aud",
+        "exp",
+        "nbf",
+        "iat",
+        "sub",
+        "client_id",
+        "scope",
+        "scp",
+    ] {
+        if message.starts_with(&format!("claim {name} ")) {
+            return InvalidToken::InvalidClaim(static_name(name));
+        }
+    }
+    InvalidToken::Malformed
+}
+
+fn static_name(name: &str) -> &'static str {
+    match name {
+        "iss" => "iss",
+        "aud" => "aud",
+        "exp" => "exp",
+        "nbf" => "nbf",
+        "iat" => "iat",
+        "sub" => "sub",
+        "client_id" => "client_id",
+        "scope" => "scope",
+        _ => "scp",
     }
 }
 
 impl Serialize for Claims {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.inner.json.serialize(serializer)
+        self.as_json().serialize(serializer)
     }
 }
 
@@ -184,54 +230,156 @@ impl<'de> Deserialize<'de> for Claims {
     }
 }
 
-/// The scopes a token grants: exact, case-sensitive tokens (RFC 6749 section 3.3).
+/// The registered claims, borrowed from the payload where possible.
+struct Registered<'de> {
+    issuer: Option<Text<'de>>,
+    subject: Option<Text<'de>>,
+    client_id: Option<Text<'de>>,
+    audience: Option<OneOrMany<'de>>,
+    expires_at: Option<i64>,
+    not_before: Option<i64>,
+    scope: Option<OneOrMany<'de>>,
+    scp: Option<OneOrMany<'de>>,
+}
+
+/// Reads a claim's value, tagging a type error with the claim's name.
+fn claim<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut A,
+    name: &str,
+) -> Result<T, A::Error> {
+    map.next_value::<T>()
+        .map_err(|_| serde::de::Error::custom(format!("claim {name} has the wrong type")))
+}
+
+impl<'de> Deserialize<'de> for Registered<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Registered<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object with unique member names")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered<'de>, A::Error> {
+                let mut seen = SeenNames::new();
+                let mut r = Registered {
+                    issuer: None,
+                    subject: None,
+                    client_id: None,
+                    audience: None,
+                    expires_at: None,
+                    not_before: None,
+                    scope: None,
+                    scp: None,
+                };
+                while let Some(name) = map.next_key::<Text<'de>>()? {
+                    // RFC 8725 section 3.8: parsers that disagree on duplicates are an attack.
+                    if !seen.insert(&name) {
+                        return Err(serde::de::Error::custom("duplicate member name"));
+                    }
+                    match &*name.0 {
+                        "iss" => r.issuer = Some(claim(&mut map, "iss")?),
+                        "sub" => r.subject = Some(claim(&mut map, "sub")?),
+                        "client_id" => r.client_id = Some(claim(&mut map, "client_id")?),
+                        "aud" => r.audience = Some(claim(&mut map, "aud")?),
+                        "exp" => r.expires_at = Some(claim::<A, NumericDate>(&mut map, "exp")?.0),
+                        "nbf" => r.not_before = Some(claim::<A, NumericDate>(&mut map, "nbf")?.0),
+                        "iat" => {
+                            claim::<A, NumericDate>(&mut map, "iat")?;
+                        }
+                        "scope" => r.scope = Some(claim(&mut map, "scope")?),
+                        "scp" => r.scp = Some(claim(&mut map, "scp")?),
+                        _ => {
+                            map.next_value::<Skip>()?;
+                        }
+                    }
+                }
+                Ok(r)
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
+}
+
+impl Registered<'_> {
+    fn into_owned(self) -> Result<Owned, InvalidToken> {
+        let issuer = self
+            .issuer
+            .ok_or(InvalidToken::MissingClaim("iss"))?
+            .0
+            .into_owned();
+        let audience = match self.audience.ok_or(InvalidToken::MissingClaim("aud"))? {
+            OneOrMany::One(aud) => vec![aud.0.into_owned()],
+            OneOrMany::Many(auds) => auds.into_iter().map(|a| a.0.into_owned()).collect(),
+        };
+        let expires_at = self.expires_at.ok_or(InvalidToken::MissingClaim("exp"))?;
+        // `scope` wins over `scp` when a token carries both.
+        let scopes = match (self.scope, self.scp) {
+            (Some(scope), _) => Scopes::from_claim(scope, "scope")?,
+            (None, Some(scp)) => Scopes::from_claim(scp, "scp")?,
+            (None, None) => Scopes::default(),
+        };
+        Ok(Owned {
+            issuer,
+            subject: self.subject.map(|s| s.0.into_owned()),
+            client_id: self.client_id.map(|s| s.0.into_owned()),
+            audience,
+            expires_at,
+            not_before: self.not_before,
+            scopes,
+        })
+    }
+}
+
+struct Owned {
+    issuer: String,
+    subject: Option<String>,
+    client_id: Option<String>,
+    audience: Vec<String>,
+    expires_at: i64,
+    not_before: Option<i64>,
+    scopes: Scopes,
+}
+
+/// The scopes a token grants: exact, case-sensitive tokens (RFC 6749 section 3.3), kept
+/// as one space-delimited string.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Scopes(Vec<String>);
+pub struct Scopes(String);
 
 impl Scopes {
-    /// Reads `scope` (space-delimited string, or an array of strings) or, when absent,
-    /// `scp` (the same shapes).
-    fn from_claims(map: &Map<String, Value>) -> Result<Self, Error> {
-        let (name, value) = match (map.get("scope"), map.get("scp")) {
-            (Some(v), _) => ("scope", v),
-            (None, Some(v)) => ("scp", v),
-            (None, None) => return Ok(Scopes::default()),
-        };
-        let scopes = match value {
-            Value::String(s) => s
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            Value::Array(items) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or(InvalidToken::InvalidClaim(name))?,
-            _ => return Err(InvalidToken::InvalidClaim(name).into()),
-        };
-        Ok(Scopes(scopes))
+    fn from_claim(value: OneOrMany<'_>, name: &'static str) -> Result<Self, InvalidToken> {
+        match value {
+            OneOrMany::One(text) => Ok(Scopes(text.0.into_owned())),
+            OneOrMany::Many(items) => {
+                // RFC 6749 section 3.3: a scope token never contains a space; one that did
+                // would split into tokens the issuer never granted.
+                if items.iter().any(|i| i.0.is_empty() || i.0.contains(' ')) {
+                    return Err(InvalidToken::InvalidClaim(name));
+                }
+                let joined: Vec<&str> = items.iter().map(|i| &*i.0).collect();
+                Ok(Scopes(joined.join(" ")))
+            }
+        }
     }
 
     /// Whether `scope` is granted, compared exactly: `admin` is not `ADMIN`,
     /// `administrator` or `read,admin`.
     pub fn contains(&self, scope: &str) -> bool {
-        self.0.iter().any(|s| s == scope)
+        self.iter().any(|s| s == scope)
     }
 
     /// The scopes, in the token's order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(String::as_str)
+        self.0.split(' ').filter(|s| !s.is_empty())
     }
 
     /// How many scopes were granted.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.iter().count()
     }
 
     /// Whether no scope was granted.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.iter().next().is_none()
     }
 }
 
@@ -261,20 +409,34 @@ mod tests {
 
     #[test]
     fn registered_claims_are_required_with_their_types() {
-        for name in ["iss", "aud", "exp"] {
-            assert_eq!(
-                without(name),
-                Err(InvalidToken::MissingClaim(match name {
-                    "iss" => "iss",
-                    "aud" => "aud",
-                    _ => "exp",
-                })
-                .into())
-            );
-        }
-        assert!(with("exp", json!("10")).is_err());
-        assert!(with("nbf", json!(true)).is_err());
-        assert!(with("iss", json!(["i"])).is_err());
+        assert_eq!(
+            without("iss"),
+            Err(InvalidToken::MissingClaim("iss").into())
+        );
+        assert_eq!(
+            without("aud"),
+            Err(InvalidToken::MissingClaim("aud").into())
+        );
+        assert_eq!(
+            without("exp"),
+            Err(InvalidToken::MissingClaim("exp").into())
+        );
+        assert_eq!(
+            with("exp", json!("10")),
+            Err(InvalidToken::InvalidClaim("exp").into())
+        );
+        assert_eq!(
+            with("nbf", json!(true)),
+            Err(InvalidToken::InvalidClaim("nbf").into())
+        );
+        assert_eq!(
+            with("iat", json!([1])),
+            Err(InvalidToken::InvalidClaim("iat").into())
+        );
+        assert_eq!(
+            with("iss", json!(["i"])),
+            Err(InvalidToken::InvalidClaim("iss").into())
+        );
         assert!(with("aud", json!(["a", 1])).is_err());
         assert!(with("aud", json!({"a": 1})).is_err());
         assert!(with("sub", json!(7)).is_err());
@@ -286,6 +448,7 @@ mod tests {
         assert_eq!(with("exp", json!(10.9)).unwrap().expires_at(), 10);
         assert_eq!(with("exp", json!(1e300)).unwrap().expires_at(), i64::MAX);
         assert_eq!(with("exp", json!(-1e300)).unwrap().expires_at(), i64::MIN);
+        assert_eq!(with("exp", json!(u64::MAX)).unwrap().expires_at(), i64::MAX);
     }
 
     #[test]
@@ -295,6 +458,40 @@ mod tests {
             with("aud", json!(["x", "y"])).unwrap().audience(),
             ["x", "y"]
         );
+    }
+
+    #[test]
+    fn duplicate_members_are_refused_even_beyond_the_linear_scan() {
+        let raw = br#"{"iss":"i","aud":"a","exp":10,"iss":"j"}"#.to_vec();
+        assert_eq!(
+            Claims::from_payload(raw).unwrap_err(),
+            InvalidToken::Malformed
+        );
+        let mut many: String = (0..100).map(|i| format!("\"k{i}\":0,")).collect();
+        many.push_str(r#""k7":1,"iss":"i","aud":"a","exp":10"#);
+        let raw = format!("{{{many}}}").into_bytes();
+        assert_eq!(
+            Claims::from_payload(raw).unwrap_err(),
+            InvalidToken::Malformed
+        );
+        let escaped = br#"{"iss":"i","aud":"a","exp":10,"\u0069ss":"j"}"#.to_vec();
+        assert_eq!(
+            Claims::from_payload(escaped).unwrap_err(),
+            InvalidToken::Malformed
+        );
+    }
+
+    #[test]
+    fn the_rest_of_the_claims_is_available_as_signed() {
+        let claims = with("tenant", json!({"id": 7})).unwrap();
+        assert_eq!(claims.get("tenant"), Some(&json!({"id": 7})));
+        assert_eq!(claims.as_json().len(), 4);
+        #[derive(Deserialize)]
+        struct T {
+            tenant: Value,
+        }
+        assert_eq!(claims.deserialize::<T>().unwrap().tenant["id"], 7);
+        assert_eq!(serde_json::to_value(&claims).unwrap()["tenant"]["id"], 7);
     }
 
     #[test]
@@ -321,6 +518,12 @@ mod tests {
         );
         assert!(with("scp", json!([1])).is_err());
         assert!(with("scope", json!(1)).is_err());
+    }
+
+    #[test]
+    fn array_scopes_with_spaces_never_split_into_grants() {
+        assert!(with("scp", json!(["read admin"])).is_err());
+        assert!(with("scope", json!(["read", ""])).is_err());
     }
 
     #[test]

@@ -39,6 +39,7 @@
 pub mod bearer;
 pub mod claims;
 pub mod error;
+mod json;
 pub mod jwks;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -52,6 +53,7 @@ pub use jwks::KeySetStats;
 pub use validator::{
     ConfigError, DEFAULT_CACHE_TTL, DEFAULT_FETCH_TIMEOUT, DEFAULT_LEEWAY, DEFAULT_MAX_CACHE_TTL,
     DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS, DEFAULT_MAX_RETRY_BACKOFF, DEFAULT_MAX_TOKEN_BYTES,
-    DEFAULT_MIN_CACHE_TTL, DEFAULT_REFRESH_COOLDOWN, Validator, ValidatorBuilder,
+    DEFAULT_MIN_CACHE_TTL, DEFAULT_REFRESH_COOLDOWN, DEFAULT_TOKEN_CACHE_SIZE,
+    DEFAULT_TOKEN_CACHE_TTL, Validator, ValidatorBuilder,
 };
 pub use verify::SUPPORTED_ALGORITHMS;

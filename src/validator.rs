@@ -24,7 +24,7 @@ use reqwest::Url;
 use crate::claims::Claims;
 use crate::error::{Error, InvalidToken};
 use crate::jwks::{
-    FetchLimits, KeyCache, KeyCacheConfig, KeySet, KeySetStats, KeySource, TtlBounds,
+    FetchLimits, KeyCache, KeyCacheConfig, KeySet, KeySetStats, KeySource, TtlBounds, VerifyingKey,
     redirect_policy, scheme_allowed,
 };
 use crate::verify::{Jws, SUPPORTED_ALGORITHMS};
@@ -52,6 +52,13 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(10 * 60);
 /// After repeated failures, retries back off up to this: an outage is not made worse by
 /// every API instance retrying every cooldown, and recovery is noticed within minutes.
 pub const DEFAULT_MAX_RETRY_BACKOFF: Duration = Duration::from_secs(5 * 60);
+/// Verified tokens remembered, so a repeat costs a hash and a lookup instead of a
+/// signature check. Each entry holds the token's claims (~1 KiB for a typical 1.2 KB
+/// token), so the default bounds the cache to roughly 20 MiB.
+pub const DEFAULT_TOKEN_CACHE_SIZE: u64 = 20_000;
+/// How long a verified token is trusted without re-verification (never beyond its `exp`):
+/// short enough that a configuration or clock surprise heals by itself.
+pub const DEFAULT_TOKEN_CACHE_TTL: Duration = Duration::from_secs(5 * 60);
 /// Issuers publish two or three keys; 64 covers rotation overlaps and caps the work of
 /// parsing a hostile set.
 pub const DEFAULT_MAX_KEYS: usize = 64;
@@ -71,6 +78,8 @@ struct Inner {
     max_token_bytes: usize,
     require_access_token_type: bool,
     keys: Arc<KeyCache>,
+    token_cache: Option<TokenCache>,
+    token_cache_ttl: Duration,
 }
 
 impl fmt::Debug for Validator {
@@ -99,12 +108,22 @@ impl Validator {
     /// Waits on the network only when the token names a key we have not seen (at most one
     /// fetch per cooldown, shared by all concurrent callers) or no key set was fetched yet.
     pub async fn validate(&self, token: &str) -> Result<Claims, Error> {
-        let result = self.check(token).await;
-        if let Err(error) = &result {
-            // `debug`, not `info`: under attack this fires on every request.
-            tracing::debug!(%error, "token rejected");
-        }
+        let result = match self.check_now(token) {
+            Some(result) => result,
+            None => self.check_fetching(token).await,
+        };
+        log_rejection(&result);
         result
+    }
+
+    /// Validates a token from memory alone, or returns `None` when the issuer's keys must
+    /// be fetched first (an unknown `kid`, or no key set yet): then call
+    /// [`validate`](Self::validate). Adapters use it to answer most requests without
+    /// allocating a future.
+    pub fn try_validate(&self, token: &str) -> Option<Result<Claims, Error>> {
+        let result = self.check_now(token)?;
+        log_rejection(&result);
+        Some(result)
     }
 
     /// Fetches the issuer's keys now, so the first request does not wait for them.
@@ -121,7 +140,46 @@ impl Validator {
         self.inner.keys.stats()
     }
 
-    async fn check(&self, token: &str) -> Result<Claims, Error> {
+    /// Everything that needs no I/O: the token cache, parsing, a known key, verification.
+    fn check_now(&self, token: &str) -> Option<Result<Claims, Error>> {
+        let policy = &*self.inner;
+        if token.len() > policy.max_token_bytes {
+            return Some(Err(InvalidToken::TooLarge.into()));
+        }
+        let digest = policy.token_cache.as_ref().map(|_| token_digest(token));
+        if let (Some(cache), Some(digest)) = (&policy.token_cache, &digest) {
+            if let Some(entry) = cache.get(digest) {
+                match self.revalidate(&entry) {
+                    Ok(()) => return Some(Ok(entry.claims.clone())),
+                    Err(Some(error)) => {
+                        cache.invalidate(digest);
+                        return Some(Err(error.into()));
+                    }
+                    // The key that verified it is gone: forget it, verify afresh.
+                    Err(None) => cache.invalidate(digest),
+                }
+            }
+        }
+        let jws = match self.parse(token) {
+            Ok(jws) => jws,
+            Err(error) => return Some(Err(error)),
+        };
+        let key = match policy.keys.key_now(jws.kid.as_deref(), jws.alg)? {
+            Ok(key) => key,
+            Err(error) => return Some(Err(error)),
+        };
+        Some(self.finish(&jws, key, digest))
+    }
+
+    /// The path that may fetch keys.
+    async fn check_fetching(&self, token: &str) -> Result<Claims, Error> {
+        let jws = self.parse(token)?;
+        let key = self.inner.keys.key_for(jws.kid.as_deref(), jws.alg).await?;
+        let digest = self.inner.token_cache.as_ref().map(|_| token_digest(token));
+        self.finish(&jws, key, digest)
+    }
+
+    fn parse<'t>(&self, token: &'t str) -> Result<Jws<'t>, Error> {
         let policy = &*self.inner;
         if token.len() > policy.max_token_bytes {
             return Err(InvalidToken::TooLarge.into());
@@ -130,11 +188,52 @@ impl Validator {
         if policy.require_access_token_type && !is_access_token_type(jws.typ.as_deref()) {
             return Err(InvalidToken::WrongType.into());
         }
-        let key = policy.keys.key_for(jws.kid.as_deref(), jws.alg).await?;
+        Ok(jws)
+    }
+
+    /// Signature, claims, and into the token cache.
+    fn finish(
+        &self,
+        jws: &Jws<'_>,
+        key: Arc<VerifyingKey>,
+        digest: Option<[u8; 32]>,
+    ) -> Result<Claims, Error> {
         jws.verify_signature(&key)?;
-        let claims = Claims::from_json(jws.payload_json()?)?;
+        let claims = jws.claims()?;
         self.check_claims(&claims)?;
+        if let (Some(cache), Some(digest)) = (&self.inner.token_cache, digest) {
+            let until_expiry = claims
+                .expires_at()
+                .saturating_add(self.inner.leeway)
+                .saturating_sub(unix_now());
+            let lifetime =
+                Duration::from_secs(until_expiry.max(0) as u64).min(self.inner.token_cache_ttl);
+            if !lifetime.is_zero() {
+                let entry = CachedToken {
+                    claims: claims.clone(),
+                    kid: jws.kid.clone(),
+                    key,
+                    lifetime,
+                };
+                cache.insert(digest, Arc::new(entry));
+            }
+        }
         Ok(claims)
+    }
+
+    /// A cached token is still good: its lifetime claims hold now, and the key that
+    /// verified it is still published. `Err(None)`: the key is gone.
+    fn revalidate(&self, entry: &CachedToken) -> Result<(), Option<InvalidToken>> {
+        self.check_lifetime(&entry.claims).map_err(Some)?;
+        if self
+            .inner
+            .keys
+            .still_published(entry.kid.as_deref(), &entry.key)
+        {
+            Ok(())
+        } else {
+            Err(None)
+        }
     }
 
     /// RFC 7519 section 4.1 and RFC 9068 section 4: the claims every access token must pass.
@@ -150,6 +249,12 @@ impl Validator {
         {
             return Err(InvalidToken::WrongAudience);
         }
+        self.check_lifetime(claims)
+    }
+
+    /// `exp` and `nbf` against the clock, with the leeway: on every request, cached or not.
+    fn check_lifetime(&self, claims: &Claims) -> Result<(), InvalidToken> {
+        let policy = &*self.inner;
         let now = unix_now();
         if now > claims.expires_at().saturating_add(policy.leeway) {
             return Err(InvalidToken::Expired);
@@ -163,6 +268,48 @@ impl Validator {
         Ok(())
     }
 }
+
+fn log_rejection(result: &Result<Claims, Error>) {
+    if let Err(error) = result {
+        // `debug`, not `info`: under attack this fires on every request.
+        tracing::debug!(%error, "token rejected");
+    }
+}
+
+/// The token cache's key: SHA-256 of the whole token, so that no two tokens share an
+/// entry and the cache never holds a token itself.
+fn token_digest(token: &str) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// A verified token, remembered.
+struct CachedToken {
+    claims: Claims,
+    kid: Option<String>,
+    /// The key that verified it: the entry is void once the issuer stops publishing it.
+    key: Arc<VerifyingKey>,
+    /// Until the token's `exp` (plus leeway), and no longer than the configured bound.
+    lifetime: Duration,
+}
+
+/// Per-entry expiry for the token cache.
+struct TokenExpiry;
+
+impl moka::Expiry<[u8; 32], Arc<CachedToken>> for TokenExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &[u8; 32],
+        value: &Arc<CachedToken>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.lifetime)
+    }
+}
+
+type TokenCache = moka::sync::Cache<[u8; 32], Arc<CachedToken>>;
 
 /// RFC 9068 section 4: `typ` is `at+jwt` (or its full media type), compared
 /// case-insensitively as media types are (RFC 7515 section 4.1.9).
@@ -198,6 +345,8 @@ pub struct ValidatorBuilder {
     max_cache_ttl: Option<Duration>,
     default_cache_ttl: Option<Duration>,
     max_retry_backoff: Option<Duration>,
+    token_cache_size: Option<u64>,
+    token_cache_ttl: Option<Duration>,
     require_access_token_type: bool,
     allow_insecure_http: bool,
     http_client: Option<reqwest::Client>,
@@ -298,6 +447,21 @@ impl ValidatorBuilder {
     /// Default [`DEFAULT_MAX_RETRY_BACKOFF`].
     pub fn max_retry_backoff(mut self, backoff: Duration) -> Self {
         self.max_retry_backoff = Some(backoff);
+        self
+    }
+
+    /// How many verified tokens to remember (by SHA-256 of the token); `0` turns the
+    /// cache off. Default [`DEFAULT_TOKEN_CACHE_SIZE`]. A hit still checks `exp`/`nbf`
+    /// against the clock and that the verifying key is still published.
+    pub fn token_cache_size(mut self, entries: u64) -> Self {
+        self.token_cache_size = Some(entries);
+        self
+    }
+
+    /// The longest a verified token is remembered (never past its `exp`).
+    /// Default [`DEFAULT_TOKEN_CACHE_TTL`].
+    pub fn token_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.token_cache_ttl = Some(ttl);
         self
     }
 
@@ -418,6 +582,13 @@ impl ValidatorBuilder {
             max_keys,
             allow_http: self.allow_insecure_http,
         }));
+        let token_cache_size = self.token_cache_size.unwrap_or(DEFAULT_TOKEN_CACHE_SIZE);
+        let token_cache = (token_cache_size > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(token_cache_size)
+                .expire_after(TokenExpiry)
+                .build()
+        });
         Ok(Validator {
             inner: Arc::new(Inner {
                 issuer,
@@ -427,6 +598,8 @@ impl ValidatorBuilder {
                 max_token_bytes,
                 require_access_token_type: self.require_access_token_type,
                 keys,
+                token_cache,
+                token_cache_ttl: self.token_cache_ttl.unwrap_or(DEFAULT_TOKEN_CACHE_TTL),
             }),
         })
     }
@@ -595,6 +768,88 @@ mod tests {
         assert!(base().max_token_bytes(0).build().is_err());
         assert!(base().fetch_timeout(Duration::ZERO).build().is_err());
         assert!(base().issuer("not a url").build().is_err());
+    }
+
+    #[cfg(feature = "testing")]
+    mod token_cache {
+        use super::*;
+        use crate::testing::{TestKey, alg_name};
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+        fn mint(key: &TestKey, exp: i64) -> String {
+            let header = serde_json::json!({"alg": alg_name(key.alg()), "kid": key.kid()});
+            let claims = serde_json::json!({"iss": "https://id.example", "aud": "api", "exp": exp});
+            let input = format!(
+                "{}.{}",
+                B64.encode(header.to_string()),
+                B64.encode(claims.to_string())
+            );
+            format!("{input}.{}", B64.encode(key.sign(input.as_bytes())))
+        }
+
+        fn validator(key: &TestKey, size: u64) -> Validator {
+            base()
+                .jwks(serde_json::json!({"keys": [key.public_jwk()]}))
+                .token_cache_size(size)
+                .build()
+                .unwrap()
+        }
+
+        #[test]
+        fn verified_tokens_are_remembered_by_digest() {
+            let key = TestKey::generate("k", Algorithm::ES256);
+            let v = validator(&key, 100);
+            let token = mint(&key, unix_now() + 600);
+            assert!(v.try_validate(&token).unwrap().is_ok());
+            let cache = v.inner.token_cache.as_ref().unwrap();
+            let entry = cache.get(&token_digest(&token)).expect("remembered");
+            assert!(entry.lifetime <= DEFAULT_TOKEN_CACHE_TTL);
+            // A hit answers without verifying again: the same claims object comes back.
+            let again = v.try_validate(&token).unwrap().unwrap();
+            assert!(Arc::ptr_eq(
+                &again.inner_for_tests(),
+                &entry.claims.inner_for_tests()
+            ));
+        }
+
+        #[test]
+        fn entries_never_outlive_the_token() {
+            let key = TestKey::generate("k", Algorithm::ES256);
+            let v = validator(&key, 100);
+            let token = mint(&key, unix_now() + 5);
+            assert!(v.try_validate(&token).unwrap().is_ok());
+            let entry = v
+                .inner
+                .token_cache
+                .as_ref()
+                .unwrap()
+                .get(&token_digest(&token))
+                .unwrap();
+            // exp + the 60 s leeway, not the 5 min bound.
+            assert!(
+                entry.lifetime <= Duration::from_secs(65),
+                "{:?}",
+                entry.lifetime
+            );
+        }
+
+        #[test]
+        fn failures_are_never_remembered_and_size_zero_is_off() {
+            let key = TestKey::generate("k", Algorithm::ES256);
+            let v = validator(&key, 100);
+            let expired = mint(&key, unix_now() - 3600);
+            assert!(v.try_validate(&expired).unwrap().is_err());
+            assert!(
+                v.inner
+                    .token_cache
+                    .as_ref()
+                    .unwrap()
+                    .get(&token_digest(&expired))
+                    .is_none()
+            );
+            assert!(validator(&key, 0).inner.token_cache.is_none());
+        }
     }
 
     #[test]

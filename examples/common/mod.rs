@@ -8,6 +8,7 @@
 //! | `TOKENGATE_AUDIENCE` | the audience this API answers to | required with an issuer |
 //! | `TOKENGATE_REFRESH_COOLDOWN_MS` | shortest time between key-set fetches | 30000 |
 //! | `TOKENGATE_MIN_CACHE_TTL_MS` | lower clamp on a key set's lifetime | 60000 |
+//! | `TOKENGATE_TOKEN_CACHE_SIZE` | verified tokens remembered (`0`: off) | 20000 |
 //! | `BIND_ADDR` | where to listen | 127.0.0.1:3000 |
 
 use std::time::Duration;
@@ -60,6 +61,14 @@ pub async fn setup() -> Setup {
     }
     if let Some(ttl) = millis("TOKENGATE_MIN_CACHE_TTL_MS") {
         builder = builder.min_cache_ttl(ttl);
+    }
+    if let Some(size) = env("TOKENGATE_TOKEN_CACHE_SIZE") {
+        let size = size.parse::<u64>().unwrap_or_else(|_| {
+            exit_with(&format!(
+                "TOKENGATE_TOKEN_CACHE_SIZE must be a whole number, not {size:?}"
+            ))
+        });
+        builder = builder.token_cache_size(size);
     }
     if let Some(audience) = env("TOKENGATE_AUDIENCE") {
         builder = builder.audience(audience);

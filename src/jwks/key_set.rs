@@ -12,7 +12,10 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use std::sync::OnceLock;
+
+use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
+use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
 /// RFC 8725 section 3.5 and NIST SP 800-131A: RSA keys below 2048 bits are breakable.
@@ -43,19 +46,118 @@ impl KeyKind {
     }
 }
 
+/// The public key material, as the JWK gave it (leading zeros stripped for RSA).
+#[derive(Debug, PartialEq, Eq)]
+enum Material {
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    /// The uncompressed point `0x04 || x || y` (SEC 1 section 2.3.3).
+    Ec(Vec<u8>),
+    Ed25519(Vec<u8>),
+}
+
+/// How many algorithms a key can be parsed for (see [`alg_index`]).
+const ALGORITHMS: usize = 9;
+
+/// A slot per supported algorithm, in [`crate::SUPPORTED_ALGORITHMS`] order.
+fn alg_index(alg: Algorithm) -> Option<usize> {
+    crate::SUPPORTED_ALGORITHMS.iter().position(|a| *a == alg)
+}
+
+/// The aws-lc-rs verification algorithm for a JWS `alg` (RFC 7518 section 3, RFC 8037).
+/// RSA parameters accept 2048 to 8192-bit moduli, as our key hygiene does.
+fn rsa_params(alg: Algorithm) -> Option<&'static sig::RsaParameters> {
+    Some(match alg {
+        Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+        _ => return None,
+    })
+}
+
 /// One verification key from the set.
+///
+/// The key is parsed by aws-lc-rs once per algorithm it is used with (an RSA key may
+/// serve RS256 and PS256), on first use, and kept: verifying costs the signature check
+/// alone, with no key rebuilding per request.
 #[derive(Debug)]
 pub(crate) struct VerifyingKey {
     pub(crate) kind: KeyKind,
     /// The JWK's own `alg`, which the token's `alg` must then equal.
     pub(crate) alg: Option<Algorithm>,
-    pub(crate) key: DecodingKey,
+    material: Material,
+    parsed: [OnceLock<Option<ParsedKey>>; ALGORITHMS],
+}
+
+/// `ParsedPublicKey` has no `Debug`; this wrapper gives it one.
+struct ParsedKey(ParsedPublicKey);
+
+impl std::fmt::Debug for ParsedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ParsedPublicKey")
+    }
 }
 
 impl VerifyingKey {
+    fn new(kind: KeyKind, alg: Option<Algorithm>, material: Material) -> Self {
+        VerifyingKey {
+            kind,
+            alg,
+            material,
+            parsed: Default::default(),
+        }
+    }
+
+    /// Same type, same `alg`, same key material.
+    fn same_key(&self, other: &VerifyingKey) -> bool {
+        self.kind == other.kind && self.alg == other.alg && self.material == other.material
+    }
+
     /// Whether this key may verify a token signed with `alg`.
     pub(crate) fn fits(&self, alg: Algorithm) -> bool {
         self.kind.fits(alg) && self.alg.is_none_or(|own| own == alg)
+    }
+
+    /// The key parsed for `alg`, or `None` if it does not fit or aws-lc-rs rejects it.
+    pub(crate) fn parsed(&self, alg: Algorithm) -> Option<&ParsedPublicKey> {
+        if !self.fits(alg) {
+            return None;
+        }
+        let slot = &self.parsed[alg_index(alg)?];
+        slot.get_or_init(|| self.parse(alg).map(ParsedKey))
+            .as_ref()
+            .map(|k| &k.0)
+    }
+
+    fn parse(&self, alg: Algorithm) -> Option<ParsedPublicKey> {
+        match (&self.material, alg) {
+            (Material::Rsa { n, e }, alg) => RsaPublicKeyComponents { n, e }
+                .to_parsed_public_key(rsa_params(alg)?)
+                .ok(),
+            (Material::Ec(point), Algorithm::ES256) => {
+                ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point).ok()
+            }
+            (Material::Ec(point), Algorithm::ES384) => {
+                ParsedPublicKey::new(&sig::ECDSA_P384_SHA384_FIXED, point).ok()
+            }
+            (Material::Ed25519(x), Algorithm::EdDSA) => ParsedPublicKey::new(&sig::ED25519, x).ok(),
+            _ => None,
+        }
+    }
+
+    /// The algorithm a key of this kind is checked with when loaded.
+    fn probe_alg(&self) -> Algorithm {
+        self.alg.unwrap_or(match self.kind {
+            KeyKind::Rsa => Algorithm::RS256,
+            KeyKind::P256 => Algorithm::ES256,
+            KeyKind::P384 => Algorithm::ES384,
+            KeyKind::Ed25519 => Algorithm::EdDSA,
+        })
     }
 }
 
@@ -117,6 +219,42 @@ impl KeySet {
     /// How many usable keys the set holds.
     pub(crate) fn len(&self) -> usize {
         self.all.len()
+    }
+
+    /// Replaces keys identical to keys of `previous` (same `kid`, type, `alg` and key
+    /// material) by the previous objects: their parsed forms stay warm, and whatever was
+    /// verified with them stays valid (see [`KeySet::contains`]).
+    pub(crate) fn reusing(mut self, previous: Option<&KeySet>) -> KeySet {
+        let Some(previous) = previous else {
+            return self;
+        };
+        for (kid, keys) in self.by_kid.iter_mut() {
+            let Some(old_keys) = previous.by_kid.get(kid) else {
+                continue;
+            };
+            for key in keys.iter_mut() {
+                if let Some(old) = old_keys.iter().find(|old| old.same_key(key)) {
+                    let fresh = std::mem::replace(key, Arc::clone(old));
+                    for entry in self.all.iter_mut() {
+                        if Arc::ptr_eq(entry, &fresh) {
+                            *entry = Arc::clone(old);
+                        }
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    /// Whether this very key object is in the set under `kid` (or at all, without one).
+    pub(crate) fn contains(&self, kid: Option<&str>, key: &Arc<VerifyingKey>) -> bool {
+        match kid {
+            Some(kid) => self
+                .by_kid
+                .get(kid)
+                .is_some_and(|keys| keys.iter().any(|k| Arc::ptr_eq(k, key))),
+            None => self.all.iter().any(|k| Arc::ptr_eq(k, key)),
+        }
     }
 
     /// The `kid`s in the set.
@@ -214,7 +352,13 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<(Option<String>, VerifyingKey), &
             if e.is_empty() || e.len() > 4 {
                 return Err("RSA exponent out of range");
             }
-            (KeyKind::Rsa, DecodingKey::from_rsa_raw_components(n, e))
+            (
+                KeyKind::Rsa,
+                Material::Rsa {
+                    n: n.to_vec(),
+                    e: e.to_vec(),
+                },
+            )
         }
         Some("EC") => {
             let (kind, len) = match jwk.get("crv").and_then(Value::as_str) {
@@ -231,7 +375,7 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<(Option<String>, VerifyingKey), &
             point.push(0x04);
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            (kind, DecodingKey::from_ec_der(&point))
+            (kind, Material::Ec(point))
         }
         Some("OKP") => {
             if jwk.get("crv").and_then(Value::as_str) != Some("Ed25519") {
@@ -241,7 +385,7 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<(Option<String>, VerifyingKey), &
             if x.len() != 32 {
                 return Err("Ed25519 key has the wrong length");
             }
-            (KeyKind::Ed25519, DecodingKey::from_ed_der(&x))
+            (KeyKind::Ed25519, Material::Ed25519(x))
         }
         // RFC 8725 section 3.1: a symmetric key from a public JWKS would let anyone sign.
         Some("oct") => return Err("symmetric (oct) keys are never used"),
@@ -250,7 +394,13 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<(Option<String>, VerifyingKey), &
     if alg.is_some_and(|alg| !kind.fits(alg)) {
         return Err("alg does not fit the key type");
     }
-    Ok((kid, VerifyingKey { kind, alg, key }))
+    let key = VerifyingKey::new(kind, alg, key);
+    // Parse now, so a key aws-lc-rs rejects (a point not on the curve, a bad modulus) is
+    // skipped at load time like any other bad JWK, not discovered per request.
+    if key.parsed(key.probe_alg()).is_none() {
+        return Err("the key material is invalid");
+    }
+    Ok((kid, key))
 }
 
 #[cfg(test)]
@@ -264,9 +414,36 @@ mod tests {
         json!({"kty": "RSA", "kid": "r", "n": URL_SAFE_NO_PAD.encode(&n), "e": "AQAB"})
     }
 
+    /// A JWK for a real point on `crv` when the curve is P-256/P-384 and `len` fits it,
+    /// else filler coordinates of `len` bytes.
     fn ec_jwk(crv: &str, len: usize) -> Value {
-        let c = URL_SAFE_NO_PAD.encode(vec![1u8; len]);
-        json!({"kty": "EC", "kid": "e", "crv": crv, "x": c, "y": c})
+        use aws_lc_rs::signature::{
+            ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+        };
+        let alg = match (crv, len) {
+            ("P-256", 32) => Some(&ECDSA_P256_SHA256_FIXED_SIGNING),
+            ("P-384", 48) => Some(&ECDSA_P384_SHA384_FIXED_SIGNING),
+            _ => None,
+        };
+        let (x, y) = match alg {
+            Some(alg) => {
+                let point = EcdsaKeyPair::generate(alg)
+                    .unwrap()
+                    .public_key()
+                    .as_ref()
+                    .to_vec();
+                (point[1..1 + len].to_vec(), point[1 + len..].to_vec())
+            }
+            None => (vec![1u8; len], vec![1u8; len]),
+        };
+        json!({"kty": "EC", "kid": "e", "crv": crv, "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y)})
+    }
+
+    #[test]
+    fn points_off_the_curve_are_skipped_at_load() {
+        let mut jwk = ec_jwk("P-256", 32);
+        jwk["y"] = json!(URL_SAFE_NO_PAD.encode([1u8; 32]));
+        assert_eq!(set(vec![jwk]).len(), 0);
     }
 
     fn set(keys: Vec<Value>) -> KeySet {
@@ -369,6 +546,28 @@ mod tests {
             two.lookup(None, Algorithm::RS256),
             Lookup::Ambiguous
         ));
+    }
+
+    #[test]
+    fn refreshed_sets_reuse_unchanged_keys_only() {
+        let mut changed = ec_jwk("P-256", 32);
+        changed["kid"] = json!("c");
+        let old = set(vec![rsa_jwk(2048), changed.clone()]);
+        let mut replaced = ec_jwk("P-256", 32);
+        replaced["kid"] = json!("c");
+        let new = set(vec![rsa_jwk(2048), replaced]).reusing(Some(&old));
+        let Lookup::Found(old_rsa) = old.lookup(Some("r"), Algorithm::RS256) else {
+            panic!()
+        };
+        let Lookup::Found(old_ec) = old.lookup(Some("c"), Algorithm::ES256) else {
+            panic!()
+        };
+        assert!(new.contains(Some("r"), &old_rsa), "unchanged key kept");
+        assert!(new.contains(None, &old_rsa));
+        assert!(
+            !new.contains(Some("c"), &old_ec),
+            "new material under the same kid"
+        );
     }
 
     #[test]

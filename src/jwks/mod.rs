@@ -195,29 +195,41 @@ impl KeyCache {
             .clone()
     }
 
-    /// The key to verify a token with this `kid` and `alg`.
+    /// The key for this `kid` and `alg` if it can be decided from memory: `None` when a
+    /// fetch is needed (an unknown `kid` not recently seen, or no key set yet).
+    pub(crate) fn key_now(
+        self: &Arc<Self>,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Option<Result<Arc<VerifyingKey>, Error>> {
+        let cached = self.current()?;
+        self.refresh_ahead(&cached);
+        match cached.set.lookup(kid, alg) {
+            Lookup::Found(key) => Some(Ok(key)),
+            Lookup::Mismatch => Some(Err(InvalidToken::KeyAlgorithmMismatch.into())),
+            Lookup::Ambiguous => Some(Err(InvalidToken::AmbiguousKey.into())),
+            Lookup::UnknownKid => {
+                if kid.is_some_and(|kid| self.unknown_kids.contains_key(kid)) {
+                    self.counters
+                        .unknown_kid_hits
+                        .fetch_add(1, Ordering::Relaxed);
+                    return Some(Err(InvalidToken::UnknownKey.into()));
+                }
+                None
+            }
+        }
+    }
+
+    /// The key to verify a token with this `kid` and `alg`, fetching if needed.
     pub(crate) async fn key_for(
         self: &Arc<Self>,
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<Arc<VerifyingKey>, Error> {
-        let seen = self.current();
-        if let Some(cached) = &seen {
-            self.refresh_ahead(cached);
-            match cached.set.lookup(kid, alg) {
-                Lookup::Found(key) => return Ok(key),
-                Lookup::Mismatch => return Err(InvalidToken::KeyAlgorithmMismatch.into()),
-                Lookup::Ambiguous => return Err(InvalidToken::AmbiguousKey.into()),
-                Lookup::UnknownKid => {
-                    if kid.is_some_and(|kid| self.unknown_kids.contains_key(kid)) {
-                        self.counters
-                            .unknown_kid_hits
-                            .fetch_add(1, Ordering::Relaxed);
-                        return Err(InvalidToken::UnknownKey.into());
-                    }
-                }
-            }
+        if let Some(decided) = self.key_now(kid, alg) {
+            return decided;
         }
+        let seen = self.current();
         let cached = self.refresh(seen.as_ref()).await?;
         match cached.set.lookup(kid, alg) {
             Lookup::Found(key) => Ok(key),
@@ -230,6 +242,24 @@ impl KeyCache {
                 Err(InvalidToken::UnknownKey.into())
             }
         }
+    }
+
+    /// Whether `key` is still in the current set under `kid` (the very same key object:
+    /// refreshes reuse the objects of unchanged keys, so a rotation or removal is seen).
+    ///
+    /// Token-cache hits come here instead of [`KeyCache::key_now`], so this also starts
+    /// the background refresh when one is due: steady traffic of cached tokens must still
+    /// notice rotations.
+    pub(crate) fn still_published(
+        self: &Arc<Self>,
+        kid: Option<&str>,
+        key: &Arc<VerifyingKey>,
+    ) -> bool {
+        let Some(cached) = self.current() else {
+            return false;
+        };
+        self.refresh_ahead(&cached);
+        cached.set.contains(kid, key)
     }
 
     /// Fetches the key set now unless the budget forbids it; for warming up at start.
@@ -409,7 +439,9 @@ impl KeyCache {
         let refresh_at = now + ttl - ttl / REFRESH_AHEAD_DIVISOR;
         let set = match (&fetched.body, current) {
             (Some(body), _) => {
-                let set = KeySet::from_json(body, config.max_keys).map_err(FetchError::Invalid)?;
+                let set = KeySet::from_json(body, config.max_keys)
+                    .map_err(FetchError::Invalid)?
+                    .reusing(current.map(|c| &*c.set));
                 log_rotation(current.map(|c| &*c.set), &set);
                 Arc::new(set)
             }

@@ -9,9 +9,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde::de::{Deserialize, Deserializer, MapAccess};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::claims::Claims;
 use crate::error::InvalidToken;
+use crate::json::{SeenNames, Skip, Text};
 use crate::jwks::VerifyingKey;
 
 /// The asymmetric algorithms we verify, by their RFC 7518 / RFC 8037 names.
@@ -81,31 +83,23 @@ impl<'a> Jws<'a> {
         if header.is_empty() || payload.is_empty() || signature.is_empty() {
             return Err(InvalidToken::Malformed);
         }
-        let header_json = parse_object(&decode_segment(header)?)?;
-
-        let alg = match header_json.get("alg") {
-            Some(Value::String(name)) => {
-                parse_asymmetric_alg(name).ok_or(InvalidToken::AlgorithmNotAllowed)?
-            }
-            _ => return Err(InvalidToken::Malformed),
+        let header_bytes = decode_segment(header)?;
+        let header_fields = HeaderFields::parse(&header_bytes)?;
+        let alg = match &header_fields.alg {
+            Some(name) => parse_asymmetric_alg(&name.0).ok_or(InvalidToken::AlgorithmNotAllowed)?,
+            None => return Err(InvalidToken::Malformed),
         };
         if !allowed.contains(&alg) {
             return Err(InvalidToken::AlgorithmNotAllowed);
         }
         // RFC 7515 section 4.1.11: we implement no extension, so any `crit` is one we do
         // not understand, and the token must be rejected.
-        if header_json.contains_key("crit") {
-            return Err(InvalidToken::UnsupportedHeader);
-        }
         // RFC 7797: `b64: false` changes what the signature covers; we never accept it.
-        if header_json
-            .get("b64")
-            .is_some_and(|b| b != &Value::Bool(true))
-        {
+        if header_fields.crit || header_fields.b64_other_than_true {
             return Err(InvalidToken::UnsupportedHeader);
         }
-        let kid = optional_string(&header_json, "kid")?;
-        let typ = optional_string(&header_json, "typ")?;
+        let kid = header_fields.kid.map(|k| k.0.into_owned());
+        let typ = header_fields.typ.map(|t| t.0.into_owned());
         let signing_input = &token[..header.len() + 1 + payload.len()];
         Ok(Jws {
             signing_input,
@@ -122,15 +116,18 @@ impl<'a> Jws<'a> {
         verify_with(key, self.alg, self.signing_input.as_bytes(), self.signature)
     }
 
-    /// The payload as a JSON object. Call only after [`Jws::verify_signature`].
-    pub(crate) fn payload_json(&self) -> Result<Value, InvalidToken> {
-        parse_object(&decode_segment(self.payload)?).map(Value::Object)
+    /// The claims. Call only after [`Jws::verify_signature`].
+    pub(crate) fn claims(&self) -> Result<Claims, InvalidToken> {
+        Claims::from_payload(decode_segment(self.payload)?)
     }
 }
 
 /// The verification layer: `signature` (base64url) over `message` with `key` for `alg`.
 ///
-/// Refuses a key that does not fit `alg` (type, curve, JWK `alg`) before any crypto.
+/// Refuses a key that does not fit `alg` (type, curve, JWK `alg`) before any crypto, then
+/// verifies with aws-lc-rs and the key parsed once for `alg`. (`jsonwebtoken`'s
+/// `crypto::verify` rebuilds the key from `n`/`e` and boxes a verifier on every call;
+/// measured in `benches/validate.rs`, that costs more than all our parsing together.)
 pub(crate) fn verify_with(
     key: &VerifyingKey,
     alg: Algorithm,
@@ -140,63 +137,95 @@ pub(crate) fn verify_with(
     if !key.fits(alg) {
         return Err(InvalidToken::KeyAlgorithmMismatch);
     }
-    match jsonwebtoken::crypto::verify(signature, message, &key.key, alg) {
-        Ok(true) => Ok(()),
-        _ => Err(InvalidToken::BadSignature),
+    let parsed = key.parsed(alg).ok_or(InvalidToken::KeyAlgorithmMismatch)?;
+    // The largest signature we verify is RSA-8192's 1024 bytes; decode onto the stack.
+    let mut buffer = [0u8; MAX_SIGNATURE_BYTES];
+    if signature.len() > MAX_SIGNATURE_CHARS {
+        return Err(InvalidToken::BadSignature);
+    }
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(signature, &mut buffer)
+        .map_err(|_| InvalidToken::Malformed)?;
+    parsed
+        .verify_sig(message, &buffer[..len])
+        .map_err(|_| InvalidToken::BadSignature)
+}
+
+/// RSA-8192 signatures are 1024 bytes; base64url makes them 1366 characters.
+const MAX_SIGNATURE_BYTES: usize = 1026;
+const MAX_SIGNATURE_CHARS: usize = 1366;
+
+/// The JOSE header members we act on (RFC 7515 section 4.1), read in one pass.
+///
+/// Duplicate member names are refused: RFC 7515 section 5.2 lets a parser reject them or
+/// take the last one, and RFC 8725 section 3.8 warns that parsers disagreeing here is an
+/// attack (`{"alg":"none","alg":"RS256"}`). Other members (`jwk`, `jku`, `x5u`, `x5c`,
+/// ...) are skipped unread: nothing a token says about keys is trusted.
+struct HeaderFields<'de> {
+    alg: Option<Text<'de>>,
+    kid: Option<Text<'de>>,
+    typ: Option<Text<'de>>,
+    crit: bool,
+    b64_other_than_true: bool,
+}
+
+impl<'de> HeaderFields<'de> {
+    fn parse(bytes: &'de [u8]) -> Result<Self, InvalidToken> {
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let fields =
+            HeaderFields::deserialize(&mut deserializer).map_err(|_| InvalidToken::Malformed)?;
+        deserializer.end().map_err(|_| InvalidToken::Malformed)?;
+        Ok(fields)
     }
 }
 
-/// Parses a JSON object, refusing duplicate member names at its top level.
-///
-/// RFC 7515 section 5.2 and RFC 7519 section 4 let a parser either reject duplicates or
-/// take the last one; RFC 8725 section 3.8 warns that parsers disagreeing here is an
-/// attack (`{"alg":"none","alg":"RS256"}`), so we reject. Nesting is bounded by
-/// serde_json's recursion limit (128), so deep JSON is an error, not a stack overflow.
-fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, InvalidToken> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let map = StrictObject::deserialize(&mut deserializer).map_err(|_| InvalidToken::Malformed)?;
-    deserializer.end().map_err(|_| InvalidToken::Malformed)?;
-    Ok(map.0)
-}
-
-/// A JSON object whose top-level member names are unique.
-struct StrictObject(Map<String, Value>);
-
-impl<'de> Deserialize<'de> for StrictObject {
+impl<'de> Deserialize<'de> for HeaderFields<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = StrictObject;
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = HeaderFields<'de>;
 
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object with unique member names")
+                f.write_str("a JOSE header object with unique member names")
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<StrictObject, A::Error> {
-                let mut map = Map::new();
-                while let Some(name) = access.next_key::<String>()? {
-                    let value: Value = access.next_value()?;
-                    if map.insert(name, value).is_some() {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<HeaderFields<'de>, A::Error> {
+                let mut seen = SeenNames::new();
+                let mut fields = HeaderFields {
+                    alg: None,
+                    kid: None,
+                    typ: None,
+                    crit: false,
+                    b64_other_than_true: false,
+                };
+                while let Some(name) = map.next_key::<Text<'de>>()? {
+                    if !seen.insert(&name) {
                         return Err(serde::de::Error::custom("duplicate member name"));
                     }
+                    match &*name.0 {
+                        "alg" => fields.alg = Some(map.next_value()?),
+                        "kid" => fields.kid = Some(map.next_value()?),
+                        "typ" => fields.typ = Some(map.next_value()?),
+                        "crit" => {
+                            map.next_value::<Skip>()?;
+                            fields.crit = true;
+                        }
+                        "b64" => {
+                            let value: Value = map.next_value()?;
+                            fields.b64_other_than_true = value != Value::Bool(true);
+                        }
+                        _ => {
+                            map.next_value::<Skip>()?;
+                        }
+                    }
                 }
-                Ok(StrictObject(map))
+                Ok(fields)
             }
         }
-
-        deserializer.deserialize_map(Visitor)
-    }
-}
-
-fn optional_string(
-    header: &Map<String, Value>,
-    name: &str,
-) -> Result<Option<String>, InvalidToken> {
-    match header.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(InvalidToken::Malformed),
+        deserializer.deserialize_map(V)
     }
 }
 
@@ -283,30 +312,36 @@ mod tests {
         let t = token(r#"{"alg":"RS256","kid":"a","kid":"b"}"#);
         assert_eq!(parse(&t).unwrap_err(), InvalidToken::Malformed);
         assert_eq!(
-            parse_object(br#"{"a":1,"a":1}"#).unwrap_err(),
+            HeaderFields::parse(br#"{"a":1,"a":1}"#)
+                .map(drop)
+                .unwrap_err(),
             InvalidToken::Malformed
         );
         // Nested duplicates are not our business: only top-level names are read.
-        assert!(parse_object(br#"{"a":{"b":1}}"#).is_ok());
+        assert!(HeaderFields::parse(br#"{"a":{"b":1}}"#).is_ok());
     }
 
     #[test]
     fn refuses_deep_nesting_and_trailing_garbage() {
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(10_000), "]".repeat(10_000));
         assert_eq!(
-            parse_object(deep.as_bytes()).unwrap_err(),
+            HeaderFields::parse(deep.as_bytes()).map(drop).unwrap_err(),
             InvalidToken::Malformed
         );
         assert_eq!(
-            parse_object(br#"{"a":1} x"#).unwrap_err(),
+            HeaderFields::parse(br#"{"a":1} x"#).map(drop).unwrap_err(),
             InvalidToken::Malformed
         );
         assert_eq!(
-            parse_object(br#"{"a":1e400}"#).unwrap_err(),
+            HeaderFields::parse(br#"{"a":1e400}"#)
+                .map(drop)
+                .unwrap_err(),
             InvalidToken::Malformed
         );
         assert_eq!(
-            parse_object(b"{\"a\":\"\xff\"}").unwrap_err(),
+            HeaderFields::parse(b"{\"a\":\"\xff\"}")
+                .map(drop)
+                .unwrap_err(),
             InvalidToken::Malformed
         );
     }

@@ -112,7 +112,7 @@ where
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let headers = request.headers().get_all(AUTHORIZATION);
         let token = match bearer::extract(headers.map(|v| v.as_bytes())) {
-            Ok(Some(token)) => token.to_owned(),
+            Ok(Some(token)) => token,
             Ok(None) if self.optional => {
                 let service = Rc::clone(&self.service);
                 return Box::pin(async move {
@@ -122,19 +122,31 @@ where
             Ok(None) => return reject(request, Error::MissingCredentials),
             Err(error) => return reject(request, error),
         };
+        // Most requests are decided from memory, without copying the token.
+        let decided = self.validator.try_validate(token);
         let service = Rc::clone(&self.service);
-        let validator = self.validator.clone();
-        Box::pin(async move {
-            match validator.validate(&token).await {
-                Ok(claims) => {
-                    request.extensions_mut().insert(claims);
-                    service.call(request).await.map(|r| r.map_into_left_body())
-                }
-                Err(error) => Ok(request
-                    .error_response(Rejection(error))
-                    .map_into_right_body()),
+        match decided {
+            Some(Ok(claims)) => {
+                request.extensions_mut().insert(claims);
+                Box::pin(async move { service.call(request).await.map(|r| r.map_into_left_body()) })
             }
-        })
+            Some(Err(error)) => reject(request, error),
+            None => {
+                let token = token.to_owned();
+                let validator = self.validator.clone();
+                Box::pin(async move {
+                    match validator.validate(&token).await {
+                        Ok(claims) => {
+                            request.extensions_mut().insert(claims);
+                            service.call(request).await.map(|r| r.map_into_left_body())
+                        }
+                        Err(error) => Ok(request
+                            .error_response(Rejection(error))
+                            .map_into_right_body()),
+                    }
+                })
+            }
+        }
     }
 }
 

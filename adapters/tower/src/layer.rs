@@ -147,11 +147,22 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let headers = request.headers().get_all(AUTHORIZATION);
         let token = match bearer::extract(headers.iter().map(|v| v.as_bytes())) {
-            Ok(Some(token)) => token.to_owned(),
+            Ok(Some(token)) => token,
             Ok(None) if self.optional => return ResponseFuture::calling(inner.call(request)),
             Ok(None) => return ResponseFuture::rejected(Error::MissingCredentials),
             Err(error) => return ResponseFuture::rejected(error),
         };
+        // Most requests are decided from memory: no future to allocate, no token to copy.
+        match self.validator.try_validate(token) {
+            Some(Ok(claims)) => {
+                let mut request = request;
+                request.extensions_mut().insert(claims);
+                return ResponseFuture::calling(inner.call(request));
+            }
+            Some(Err(error)) => return ResponseFuture::rejected(error),
+            None => {}
+        }
+        let token = token.to_owned();
         let validator = self.validator.clone();
         let validation: Validation = Box::pin(async move { validator.validate(&token).await });
         ResponseFuture {

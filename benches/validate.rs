@@ -1,0 +1,160 @@
+//! Per-token validation cost, each beside the raw aws-lc-rs verify of the same token with
+//! a pre-parsed key (the floor: no JWT library can verify for less). `bench/ratios.py`
+//! prints the ratios from criterion's results:
+//!
+//! ```sh
+//! cargo bench --bench validate && python3 bench/ratios.py
+//! ```
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Value, json};
+use tokengate::testing::{TestKey, alg_name};
+use tokengate::{Algorithm, Validator, bearer};
+
+const ISSUER: &str = "https://issuer.example";
+const AUDIENCE: &str = "https://api.example";
+
+/// Polls a future that never waits (keys are pinned, so validation is synchronous).
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("validation waited on I/O"),
+    }
+}
+
+/// A realistic access token of about 1.2 KB: RFC 9068 claims plus some extras.
+fn mint(key: &TestKey) -> String {
+    let header = json!({"alg": alg_name(key.alg()), "kid": key.kid(), "typ": "at+jwt"});
+    let claims = json!({
+        "iss": ISSUER, "aud": AUDIENCE, "sub": "248289761001", "client_id": "s6BhdRkqt3",
+        "exp": 4_000_000_000u64, "iat": 1_700_000_000u64, "jti": "dbe39bf3a3ba4238a513f51d6e1691c4",
+        "scope": "openid profile email read:orders write:orders admin",
+        "auth_time": 1_700_000_000u64, "acr": "urn:mace:incommon:iap:silver",
+        "groups": ["engineering", "on-call", "payments", "platform"],
+        "tenant": "acme-corporation", "name": "Jane Doe", "email": "jane.doe@example.com",
+    });
+    let input = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
+    format!("{input}.{}", B64.encode(key.sign(input.as_bytes())))
+}
+
+fn parsed_key(key: &TestKey) -> ParsedPublicKey {
+    let jwk = key.public_jwk();
+    let field = |name: &str| B64.decode(jwk[name].as_str().unwrap()).unwrap();
+    match key.alg() {
+        Algorithm::RS256 => RsaPublicKeyComponents {
+            n: field("n"),
+            e: field("e"),
+        }
+        .to_parsed_public_key(&sig::RSA_PKCS1_2048_8192_SHA256)
+        .unwrap(),
+        Algorithm::PS256 => RsaPublicKeyComponents {
+            n: field("n"),
+            e: field("e"),
+        }
+        .to_parsed_public_key(&sig::RSA_PSS_2048_8192_SHA256)
+        .unwrap(),
+        Algorithm::ES256 => {
+            let point = [vec![4], field("x"), field("y")].concat();
+            ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point).unwrap()
+        }
+        Algorithm::EdDSA => ParsedPublicKey::new(&sig::ED25519, field("x")).unwrap(),
+        other => panic!("no bench for {other:?}"),
+    }
+}
+
+fn validator(key: &TestKey, token_cache: bool) -> Validator {
+    let builder = Validator::builder()
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .jwks(json!({ "keys": [key.public_jwk()] }));
+    let builder = if token_cache {
+        builder
+    } else {
+        builder.token_cache_size(0)
+    };
+    builder.build().unwrap()
+}
+
+fn bench_algorithm(c: &mut Criterion, alg: Algorithm) {
+    let key = TestKey::generate("bench-key", alg);
+    let token = mint(&key);
+    let name = alg_name(alg).to_lowercase();
+    let mut group = c.benchmark_group(&name);
+
+    let parsed = parsed_key(&key);
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let signature = B64.decode(signature).unwrap();
+    group.bench_function("raw_verify", |b| {
+        b.iter(|| {
+            parsed
+                .verify_sig(black_box(input.as_bytes()), black_box(&signature))
+                .unwrap()
+        })
+    });
+
+    let uncached = validator(&key, false);
+    assert!(ready(uncached.validate(&token)).is_ok());
+    group.bench_function("validate", |b| {
+        b.iter(|| ready(uncached.validate(black_box(&token))).unwrap())
+    });
+
+    let cached = validator(&key, true);
+    assert!(ready(cached.validate(&token)).is_ok());
+    group.bench_function("cache_hit", |b| {
+        b.iter(|| ready(cached.validate(black_box(&token))).unwrap())
+    });
+
+    if alg == Algorithm::RS256 {
+        // What hand-rolled code and jwt-authorizer do: jsonwebtoken::decode with a
+        // DecodingKey built once from the JWK.
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk()).unwrap();
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(alg);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        group.bench_function("jsonwebtoken_decode", |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<Value>(black_box(&token), &decoding, &validation).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn algorithms(c: &mut Criterion) {
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+    ] {
+        bench_algorithm(c, alg);
+    }
+}
+
+fn bearer_parsing(c: &mut Criterion) {
+    let key = TestKey::generate("bench-key", Algorithm::RS256);
+    let header = format!("Bearer {}", mint(&key));
+    c.bench_function("bearer/extract", |b| {
+        b.iter(|| bearer::extract([black_box(header.as_bytes())]).unwrap())
+    });
+}
+
+criterion_group!(benches, algorithms, bearer_parsing);
+criterion_main!(benches);

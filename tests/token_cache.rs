@@ -1,0 +1,92 @@
+//! The verified-token cache: a hit still answers to the clock and to key removal.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{builder_for, serve_one as serve};
+use tokengate::testing::MockIssuer;
+
+#[tokio::test]
+async fn a_cached_token_still_expires_on_time() {
+    let issuer = MockIssuer::start().await;
+    let validator = builder_for(&issuer).leeway(Duration::ZERO).build().unwrap();
+    let api = serve(validator).await;
+    let token = issuer.token().expires_in(2).sign();
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(
+        api.get("/me", Some(&token)).await.status,
+        200,
+        "served again (from the cache)"
+    );
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let reply = api.get("/me", Some(&token)).await;
+    reply.assert_invalid_token();
+    assert!(reply.challenge.unwrap().contains("expired"));
+}
+
+#[tokio::test]
+async fn removing_the_verifying_key_voids_cached_tokens() {
+    let issuer = MockIssuer::start().await;
+    issuer.set_jwks_headers(&[("cache-control", "max-age=0")]);
+    let validator = builder_for(&issuer)
+        .min_cache_ttl(Duration::from_millis(50))
+        .refresh_cooldown(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let api = serve(validator).await;
+    let token = issuer.token().sign();
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    issuer.rotate();
+    issuer.retract("key-1");
+    let mut status = 200;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        status = api.get("/me", Some(&token)).await.status;
+        if status == 401 {
+            break;
+        }
+    }
+    assert_eq!(
+        status, 401,
+        "a cached token outlived the removal of its key"
+    );
+}
+
+#[tokio::test]
+async fn unchanged_keys_keep_cached_tokens_across_refreshes() {
+    let issuer = MockIssuer::start().await;
+    issuer.set_jwks_headers(&[("cache-control", "max-age=0")]);
+    issuer.serve_etag(false); // full refetches: new key objects each time
+    let validator = builder_for(&issuer)
+        .min_cache_ttl(Duration::from_millis(50))
+        .refresh_cooldown(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let api = serve(validator.clone()).await;
+    let token = issuer.token().sign();
+    for _ in 0..10 {
+        assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+    }
+    assert!(
+        issuer.jwks_hits() >= 3,
+        "the set was refreshed ({} fetches)",
+        issuer.jwks_hits()
+    );
+}
+
+#[tokio::test]
+async fn the_cache_can_be_turned_off() {
+    let issuer = MockIssuer::start().await;
+    let validator = builder_for(&issuer).token_cache_size(0).build().unwrap();
+    let api = serve(validator).await;
+    let token = issuer.token().sign();
+    for _ in 0..3 {
+        assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    }
+    api.get("/me", Some(&format!("{token}x")))
+        .await
+        .assert_invalid_token();
+}
