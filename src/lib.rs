@@ -38,6 +38,8 @@
 
 pub mod bearer;
 pub mod claims;
+#[cfg(feature = "dev-issuer")]
+pub mod dev_server;
 pub mod error;
 mod json;
 pub mod jwks;
