@@ -10,7 +10,11 @@ rows = []
 for group in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "report"):
     def mean_ns(bench):
         f = group / bench / "new" / "estimates.json"
-        return json.loads(f.read_text())["mean"]["point_estimate"] if f.exists() else None
+        if not f.exists():
+            return None
+        estimates = json.loads(f.read_text())
+        # The slope (what criterion prints for linear sampling), else the mean.
+        return (estimates.get("slope") or estimates["mean"])["point_estimate"]
     raw = mean_ns("raw_verify")
     for bench in sorted(p.name for p in group.iterdir() if p.is_dir() and p.name != "report"):
         ns = mean_ns(bench)

@@ -148,6 +148,56 @@ fn algorithms(c: &mut Criterion) {
     }
 }
 
+/// The hit path with 64 keys in the set, and from two threads at once.
+fn scale(c: &mut Criterion) {
+    let key = TestKey::generate("bench-key", Algorithm::RS256);
+    let token = mint(&key);
+    let mut keys: Vec<Value> = (0..63)
+        .map(|i| TestKey::generate(format!("decoy-{i}"), Algorithm::ES256).public_jwk())
+        .collect();
+    keys.push(key.public_jwk());
+    let build = |cache: bool| {
+        let builder = Validator::builder()
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .jwks(json!({ "keys": keys }));
+        let builder = if cache {
+            builder
+        } else {
+            builder.token_cache_size(0)
+        };
+        builder.build().unwrap()
+    };
+    let mut group = c.benchmark_group("scale");
+    let uncached = build(false);
+    group.bench_function("validate_64_keys", |b| {
+        b.iter(|| ready(uncached.validate(black_box(&token))).unwrap())
+    });
+    let cached = build(true);
+    assert!(ready(cached.validate(&token)).is_ok());
+    group.bench_function("cache_hit_64_keys", |b| {
+        b.iter(|| ready(cached.validate(black_box(&token))).unwrap())
+    });
+    // Wall time per hit with two threads hitting together: half the one-thread time means
+    // no contention (on a 2-core machine).
+    group.bench_function("cache_hit_2_threads", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| {
+                        for _ in 0..iters / 2 {
+                            ready(cached.validate(black_box(&token))).unwrap();
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    });
+    group.finish();
+}
+
 fn bearer_parsing(c: &mut Criterion) {
     let key = TestKey::generate("bench-key", Algorithm::RS256);
     let header = format!("Bearer {}", mint(&key));
@@ -156,5 +206,5 @@ fn bearer_parsing(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, algorithms, bearer_parsing);
+criterion_group!(benches, algorithms, scale, bearer_parsing);
 criterion_main!(benches);

@@ -43,35 +43,60 @@ where
 
 /// Parses one `Authorization` value: `Bearer 1*SP b64token`.
 fn parse_credentials(value: &[u8]) -> Result<Option<&str>, Error> {
-    if !value
-        .iter()
-        .all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\t')
-    {
-        return Err(InvalidRequest::MalformedHeader.into());
-    }
     let value = value.trim_ascii();
     let scheme_len = value
         .iter()
         .position(|b| *b == b' ' || *b == b'\t')
         .unwrap_or(value.len());
     if !value[..scheme_len].eq_ignore_ascii_case(SCHEME) {
-        return Ok(None);
+        // Not ours; but a value no header may carry is still a malformed request.
+        return if value.iter().all(|b| is_field_byte(*b)) {
+            Ok(None)
+        } else {
+            Err(InvalidRequest::MalformedHeader.into())
+        };
     }
     let token = value[scheme_len..].trim_ascii_start();
     if token.is_empty() || !is_b64token(token) {
-        return Err(InvalidRequest::MalformedBearer.into());
+        // The slow path: say which rule the value broke.
+        return if value.iter().all(|b| is_field_byte(*b)) {
+            Err(InvalidRequest::MalformedBearer.into())
+        } else {
+            Err(InvalidRequest::MalformedHeader.into())
+        };
     }
     // Checked above: every byte is ASCII.
     Ok(std::str::from_utf8(token).ok())
 }
 
+/// Visible ASCII, space or tab: what an `Authorization` value may hold here.
+fn is_field_byte(b: u8) -> bool {
+    b.is_ascii_graphic() || b == b' ' || b == b'\t'
+}
+
+/// The `b64token` body characters of RFC 6750 section 2.1, as a lookup table: one pass,
+/// one load per byte (this runs on every request).
+const B64TOKEN_BODY: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || b == b'-'
+            || b == b'.'
+            || b == b'_'
+            || b == b'~'
+            || b == b'+'
+            || b == b'/';
+        i += 1;
+    }
+    table
+};
+
 /// RFC 6750 section 2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(token: &[u8]) -> bool {
     let body_len = token.len() - token.iter().rev().take_while(|b| **b == b'=').count();
-    body_len > 0
-        && token[..body_len]
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(b))
+    body_len > 0 && token[..body_len].iter().all(|b| B64TOKEN_BODY[*b as usize])
 }
 
 #[cfg(test)]

@@ -183,6 +183,20 @@ impl Claims {
     }
 }
 
+/// The verified claims as the handler's type `T`: for `T = Claims` itself, a clone of the
+/// shared claims (no JSON work at all); for any other type, deserialized from the signed
+/// payload. A payload that does not fit `T` is `invalid_token` (the token is genuine, but
+/// not one this handler can serve). The one function both adapters' extractors call.
+pub fn typed<T: DeserializeOwned + 'static>(claims: &Claims) -> Result<T, Error> {
+    let boxed: Box<dyn std::any::Any> = Box::new(claims.clone());
+    match boxed.downcast::<T>() {
+        Ok(same) => Ok(*same),
+        Err(_) => claims
+            .deserialize::<T>()
+            .map_err(|_| InvalidToken::InvalidClaim("claims").into()),
+    }
+}
+
 /// Maps a serde error from [`Registered`] to the reason, by the marker we put in it.
 fn classify(message: &str) -> InvalidToken {
     for name in [

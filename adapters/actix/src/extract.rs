@@ -33,7 +33,7 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
-use tokengate::{Error, InvalidToken};
+use tokengate::Error;
 
 use crate::error::Rejection;
 
@@ -48,17 +48,16 @@ use crate::error::Rejection;
 #[derive(Debug, Clone)]
 pub struct Claims<T = tokengate::Claims>(pub T);
 
-impl<T: DeserializeOwned> FromRequest for Claims<T> {
+impl<T: DeserializeOwned + 'static> FromRequest for Claims<T> {
     type Error = Rejection;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let extensions = request.extensions();
         let result = match extensions.get::<tokengate::Claims>() {
-            Some(claims) => claims
-                .deserialize::<T>()
+            Some(claims) => tokengate::claims::typed(claims)
                 .map(Claims)
-                .map_err(|_| Rejection(InvalidToken::InvalidClaim("claims").into())),
+                .map_err(Rejection),
             None => Err(Rejection(Error::MissingCredentials)),
         };
         ready(result)

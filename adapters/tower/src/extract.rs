@@ -41,7 +41,7 @@ use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
-use tokengate::{Error, InvalidToken};
+use tokengate::Error;
 
 use crate::response::rejection;
 
@@ -53,20 +53,21 @@ use crate::response::rejection;
 #[derive(Debug, Clone)]
 pub struct Claims<T = tokengate::Claims>(pub T);
 
-fn claims_from<T: DeserializeOwned>(parts: &Parts) -> Option<Result<Claims<T>, Rejection>> {
+fn claims_from<T: DeserializeOwned + 'static>(
+    parts: &Parts,
+) -> Option<Result<Claims<T>, Rejection>> {
     let claims = parts.extensions.get::<tokengate::Claims>()?;
     Some(
-        claims
-            .deserialize::<T>()
+        tokengate::claims::typed(claims)
             .map(Claims)
-            .map_err(|_| Rejection(InvalidToken::InvalidClaim("claims").into())),
+            .map_err(Rejection),
     )
 }
 
 impl<S, T> FromRequestParts<S> for Claims<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned,
+    T: DeserializeOwned + 'static,
 {
     type Rejection = Rejection;
 
@@ -78,7 +79,7 @@ where
 impl<S, T> OptionalFromRequestParts<S> for Claims<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned,
+    T: DeserializeOwned + 'static,
 {
     type Rejection = Rejection;
 
