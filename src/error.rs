@@ -90,6 +90,9 @@ pub enum InvalidToken {
     WrongIssuer,
     /// `aud` does not contain the configured audience.
     WrongAudience,
+    /// RFC 7662 section 2.2: the introspection endpoint says the token is not active
+    /// (expired, revoked, or never issued).
+    Inactive,
 }
 
 /// Fixed client-facing descriptions. Internal error text never reaches a client.
@@ -103,6 +106,7 @@ mod description {
     pub const NOT_YET_VALID: &str = "The access token is not valid yet";
     pub const NOT_FOR_US: &str = "The access token was not issued for this resource";
     pub const CLAIMS: &str = "The access token claims are invalid";
+    pub const INACTIVE: &str = "The access token is not active";
     pub const SCOPE: &str = "The access token lacks a required scope";
     pub const UNAVAILABLE: &str = "The token issuer's keys are unavailable";
 }
@@ -154,6 +158,7 @@ impl Error {
                 T::Expired => description::EXPIRED,
                 T::NotYetValid => description::NOT_YET_VALID,
                 T::WrongIssuer | T::WrongAudience | T::WrongType => description::NOT_FOR_US,
+                T::Inactive => description::INACTIVE,
                 T::MissingClaim(_) | T::InvalidClaim(_) => description::CLAIMS,
             },
             Error::InsufficientScope { .. } => description::SCOPE,

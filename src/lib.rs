@@ -41,6 +41,7 @@ pub mod claims;
 #[cfg(feature = "dev-issuer")]
 pub mod dev_server;
 pub mod error;
+pub mod introspection;
 mod json;
 pub mod jwks;
 #[cfg(feature = "testing")]
@@ -50,12 +51,14 @@ mod verify;
 
 pub use claims::{Claims, Scopes};
 pub use error::{Error, InvalidRequest, InvalidToken};
+pub use introspection::{ClientAuth, TokenFormat};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::KeySetStats;
 pub use validator::{
-    ConfigError, DEFAULT_CACHE_TTL, DEFAULT_FETCH_TIMEOUT, DEFAULT_LEEWAY, DEFAULT_MAX_CACHE_TTL,
-    DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS, DEFAULT_MAX_RETRY_BACKOFF, DEFAULT_MAX_TOKEN_BYTES,
-    DEFAULT_MIN_CACHE_TTL, DEFAULT_REFRESH_COOLDOWN, DEFAULT_TOKEN_CACHE_SIZE,
-    DEFAULT_TOKEN_CACHE_TTL, Validator, ValidatorBuilder,
+    ConfigError, DEFAULT_CACHE_TTL, DEFAULT_FETCH_TIMEOUT, DEFAULT_INTROSPECTION_CACHE_TTL,
+    DEFAULT_LEEWAY, DEFAULT_MAX_CACHE_TTL, DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS,
+    DEFAULT_MAX_RETRY_BACKOFF, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_MIN_CACHE_TTL,
+    DEFAULT_REFRESH_COOLDOWN, DEFAULT_TOKEN_CACHE_SIZE, DEFAULT_TOKEN_CACHE_TTL, Validator,
+    ValidatorBuilder,
 };
 pub use verify::SUPPORTED_ALGORITHMS;

@@ -50,6 +50,8 @@ use serde_json::{Map, Value, json};
 
 /// The audience [`MockIssuer::start`] mints tokens for.
 pub const DEFAULT_AUDIENCE: &str = "tokengate-dev-api";
+/// The client id and secret the mock's introspection endpoint accepts by default.
+pub const DEFAULT_INTROSPECTION_CLIENT: (&str, &str) = ("rs-client", "rs-secret");
 /// How long a [`Behavior::Hang`] holds a request: longer than any fetch timeout, short
 /// enough that a forgotten test server ends by itself.
 pub const HANG_FOR: Duration = Duration::from_secs(60);
@@ -224,6 +226,10 @@ struct IssuerState {
     discovery_hits: AtomicUsize,
     jwks_hits: AtomicUsize,
     not_modified_hits: AtomicUsize,
+    /// RFC 7662: the client allowed to introspect, and the opaque tokens issued.
+    introspection_client: Mutex<(String, String)>,
+    opaque_tokens: Mutex<std::collections::HashMap<String, Map<String, Value>>>,
+    introspection_hits: AtomicUsize,
     next_kid: AtomicUsize,
 }
 
@@ -274,6 +280,12 @@ impl MockIssuer {
             discovery_hits: AtomicUsize::new(0),
             jwks_hits: AtomicUsize::new(0),
             not_modified_hits: AtomicUsize::new(0),
+            introspection_client: Mutex::new((
+                DEFAULT_INTROSPECTION_CLIENT.0.to_owned(),
+                DEFAULT_INTROSPECTION_CLIENT.1.to_owned(),
+            )),
+            opaque_tokens: Mutex::new(std::collections::HashMap::new()),
+            introspection_hits: AtomicUsize::new(0),
             next_kid: AtomicUsize::new(1),
         });
         let app = Router::new()
@@ -284,6 +296,7 @@ impl MockIssuer {
             )
             .route("/jwks", get(jwks))
             .route("/moved", get(moved))
+            .route("/introspect", axum::routing::post(introspect))
             .with_state(state.clone());
         let server = tokio::spawn(async move {
             // Ends when the issuer is dropped (the task is aborted) or the runtime stops.
@@ -294,6 +307,7 @@ impl MockIssuer {
             addr,
             server,
         };
+        issuer.set_metadata("introspection_endpoint", issuer.introspection_url());
         issuer.add_key(alg);
         issuer
     }
@@ -406,6 +420,31 @@ impl MockIssuer {
     /// The URL that redirects (see [`MockIssuer::redirect_to`]).
     pub fn moved_url(&self) -> String {
         format!("{}/moved", self.state.issuer)
+    }
+
+    /// The RFC 7662 introspection endpoint (also in the discovery metadata).
+    pub fn introspection_url(&self) -> String {
+        format!("{}/introspect", self.state.issuer)
+    }
+
+    /// The client allowed to introspect (`client_secret_basic` or `client_secret_post`).
+    pub fn set_introspection_client(&self, client_id: &str, client_secret: &str) {
+        *self.state.introspection_client.lock().unwrap() =
+            (client_id.to_owned(), client_secret.to_owned());
+    }
+
+    /// Introspection requests received (whatever the answer).
+    pub fn introspection_hits(&self) -> usize {
+        self.state.introspection_hits.load(Ordering::SeqCst)
+    }
+
+    /// Ends an opaque token's life early: introspection answers `active: false` from now.
+    pub fn revoke(&self, opaque_token: &str) {
+        self.state
+            .opaque_tokens
+            .lock()
+            .unwrap()
+            .remove(opaque_token);
     }
 
     /// JWKS requests answered `304 Not Modified`.
@@ -571,6 +610,20 @@ impl TokenBuilder<'_> {
         format!("{input}.{signature}")
     }
 
+    /// An opaque token (random, not a JWT) whose claims only introspection reveals.
+    pub fn opaque(self) -> String {
+        let mut bytes = [0u8; 24];
+        aws_lc_rs::rand::fill(&mut bytes).expect("random bytes");
+        let token = URL_SAFE_NO_PAD.encode(bytes);
+        self.issuer
+            .state
+            .opaque_tokens
+            .lock()
+            .unwrap()
+            .insert(token.clone(), self.claims);
+        token
+    }
+
     /// The compact JWS with an HMAC-SHA256 "signature" under `secret`: the forgery an
     /// attacker makes when a validator treats a public key as an HMAC secret.
     pub fn sign_hs256(self, secret: &[u8]) -> String {
@@ -697,4 +750,52 @@ fn content_tag(body: &str) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     body.hash(&mut hasher);
     hasher.finish()
+}
+
+/// RFC 7662 section 2: the introspection endpoint, authenticating the client with
+/// `client_secret_basic` or `client_secret_post`.
+async fn introspect(
+    State(state): State<Arc<IssuerState>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<std::collections::HashMap<String, String>>,
+) -> Response {
+    use base64::engine::general_purpose::STANDARD;
+    state.introspection_hits.fetch_add(1, Ordering::SeqCst);
+    if let Some(response) = misbehave(&state).await {
+        return response;
+    }
+    let (id, secret) = state.introspection_client.lock().unwrap().clone();
+    let basic = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let authenticated = match basic {
+        Some(pair) => pair == format!("{id}:{secret}"),
+        None => form.get("client_id") == Some(&id) && form.get("client_secret") == Some(&secret),
+    };
+    if !authenticated {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    let claims = form
+        .get("token")
+        .and_then(|t| state.opaque_tokens.lock().unwrap().get(t).cloned());
+    let active = claims.as_ref().is_some_and(|c| {
+        c.get("exp")
+            .and_then(Value::as_i64)
+            .is_none_or(|exp| exp > unix_now())
+    });
+    match (active, claims) {
+        (true, Some(mut claims)) => {
+            claims.insert("active".into(), json!(true));
+            claims.insert("token_type".into(), json!("Bearer"));
+            axum::Json(Value::Object(claims)).into_response()
+        }
+        _ => axum::Json(json!({"active": false})).into_response(),
+    }
 }

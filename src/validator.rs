@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,6 +24,9 @@ use reqwest::Url;
 
 use crate::claims::Claims;
 use crate::error::{Error, InvalidToken};
+use crate::introspection::{
+    ClientAuth, IntrospectionConfig, Introspector, TokenFormat, looks_like_jwt,
+};
 use crate::jwks::{
     FetchLimits, KeyCache, KeyCacheConfig, KeySet, KeySetStats, KeySource, TtlBounds, VerifyingKey,
     redirect_policy, scheme_allowed,
@@ -59,18 +63,35 @@ pub const DEFAULT_TOKEN_CACHE_SIZE: u64 = 20_000;
 /// How long a verified token is trusted without re-verification (never beyond its `exp`):
 /// short enough that a configuration or clock surprise heals by itself.
 pub const DEFAULT_TOKEN_CACHE_TTL: Duration = Duration::from_secs(5 * 60);
+/// RFC 7662 answers are remembered this long at most (and never past the token's `exp`):
+/// a revoked opaque token is refused within a minute, at one request per token per minute.
+pub const DEFAULT_INTROSPECTION_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Issuers publish two or three keys; 64 covers rotation overlaps and caps the work of
 /// parsing a hostile set.
 pub const DEFAULT_MAX_KEYS: usize = 64;
 
 /// Checks bearer tokens: signature, issuer, audience, lifetime. Cheap to clone; clones
-/// share one key cache.
+/// share their key caches.
+///
+/// One validator serves one issuer ([`Validator::builder`]) or several
+/// ([`Validator::any_of`]): then each token is routed by its `iss` to that issuer's own
+/// keys and policy before any key is looked up.
 #[derive(Clone)]
 pub struct Validator {
-    inner: Arc<Inner>,
+    inner: Arc<Kind>,
 }
 
-struct Inner {
+// Held once, behind the Validator's Arc: boxing `One` would only add an indirection to
+// every request of the common single-issuer case.
+#[allow(clippy::large_enum_variant)]
+enum Kind {
+    One(Issuer),
+    /// Issuer identifier → a single-issuer validator.
+    Many(HashMap<String, Validator>),
+}
+
+/// One issuer's policy and keys.
+struct Issuer {
     issuer: String,
     audiences: Vec<String>,
     algorithms: Vec<Algorithm>,
@@ -80,15 +101,24 @@ struct Inner {
     keys: Arc<KeyCache>,
     token_cache: Option<TokenCache>,
     token_cache_ttl: Duration,
+    introspection: Option<Introspector>,
+    token_format: TokenFormat,
 }
 
 impl fmt::Debug for Validator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Validator")
-            .field("issuer", &self.inner.issuer)
-            .field("audiences", &self.inner.audiences)
-            .field("algorithms", &self.inner.algorithms)
-            .finish_non_exhaustive()
+        match &*self.inner {
+            Kind::One(issuer) => f
+                .debug_struct("Validator")
+                .field("issuer", &issuer.issuer)
+                .field("audiences", &issuer.audiences)
+                .field("algorithms", &issuer.algorithms)
+                .finish_non_exhaustive(),
+            Kind::Many(map) => f
+                .debug_struct("Validator")
+                .field("issuers", &map.keys().collect::<Vec<_>>())
+                .finish_non_exhaustive(),
+        }
     }
 }
 
@@ -98,9 +128,63 @@ impl Validator {
         ValidatorBuilder::default()
     }
 
-    /// The issuer whose tokens this validator accepts.
+    /// A validator for tokens from any of these issuers (multi-tenant APIs, migrations
+    /// between identity providers), each with its own keys and policy.
+    ///
+    /// A token is routed by its `iss` claim, read before any key is fetched; the chosen
+    /// issuer's validator then checks everything, `iss` included. A token naming no
+    /// configured issuer is refused without any network call: issuers are never "tried
+    /// in turn", so one issuer's keys can never vouch for another issuer's tokens.
+    ///
+    /// ```
+    /// # use tokengate::Validator;
+    /// let a = Validator::builder().issuer("https://a.example").audience("api").build().unwrap();
+    /// let b = Validator::builder().issuer("https://b.example").audience("api").build().unwrap();
+    /// let both = Validator::any_of([a, b]).unwrap();
+    /// assert_eq!(both.issuers(), ["https://a.example", "https://b.example"]);
+    /// ```
+    pub fn any_of(
+        validators: impl IntoIterator<Item = Validator>,
+    ) -> Result<Validator, ConfigError> {
+        let mut map = HashMap::new();
+        for validator in validators {
+            let singles: Vec<Validator> = match &*validator.inner {
+                Kind::One(_) => vec![validator.clone()],
+                Kind::Many(inner) => inner.values().cloned().collect(),
+            };
+            for single in singles {
+                let issuer = single.issuer().to_owned();
+                if map.insert(issuer.clone(), single).is_some() {
+                    return Err(ConfigError::DuplicateIssuer(issuer));
+                }
+            }
+        }
+        if map.is_empty() {
+            return Err(ConfigError::MissingIssuer);
+        }
+        Ok(Validator {
+            inner: Arc::new(Kind::Many(map)),
+        })
+    }
+
+    /// The issuer whose tokens this validator accepts (the first, in order, of several).
     pub fn issuer(&self) -> &str {
-        &self.inner.issuer
+        match &*self.inner {
+            Kind::One(issuer) => &issuer.issuer,
+            Kind::Many(map) => map.keys().min().map_or("", String::as_str),
+        }
+    }
+
+    /// Every issuer whose tokens this validator accepts, sorted.
+    pub fn issuers(&self) -> Vec<&str> {
+        match &*self.inner {
+            Kind::One(issuer) => vec![&issuer.issuer],
+            Kind::Many(map) => {
+                let mut issuers: Vec<&str> = map.keys().map(String::as_str).collect();
+                issuers.sort_unstable();
+                issuers
+            }
+        }
     }
 
     /// Validates a bearer token and returns its verified claims.
@@ -108,9 +192,12 @@ impl Validator {
     /// Waits on the network only when the token names a key we have not seen (at most one
     /// fetch per cooldown, shared by all concurrent callers) or no key set was fetched yet.
     pub async fn validate(&self, token: &str) -> Result<Claims, Error> {
-        let result = match self.check_now(token) {
-            Some(result) => result,
-            None => self.check_fetching(token).await,
+        let result = match self.route(token) {
+            Ok(issuer) => match issuer.check_now(token) {
+                Some(result) => result,
+                None => issuer.check_fetching(token).await,
+            },
+            Err(error) => Err(error),
         };
         log_rejection(&result);
         result
@@ -121,30 +208,97 @@ impl Validator {
     /// [`validate`](Self::validate). Adapters use it to answer most requests without
     /// allocating a future.
     pub fn try_validate(&self, token: &str) -> Option<Result<Claims, Error>> {
-        let result = self.check_now(token)?;
+        let result = match self.route(token) {
+            Ok(issuer) => issuer.check_now(token)?,
+            Err(error) => Err(error),
+        };
         log_rejection(&result);
         Some(result)
     }
 
-    /// Fetches the issuer's keys now, so the first request does not wait for them.
+    /// Fetches the issuers' keys now, so the first request does not wait for them.
     ///
     /// Counts as a fetch for the refresh cooldown. An error here is not fatal: requests
     /// get 503 until a later fetch succeeds.
     pub async fn prefetch_keys(&self) -> Result<(), Error> {
-        self.inner.keys.prefetch().await
+        match &*self.inner {
+            Kind::One(issuer) => issuer.keys.prefetch().await,
+            Kind::Many(map) => {
+                let mut result = Ok(());
+                for validator in map.values() {
+                    if let Err(error) = Box::pin(validator.prefetch_keys()).await {
+                        result = Err(error);
+                    }
+                }
+                result
+            }
+        }
     }
 
     /// Counters of the key cache: fetches, failures, `304`s, skipped refetches, the age
-    /// and size of the current set. Cheap; fine for a health endpoint.
+    /// and size of the current set (summed over issuers; the oldest age). Cheap; fine for
+    /// a health endpoint.
     pub fn key_set_stats(&self) -> KeySetStats {
-        self.inner.keys.stats()
+        match &*self.inner {
+            Kind::One(issuer) => issuer.keys.stats(),
+            Kind::Many(map) => map.values().map(Validator::key_set_stats).fold(
+                KeySetStats::default(),
+                |mut sum, s| {
+                    sum.fetches += s.fetches;
+                    sum.failures += s.failures;
+                    sum.not_modified += s.not_modified;
+                    sum.skipped += s.skipped;
+                    sum.unknown_kid_hits += s.unknown_kid_hits;
+                    sum.keys += s.keys;
+                    sum.age = sum.age.max(s.age);
+                    sum.failing |= s.failing;
+                    sum
+                },
+            ),
+        }
     }
 
+    /// The issuer policy that must judge `token`.
+    fn route(&self, token: &str) -> Result<&Issuer, Error> {
+        match &*self.inner {
+            Kind::One(issuer) => Ok(issuer),
+            Kind::Many(map) => {
+                // Bounded like any token before it is decoded.
+                let cap = map
+                    .values()
+                    .map(|v| v.single().max_token_bytes)
+                    .max()
+                    .unwrap_or(0);
+                if token.len() > cap {
+                    return Err(InvalidToken::TooLarge.into());
+                }
+                let iss = crate::verify::peek_issuer(token)?;
+                map.get(&*iss)
+                    .map(Validator::single)
+                    .ok_or(InvalidToken::WrongIssuer.into())
+            }
+        }
+    }
+
+    /// The policy of a single-issuer validator (`any_of` stores only those).
+    fn single(&self) -> &Issuer {
+        match &*self.inner {
+            Kind::One(issuer) => issuer,
+            Kind::Many(_) => unreachable!("any_of flattens nested sets"),
+        }
+    }
+}
+
+impl Issuer {
     /// Everything that needs no I/O: the token cache, parsing, a known key, verification.
     fn check_now(&self, token: &str) -> Option<Result<Claims, Error>> {
-        let policy = &*self.inner;
+        let policy = self;
         if token.len() > policy.max_token_bytes {
             return Some(Err(InvalidToken::TooLarge.into()));
+        }
+        if let Some(introspector) = self.opaque(token) {
+            let outcome = introspector.cached(&token_digest(token))?;
+            return Some(self.accept(outcome));
         }
         let digest = policy.token_cache.as_ref().map(|_| token_digest(token));
         if let (Some(cache), Some(digest)) = (&policy.token_cache, &digest) {
@@ -171,16 +325,41 @@ impl Validator {
         Some(self.finish(&jws, key, digest))
     }
 
-    /// The path that may fetch keys.
+    /// The introspector, if this token is to be introspected rather than verified.
+    fn opaque(&self, token: &str) -> Option<&Introspector> {
+        let introspector = self.introspection.as_ref()?;
+        match self.token_format {
+            TokenFormat::Jwt => None,
+            TokenFormat::Opaque => Some(introspector),
+            TokenFormat::JwtOrOpaque => (!looks_like_jwt(token)).then_some(introspector),
+        }
+    }
+
+    /// An introspection outcome, with the claims checked against the clock and policy on
+    /// every use (a cached answer must not outlive the token).
+    fn accept(&self, outcome: Result<Claims, InvalidToken>) -> Result<Claims, Error> {
+        let claims = outcome?;
+        self.check_claims(&claims)?;
+        Ok(claims)
+    }
+
+    /// The path that may fetch keys (or introspect).
     async fn check_fetching(&self, token: &str) -> Result<Claims, Error> {
+        if let Some(introspector) = self.opaque(token) {
+            if token.len() > self.max_token_bytes {
+                return Err(InvalidToken::TooLarge.into());
+            }
+            let outcome = introspector.introspect(token, token_digest(token)).await?;
+            return self.accept(outcome);
+        }
         let jws = self.parse(token)?;
-        let key = self.inner.keys.key_for(jws.kid.as_deref(), jws.alg).await?;
-        let digest = self.inner.token_cache.as_ref().map(|_| token_digest(token));
+        let key = self.keys.key_for(jws.kid.as_deref(), jws.alg).await?;
+        let digest = self.token_cache.as_ref().map(|_| token_digest(token));
         self.finish(&jws, key, digest)
     }
 
     fn parse<'t>(&self, token: &'t str) -> Result<Jws<'t>, Error> {
-        let policy = &*self.inner;
+        let policy = self;
         if token.len() > policy.max_token_bytes {
             return Err(InvalidToken::TooLarge.into());
         }
@@ -201,13 +380,13 @@ impl Validator {
         jws.verify_signature(&key)?;
         let claims = jws.claims()?;
         self.check_claims(&claims)?;
-        if let (Some(cache), Some(digest)) = (&self.inner.token_cache, digest) {
+        if let (Some(cache), Some(digest)) = (&self.token_cache, digest) {
             let until_expiry = claims
                 .expires_at()
-                .saturating_add(self.inner.leeway)
+                .saturating_add(self.leeway)
                 .saturating_sub(unix_now());
             let lifetime =
-                Duration::from_secs(until_expiry.max(0) as u64).min(self.inner.token_cache_ttl);
+                Duration::from_secs(until_expiry.max(0) as u64).min(self.token_cache_ttl);
             if !lifetime.is_zero() {
                 let entry = CachedToken {
                     claims: claims.clone(),
@@ -225,11 +404,7 @@ impl Validator {
     /// verified it is still published. `Err(None)`: the key is gone.
     fn revalidate(&self, entry: &CachedToken) -> Result<(), Option<InvalidToken>> {
         self.check_lifetime(&entry.claims).map_err(Some)?;
-        if self
-            .inner
-            .keys
-            .still_published(entry.kid.as_deref(), &entry.key)
-        {
+        if self.keys.still_published(entry.kid.as_deref(), &entry.key) {
             Ok(())
         } else {
             Err(None)
@@ -238,7 +413,7 @@ impl Validator {
 
     /// RFC 7519 section 4.1 and RFC 9068 section 4: the claims every access token must pass.
     fn check_claims(&self, claims: &Claims) -> Result<(), InvalidToken> {
-        let policy = &*self.inner;
+        let policy = self;
         if claims.issuer() != policy.issuer {
             return Err(InvalidToken::WrongIssuer);
         }
@@ -254,7 +429,7 @@ impl Validator {
 
     /// `exp` and `nbf` against the clock, with the leeway: on every request, cached or not.
     fn check_lifetime(&self, claims: &Claims) -> Result<(), InvalidToken> {
-        let policy = &*self.inner;
+        let policy = self;
         let now = unix_now();
         if now > claims.expires_at().saturating_add(policy.leeway) {
             return Err(InvalidToken::Expired);
@@ -319,7 +494,7 @@ fn is_access_token_type(typ: Option<&str>) -> bool {
     })
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -347,6 +522,11 @@ pub struct ValidatorBuilder {
     max_retry_backoff: Option<Duration>,
     token_cache_size: Option<u64>,
     token_cache_ttl: Option<Duration>,
+    introspection: Option<(String, String)>,
+    introspection_endpoint: Option<String>,
+    introspection_auth: ClientAuth,
+    introspection_cache_ttl: Option<Duration>,
+    token_format: Option<TokenFormat>,
     require_access_token_type: bool,
     allow_insecure_http: bool,
     http_client: Option<reqwest::Client>,
@@ -465,6 +645,46 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Validate opaque tokens by RFC 7662 introspection, authenticating as this client.
+    /// The endpoint comes from the issuer's metadata (`introspection_endpoint`) unless
+    /// [`introspection_endpoint`](Self::introspection_endpoint) names it. With
+    /// introspection on, every token is introspected unless
+    /// [`token_format`](Self::token_format) says otherwise.
+    pub fn introspection(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.introspection = Some((client_id.into(), client_secret.into()));
+        self
+    }
+
+    /// The introspection endpoint, instead of the one in the issuer's metadata.
+    pub fn introspection_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.introspection_endpoint = Some(url.into());
+        self
+    }
+
+    /// How to authenticate to the introspection endpoint. Default: `client_secret_basic`.
+    pub fn introspection_auth(mut self, auth: ClientAuth) -> Self {
+        self.introspection_auth = auth;
+        self
+    }
+
+    /// How long an introspection answer is remembered at most (never past the token's
+    /// `exp`). Default [`DEFAULT_INTROSPECTION_CACHE_TTL`].
+    pub fn introspection_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.introspection_cache_ttl = Some(ttl);
+        self
+    }
+
+    /// Which tokens are JWTs and which are introspected. Default: [`TokenFormat::Jwt`],
+    /// or [`TokenFormat::Opaque`] once [`introspection`](Self::introspection) is set.
+    pub fn token_format(mut self, format: TokenFormat) -> Self {
+        self.token_format = Some(format);
+        self
+    }
+
     /// RFC 9068 mode: require `typ: at+jwt`, so that an ID token (or any other JWT the
     /// issuer signs) cannot be replayed as an access token. Off by default because many
     /// issuers do not set it yet.
@@ -571,7 +791,7 @@ impl ValidatorBuilder {
         };
         let keys = Arc::new(KeyCache::new(KeyCacheConfig {
             source,
-            client,
+            client: client.clone(),
             limits: FetchLimits {
                 timeout,
                 max_body: max_jwks_bytes,
@@ -583,6 +803,44 @@ impl ValidatorBuilder {
             allow_http: self.allow_insecure_http,
         }));
         let token_cache_size = self.token_cache_size.unwrap_or(DEFAULT_TOKEN_CACHE_SIZE);
+        let introspection = match &self.introspection {
+            None => None,
+            Some((id, secret)) => {
+                if id.is_empty() {
+                    return Err(ConfigError::MissingIntrospectionClient);
+                }
+                let config = IntrospectionConfig {
+                    client_id: id.clone(),
+                    client_secret: secret.clone(),
+                    endpoint: self.introspection_endpoint.clone(),
+                    auth: self.introspection_auth,
+                    cache_ttl: self
+                        .introspection_cache_ttl
+                        .unwrap_or(DEFAULT_INTROSPECTION_CACHE_TTL),
+                    cache_size: token_cache_size.max(DEFAULT_TOKEN_CACHE_SIZE),
+                };
+                let limits = FetchLimits {
+                    timeout,
+                    max_body: max_jwks_bytes,
+                };
+                let introspector = Introspector::new(
+                    issuer.clone(),
+                    self.audiences[0].clone(),
+                    config,
+                    client.clone(),
+                    limits,
+                    self.allow_insecure_http,
+                )
+                .map_err(|_| ConfigError::InsecureUrl("introspection_endpoint"))?;
+                Some(introspector)
+            }
+        };
+        let token_format = match (self.token_format, &introspection) {
+            (Some(format), Some(_)) => format,
+            (None, Some(_)) => TokenFormat::Opaque,
+            (None | Some(TokenFormat::Jwt), None) => TokenFormat::Jwt,
+            (Some(_), None) => return Err(ConfigError::MissingIntrospectionClient),
+        };
         let token_cache = (token_cache_size > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(token_cache_size)
@@ -590,7 +848,7 @@ impl ValidatorBuilder {
                 .build()
         });
         Ok(Validator {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Kind::One(Issuer {
                 issuer,
                 audiences: self.audiences,
                 algorithms,
@@ -600,7 +858,9 @@ impl ValidatorBuilder {
                 keys,
                 token_cache,
                 token_cache_ttl: self.token_cache_ttl.unwrap_or(DEFAULT_TOKEN_CACHE_TTL),
-            }),
+                introspection,
+                token_format,
+            })),
         })
     }
 }
@@ -637,6 +897,11 @@ pub enum ConfigError {
     ZeroLimit(&'static str),
     /// `min_cache_ttl` is above `max_cache_ttl`.
     CacheTtlBounds,
+    /// `any_of` was given two validators for the same issuer.
+    DuplicateIssuer(String),
+    /// Opaque tokens were asked for without `introspection(client_id, secret)`, or with an
+    /// empty client id.
+    MissingIntrospectionClient,
     /// Both `jwks_url` and a static `jwks` were given.
     ConflictingKeySources,
     /// The static `jwks` is not a JWK Set with at least one usable key.
@@ -665,6 +930,12 @@ impl fmt::Display for ConfigError {
             ConfigError::LeewayTooLarge => f.write_str("leeway must be at most 300 seconds"),
             ConfigError::ZeroLimit(name) => write!(f, "{name} must be greater than zero"),
             ConfigError::CacheTtlBounds => f.write_str("min_cache_ttl must not exceed max_cache_ttl"),
+            ConfigError::MissingIntrospectionClient => f.write_str(
+                "introspection needs a client: call introspection(client_id, client_secret) (a non-empty client id)",
+            ),
+            ConfigError::DuplicateIssuer(issuer) => {
+                write!(f, "issuer {issuer:?} is configured twice: each issuer needs exactly one policy")
+            }
             ConfigError::ConflictingKeySources => f.write_str("jwks_url and jwks are exclusive: give one key source"),
             ConfigError::InvalidJwks => f.write_str("jwks is not a JWK Set with at least one usable signature key"),
             ConfigError::HttpClient => f.write_str("http client: the default TLS client could not be built"),
@@ -802,7 +1073,7 @@ mod tests {
             let v = validator(&key, 100);
             let token = mint(&key, unix_now() + 600);
             assert!(v.try_validate(&token).unwrap().is_ok());
-            let cache = v.inner.token_cache.as_ref().unwrap();
+            let cache = v.single().token_cache.as_ref().unwrap();
             let entry = cache.get(&token_digest(&token)).expect("remembered");
             assert!(entry.lifetime <= DEFAULT_TOKEN_CACHE_TTL);
             // A hit answers without verifying again: the same claims object comes back.
@@ -820,7 +1091,7 @@ mod tests {
             let token = mint(&key, unix_now() + 5);
             assert!(v.try_validate(&token).unwrap().is_ok());
             let entry = v
-                .inner
+                .single()
                 .token_cache
                 .as_ref()
                 .unwrap()
@@ -841,14 +1112,14 @@ mod tests {
             let expired = mint(&key, unix_now() - 3600);
             assert!(v.try_validate(&expired).unwrap().is_err());
             assert!(
-                v.inner
+                v.single()
                     .token_cache
                     .as_ref()
                     .unwrap()
                     .get(&token_digest(&expired))
                     .is_none()
             );
-            assert!(validator(&key, 0).inner.token_cache.is_none());
+            assert!(validator(&key, 0).single().token_cache.is_none());
         }
     }
 

@@ -367,3 +367,79 @@ async fn min_cache_ttl_lets_short_max_ages_refresh_in_the_background() {
         assert!(refreshed, "{name}: the key set was never refreshed");
     }
 }
+
+#[tokio::test]
+async fn several_issuers_in_one_variable_are_each_trusted() {
+    for name in EXAMPLES {
+        let audience = "shared-api";
+        let a = MockIssuer::start_with(audience, tokengate::Algorithm::RS256).await;
+        let b = MockIssuer::start_with(audience, tokengate::Algorithm::ES256).await;
+        let api = Example::start(
+            name,
+            &[
+                (
+                    "TOKENGATE_ISSUER",
+                    format!("{}, {}", a.issuer(), b.issuer()),
+                ),
+                ("TOKENGATE_AUDIENCE", audience.to_owned()),
+            ],
+        )
+        .await;
+        assert_eq!(
+            api.get_bearer("/me", &a.token().sign()).await.status,
+            200,
+            "{name}"
+        );
+        assert_eq!(
+            api.get_bearer("/me", &b.token().sign()).await.status,
+            200,
+            "{name}"
+        );
+        let forged = b.token().claim("iss", a.issuer()).sign();
+        api.get_bearer("/me", &forged).await.assert_invalid_token();
+        let stranger = a.token().claim("iss", "https://evil.example").sign();
+        api.get_bearer("/me", &stranger)
+            .await
+            .assert_invalid_token();
+    }
+}
+
+#[tokio::test]
+async fn opaque_tokens_are_introspected_and_jwts_still_verified() {
+    use tokengate::testing::DEFAULT_INTROSPECTION_CLIENT as CLIENT;
+    for name in EXAMPLES {
+        let issuer = MockIssuer::start().await;
+        let api = Example::start(
+            name,
+            &[
+                ("TOKENGATE_ISSUER", issuer.issuer().to_owned()),
+                ("TOKENGATE_AUDIENCE", issuer.audience().to_owned()),
+                ("TOKENGATE_CLIENT_ID", CLIENT.0.to_owned()),
+                ("TOKENGATE_CLIENT_SECRET", CLIENT.1.to_owned()),
+                ("TOKENGATE_INTROSPECTION_URL", issuer.introspection_url()),
+                ("TOKENGATE_INTROSPECTION_CACHE_MS", "100".to_owned()),
+            ],
+        )
+        .await;
+        let opaque = issuer.token().subject("dora").scope("admin").opaque();
+        let me = api.get_bearer("/me", &opaque).await;
+        assert_eq!(
+            (me.status, me.json()["sub"].as_str()),
+            (200, Some("dora")),
+            "{name}"
+        );
+        assert_eq!(
+            api.get_bearer("/admin", &opaque).await.status,
+            200,
+            "{name}"
+        );
+        assert_eq!(
+            api.get_bearer("/me", &issuer.token().sign()).await.status,
+            200,
+            "{name}"
+        );
+        issuer.revoke(&opaque);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        api.get_bearer("/me", &opaque).await.assert_invalid_token();
+    }
+}

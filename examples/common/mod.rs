@@ -9,12 +9,18 @@
 //! | `TOKENGATE_REFRESH_COOLDOWN_MS` | shortest time between key-set fetches | 30000 |
 //! | `TOKENGATE_MIN_CACHE_TTL_MS` | lower clamp on a key set's lifetime | 60000 |
 //! | `TOKENGATE_TOKEN_CACHE_SIZE` | verified tokens remembered (`0`: off) | 20000 |
+//! | `TOKENGATE_CLIENT_ID`, `TOKENGATE_CLIENT_SECRET` | introspect opaque tokens as this client (JWTs still verified locally) | off |
+//! | `TOKENGATE_INTROSPECTION_URL` | the introspection endpoint (else from discovery) | discovered |
+//! | `TOKENGATE_INTROSPECTION_CACHE_MS` | how long an introspection answer is remembered | 60000 |
+//!
+//! `TOKENGATE_ISSUER` may list several issuers, comma-separated: each token is routed by
+//! its `iss` to that issuer's own keys (same audience and settings for all).
 //! | `BIND_ADDR` | where to listen | 127.0.0.1:3000 |
 
 use std::time::Duration;
 
 use tokengate::testing::{DEFAULT_AUDIENCE, MockIssuer};
-use tokengate::{Validator, ValidatorBuilder};
+use tokengate::{TokenFormat, Validator, ValidatorBuilder};
 
 /// The validator and, when no issuer was configured, the embedded one serving it.
 pub struct Setup {
@@ -55,42 +61,100 @@ pub async fn setup() -> Setup {
         .with_writer(std::io::stderr)
         .init();
     let bind_addr = env("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
-    let mut builder: ValidatorBuilder = Validator::builder();
-    if let Some(cooldown) = millis("TOKENGATE_REFRESH_COOLDOWN_MS") {
-        builder = builder.refresh_cooldown(cooldown);
-    }
-    if let Some(ttl) = millis("TOKENGATE_MIN_CACHE_TTL_MS") {
-        builder = builder.min_cache_ttl(ttl);
-    }
-    if let Some(size) = env("TOKENGATE_TOKEN_CACHE_SIZE") {
-        let size = size.parse::<u64>().unwrap_or_else(|_| {
+    let cooldown = millis("TOKENGATE_REFRESH_COOLDOWN_MS");
+    let min_ttl = millis("TOKENGATE_MIN_CACHE_TTL_MS");
+    let cache_size = env("TOKENGATE_TOKEN_CACHE_SIZE").map(|size| {
+        size.parse::<u64>().unwrap_or_else(|_| {
             exit_with(&format!(
                 "TOKENGATE_TOKEN_CACHE_SIZE must be a whole number, not {size:?}"
             ))
-        });
-        builder = builder.token_cache_size(size);
+        })
+    });
+    let audience = env("TOKENGATE_AUDIENCE");
+    let client = env("TOKENGATE_CLIENT_ID")
+        .map(|id| (id, env("TOKENGATE_CLIENT_SECRET").unwrap_or_default()));
+    let introspection_url = env("TOKENGATE_INTROSPECTION_URL");
+    let introspection_ttl = millis("TOKENGATE_INTROSPECTION_CACHE_MS");
+    if introspection_url.is_some() && client.is_none() {
+        exit_with(
+            "TOKENGATE_INTROSPECTION_URL needs TOKENGATE_CLIENT_ID (and TOKENGATE_CLIENT_SECRET)",
+        );
     }
-    if let Some(audience) = env("TOKENGATE_AUDIENCE") {
-        builder = builder.audience(audience);
-    }
-    let (issuer, jwks_url) = (env("TOKENGATE_ISSUER"), env("TOKENGATE_JWKS_URL"));
-    let dev_issuer = if issuer.is_none() && jwks_url.is_none() {
-        let audience = env("TOKENGATE_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned());
+    // The settings every issuer shares.
+    let configure = |mut builder: ValidatorBuilder| {
+        if let Some(cooldown) = cooldown {
+            builder = builder.refresh_cooldown(cooldown);
+        }
+        if let Some(ttl) = min_ttl {
+            builder = builder.min_cache_ttl(ttl);
+        }
+        if let Some(size) = cache_size {
+            builder = builder.token_cache_size(size);
+        }
+        if let Some(audience) = &audience {
+            builder = builder.audience(audience);
+        }
+        if let Some((id, secret)) = &client {
+            // Opaque tokens are introspected; JWTs are still verified locally.
+            builder = builder
+                .introspection(id, secret)
+                .token_format(TokenFormat::JwtOrOpaque);
+            if let Some(url) = &introspection_url {
+                builder = builder.introspection_endpoint(url);
+            }
+            if let Some(ttl) = introspection_ttl {
+                builder = builder.introspection_cache_ttl(ttl);
+            }
+        }
+        builder
+    };
+    let build = |builder: ValidatorBuilder| {
+        builder
+            .build()
+            .unwrap_or_else(|e| exit_with(&e.to_string()))
+    };
+    let issuers: Vec<String> = env("TOKENGATE_ISSUER")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let jwks_url = env("TOKENGATE_JWKS_URL");
+    let (validator, dev_issuer) = if issuers.is_empty() && jwks_url.is_none() {
+        let audience = audience
+            .clone()
+            .unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned());
         let dev = MockIssuer::start_with(&audience, tokengate::Algorithm::RS256).await;
-        builder = builder.issuer(dev.issuer()).audience(&audience);
-        Some(dev)
+        let builder = configure(
+            Validator::builder()
+                .issuer(dev.issuer())
+                .audience(&audience),
+        );
+        (build(builder), Some(dev))
+    } else if issuers.len() > 1 {
+        if jwks_url.is_some() || introspection_url.is_some() {
+            exit_with(
+                "TOKENGATE_JWKS_URL and TOKENGATE_INTROSPECTION_URL need a single TOKENGATE_ISSUER",
+            );
+        }
+        let each = issuers
+            .iter()
+            .map(|issuer| build(configure(Validator::builder().issuer(issuer))));
+        let all = Validator::any_of(each).unwrap_or_else(|e| exit_with(&e.to_string()));
+        (all, None)
     } else {
-        if let Some(issuer) = issuer {
+        let mut builder = configure(Validator::builder());
+        if let Some(issuer) = issuers.first() {
             builder = builder.issuer(issuer);
         }
         if let Some(url) = jwks_url {
             builder = builder.jwks_url(url);
         }
-        None
+        (build(builder), None)
     };
-    let validator = builder
-        .build()
-        .unwrap_or_else(|e| exit_with(&e.to_string()));
     // Warm the key cache so the first request does not wait; failures are retried later.
     let warm = validator.clone();
     tokio::spawn(async move { warm.prefetch_keys().await });

@@ -42,6 +42,17 @@ pub(crate) async fn discover_jwks_uri(
     limits: &FetchLimits,
     allow_http: bool,
 ) -> Result<(Url, HeaderMap), FetchError> {
+    let (metadata, headers) = fetch_metadata(client, issuer, limits).await?;
+    Ok((read_jwks_uri(&metadata, issuer, allow_http)?, headers))
+}
+
+/// Fetches the issuer's metadata (OIDC location, then RFC 8414's) and checks that its
+/// `issuer` is exactly ours (RFC 8414 section 3.3).
+pub(crate) async fn fetch_metadata(
+    client: &reqwest::Client,
+    issuer: &str,
+    limits: &FetchLimits,
+) -> Result<(Value, HeaderMap), FetchError> {
     let issuer_url = Url::parse(issuer).map_err(|_| FetchError::Invalid("issuer is not a URL"))?;
     let [oidc, oauth] = metadata_urls(&issuer_url);
     let none = Conditional::default();
@@ -54,10 +65,12 @@ pub(crate) async fn discover_jwks_uri(
     let metadata = fetched.body.ok_or(FetchError::Invalid(
         "304 Not Modified to an unconditional request",
     ))?;
-    Ok((
-        read_jwks_uri(&metadata, issuer, allow_http)?,
-        fetched.headers,
-    ))
+    if metadata.get("issuer").and_then(Value::as_str) != Some(issuer) {
+        return Err(FetchError::Invalid(
+            "the metadata's issuer differs from the configured issuer",
+        ));
+    }
+    Ok((metadata, fetched.headers))
 }
 
 /// Checks the metadata document and reads its `jwks_uri`.

@@ -155,6 +155,57 @@ pub(crate) fn verify_with(
 const MAX_SIGNATURE_BYTES: usize = 1026;
 const MAX_SIGNATURE_CHARS: usize = 1366;
 
+/// The `iss` claim of a token, read WITHOUT verifying anything: only to choose which
+/// issuer's policy will then verify it all (RFC 8725 section 3.9 warns against trusting
+/// it for more). Refuses what any later step would refuse anyway: not three segments, a
+/// payload that is not strict JSON, a missing or non-string `iss`.
+pub(crate) fn peek_issuer(token: &str) -> Result<String, InvalidToken> {
+    let mut parts = token.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(InvalidToken::Malformed);
+    };
+    let bytes = decode_segment(payload)?;
+    let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+    let issuer = IssuerOnly::deserialize(&mut deserializer).map_err(|_| InvalidToken::Malformed)?;
+    deserializer.end().map_err(|_| InvalidToken::Malformed)?;
+    issuer.0.ok_or(InvalidToken::MissingClaim("iss"))
+}
+
+/// Reads only `iss`, with the same strictness as the full claims reader.
+struct IssuerOnly(Option<String>);
+
+impl<'de> Deserialize<'de> for IssuerOnly {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = IssuerOnly;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JWT claim set")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IssuerOnly, A::Error> {
+                let mut seen = SeenNames::new();
+                let mut issuer = None;
+                while let Some(name) = map.next_key::<Text<'de>>()? {
+                    if !seen.insert(&name) {
+                        return Err(serde::de::Error::custom("duplicate member name"));
+                    }
+                    if name.0 == "iss" {
+                        issuer = Some(map.next_value::<Text<'de>>()?.0.into_owned());
+                    } else {
+                        map.next_value::<Skip>()?;
+                    }
+                }
+                Ok(IssuerOnly(issuer))
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
+}
+
 /// The JOSE header members we act on (RFC 7515 section 4.1), read in one pass.
 ///
 /// Duplicate member names are refused: RFC 7515 section 5.2 lets a parser reject them or

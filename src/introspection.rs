@@ -1,0 +1,300 @@
+//! Opaque tokens: RFC 7662 token introspection.
+//!
+//! The validator posts the token to the issuer's `introspection_endpoint` (from discovery,
+//! or configured), authenticating as a client (`client_secret_basic` or
+//! `client_secret_post`, RFC 6749 section 2.3.1), and maps the answer to the same
+//! [`Claims`] a JWT gives:
+//!
+//! - `active: false` (or anything but `true`) is `invalid_token`; an unreachable, failing
+//!   or misconfigured endpoint is 503, never "valid";
+//! - where the answer names `iss`, `aud`, `exp` or `nbf`, they are checked as for a JWT,
+//!   so an opaque token minted for another resource is refused;
+//! - answers are cached by SHA-256 of the token (never the token itself) for no longer
+//!   than the token's own `exp` and the configured bound; concurrent introspections of
+//!   one token are a single request.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tokengate::{TokenFormat, Validator};
+//!
+//! let validator = Validator::builder()
+//!     .issuer("https://login.example.com")
+//!     .audience("https://api.example.com")
+//!     .introspection("my-api", "s3cret")           // endpoint found by discovery
+//!     .token_format(TokenFormat::JwtOrOpaque)      // JWTs verified locally, others introspected
+//!     .build()?;
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::{ACCEPT, AUTHORIZATION};
+use serde_json::{Map, Value, json};
+use tokio::sync::OnceCell;
+
+use crate::claims::Claims;
+use crate::error::{Error, InvalidToken};
+use crate::jwks::{FetchError, FetchLimits, fetch_metadata, scheme_allowed};
+
+/// How the resource server authenticates to the introspection endpoint (RFC 7662
+/// section 2.1 requires some authentication; RFC 6749 section 2.3.1 defines these two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// HTTP Basic with the form-urlencoded client id and secret (the default; the
+    /// method every server must support).
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+/// Which tokens are verified locally as JWTs and which are introspected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TokenFormat {
+    /// Every token is a JWT, verified with the issuer's keys (the default without
+    /// introspection).
+    #[default]
+    Jwt,
+    /// Every token is introspected (the default with introspection).
+    Opaque,
+    /// A token shaped like a JWS (three segments, a JSON header) is verified locally;
+    /// any other is introspected. Routing is by shape alone: a JWT that fails
+    /// verification is refused, never introspected instead.
+    JwtOrOpaque,
+}
+
+/// The introspection settings given to the builder.
+#[derive(Debug, Clone)]
+pub(crate) struct IntrospectionConfig {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) endpoint: Option<String>,
+    pub(crate) auth: ClientAuth,
+    pub(crate) cache_ttl: Duration,
+    pub(crate) cache_size: u64,
+}
+
+/// What an introspection decided, cached.
+type Outcome = Result<Claims, InvalidToken>;
+
+/// Posts tokens to the introspection endpoint and remembers the answers.
+pub(crate) struct Introspector {
+    issuer: String,
+    audience: String,
+    config: IntrospectionConfig,
+    endpoint: OnceCell<Url>,
+    client: reqwest::Client,
+    limits: FetchLimits,
+    allow_http: bool,
+    /// One cell per token digest: concurrent callers wait on one request.
+    cache: moka::sync::Cache<[u8; 32], Arc<OnceCell<Outcome>>>,
+}
+
+impl Introspector {
+    pub(crate) fn new(
+        issuer: String,
+        audience: String,
+        config: IntrospectionConfig,
+        client: reqwest::Client,
+        limits: FetchLimits,
+        allow_http: bool,
+    ) -> Result<Self, &'static str> {
+        let endpoint = OnceCell::new();
+        if let Some(url) = &config.endpoint {
+            let url = Url::parse(url).map_err(|_| "introspection_endpoint is not a URL")?;
+            if !scheme_allowed(&url, allow_http) {
+                return Err("introspection_endpoint must use https");
+            }
+            let _ = endpoint.set(url);
+        }
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(config.cache_size.max(1))
+            .time_to_live(config.cache_ttl.max(Duration::from_millis(1)))
+            .build();
+        Ok(Introspector {
+            issuer,
+            audience,
+            config,
+            endpoint,
+            client,
+            limits,
+            allow_http,
+            cache,
+        })
+    }
+
+    /// A remembered answer for this token, if any.
+    pub(crate) fn cached(&self, digest: &[u8; 32]) -> Option<Outcome> {
+        self.cache.get(digest)?.get().cloned()
+    }
+
+    /// The answer for this token: remembered, or asked for (once for concurrent callers).
+    pub(crate) async fn introspect(&self, token: &str, digest: [u8; 32]) -> Result<Outcome, Error> {
+        let cell = self.cache.get_with(digest, || Arc::new(OnceCell::new()));
+        // A failed request leaves the cell empty: the next caller asks again.
+        cell.get_or_try_init(|| self.ask(token)).await.cloned()
+    }
+
+    async fn endpoint(&self) -> Result<&Url, Error> {
+        self.endpoint
+            .get_or_try_init(|| async {
+                let (metadata, _) = fetch_metadata(&self.client, &self.issuer, &self.limits)
+                    .await
+                    .map_err(|error| unavailable(&error))?;
+                let url = metadata
+                    .get("introspection_endpoint")
+                    .and_then(Value::as_str)
+                    .and_then(|u| Url::parse(u).ok())
+                    .filter(|u| scheme_allowed(u, self.allow_http))
+                    .ok_or_else(|| {
+                        tracing::warn!(
+                            "the issuer's metadata has no usable introspection_endpoint"
+                        );
+                        Error::KeysUnavailable {
+                            retry_after: Duration::from_secs(30),
+                        }
+                    })?;
+                Ok(url)
+            })
+            .await
+    }
+
+    /// One request to the endpoint (RFC 7662 section 2.1).
+    async fn ask(&self, token: &str) -> Result<Outcome, Error> {
+        let url = self.endpoint().await?.clone();
+        let mut form = vec![("token", token), ("token_type_hint", "access_token")];
+        let mut request = self.client.post(url).header(ACCEPT, "application/json");
+        match self.config.auth {
+            ClientAuth::ClientSecretBasic => {
+                let credentials = format!(
+                    "{}:{}",
+                    form_urlencode(&self.config.client_id),
+                    form_urlencode(&self.config.client_secret)
+                );
+                use base64::Engine;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+                request = request.header(AUTHORIZATION, format!("Basic {encoded}"));
+            }
+            ClientAuth::ClientSecretPost => {
+                form.push(("client_id", &self.config.client_id));
+                form.push(("client_secret", &self.config.client_secret));
+            }
+        }
+        let limits = &self.limits;
+        let response = async {
+            let mut response = request
+                .form(&form)
+                .send()
+                .await
+                .map_err(FetchError::Transport)?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(FetchError::Status(status.as_u16()));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(FetchError::Transport)? {
+                if body.len() + chunk.len() > limits.max_body {
+                    return Err(FetchError::TooLarge(limits.max_body));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            serde_json::from_slice::<Map<String, Value>>(&body).map_err(FetchError::NotJson)
+        };
+        let answer = tokio::time::timeout(limits.timeout, response)
+            .await
+            .unwrap_or(Err(FetchError::Timeout))
+            .map_err(|error| {
+                if let FetchError::Status(401 | 403) = error {
+                    tracing::warn!("the introspection endpoint refused our client credentials");
+                }
+                unavailable(&error)
+            })?;
+        Ok(self.outcome(answer))
+    }
+
+    /// Maps an introspection answer to claims (RFC 7662 section 2.2).
+    fn outcome(&self, mut answer: Map<String, Value>) -> Outcome {
+        if answer.remove("active") != Some(Value::Bool(true)) {
+            return Err(InvalidToken::Inactive);
+        }
+        // Members the answer leaves out are vouched for by the endpoint we asked: our
+        // issuer, our audience; without `exp`, the cache bound limits the trust.
+        match answer.get("iss") {
+            None => {
+                answer.insert("iss".into(), json!(self.issuer));
+            }
+            Some(Value::String(iss)) if *iss == self.issuer => {}
+            Some(_) => return Err(InvalidToken::WrongIssuer),
+        }
+        answer.entry("aud").or_insert_with(|| json!(self.audience));
+        answer.entry("exp").or_insert_with(|| {
+            json!(crate::validator::unix_now() + self.config.cache_ttl.as_secs() as i64)
+        });
+        let bytes = serde_json::to_vec(&answer).map_err(|_| InvalidToken::Malformed)?;
+        Claims::from_payload(bytes)
+    }
+}
+
+fn unavailable(error: &FetchError) -> Error {
+    tracing::debug!(%error, "introspection failed");
+    Error::KeysUnavailable {
+        retry_after: Duration::from_secs(1),
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value (RFC 6749 appendix B), as
+/// Basic credentials must be encoded before base64 (RFC 6749 section 2.3.1).
+fn form_urlencode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Whether a token looks like a compact JWS: three segments, the first a base64url
+/// JSON object. Only for routing: the JWT path then checks everything.
+pub(crate) fn looks_like_jwt(token: &str) -> bool {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let (Some(header), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    // The first 4 characters decode to the first 3 bytes: `{"` starts any JSON object
+    // header, possibly after whitespace.
+    let prefix = header.get(..4).unwrap_or(header);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(prefix)
+        .is_ok_and(|bytes| bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_form_urlencoded() {
+        assert_eq!(form_urlencode("a b:c/d"), "a+b%3Ac%2Fd");
+        assert_eq!(form_urlencode("plain-id_1.x"), "plain-id_1.x");
+    }
+
+    #[test]
+    fn jwt_shape_is_three_segments_and_a_json_header() {
+        assert!(looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"));
+        assert!(!looks_like_jwt("2YotnFZFEjr1zCsicMWpAA"));
+        assert!(!looks_like_jwt("a.b.c"));
+        assert!(!looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.e30"));
+    }
+}

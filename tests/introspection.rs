@@ -1,0 +1,216 @@
+//! Opaque tokens through RFC 7662 introspection, against the mock issuer's endpoint
+//! (which checks client authentication and counts its calls), through both adapters.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{builder_for, serve};
+use tokengate::testing::{Behavior, DEFAULT_INTROSPECTION_CLIENT, MockIssuer};
+use tokengate::{ClientAuth, TokenFormat, ValidatorBuilder};
+
+fn introspecting(issuer: &MockIssuer) -> ValidatorBuilder {
+    let (id, secret) = DEFAULT_INTROSPECTION_CLIENT;
+    builder_for(issuer).introspection(id, secret)
+}
+
+#[tokio::test]
+async fn an_active_opaque_token_passes_with_its_claims_and_scopes() {
+    let issuer = MockIssuer::start().await;
+    let api = serve(introspecting(&issuer).build().unwrap()).await;
+    let token = issuer.token().subject("carol").scope("read admin").opaque();
+    let me = api.get("/me", Some(&token)).await;
+    assert_eq!(me.status, 200, "{me:?}");
+    assert_eq!(me.json()["sub"], "carol");
+    assert_eq!(api.get("/admin", Some(&token)).await.status, 200);
+    let reader = issuer.token().scope("read").opaque();
+    assert_eq!(api.get("/admin", Some(&reader)).await.status, 403);
+}
+
+#[tokio::test]
+async fn answers_are_cached_and_a_flood_of_one_token_is_one_introspection() {
+    let issuer = MockIssuer::start().await;
+    issuer.set_behavior(Behavior::Slow(Duration::from_millis(200)));
+    let api = Arc::new(serve(introspecting(&issuer).build().unwrap()).await);
+    let token = issuer.token().opaque();
+    let requests: Vec<_> = (0..100)
+        .map(|_| {
+            let (api, token) = (api.clone(), token.clone());
+            tokio::spawn(async move { api.get("/me", Some(&token)).await.status })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap(), 200);
+    }
+    // Discovery (once) plus one introspection for 200 requests (100 per adapter).
+    assert_eq!(issuer.introspection_hits(), 1);
+}
+
+#[tokio::test]
+async fn inactive_revoked_and_unknown_tokens_are_invalid_token() {
+    let issuer = MockIssuer::start().await;
+    let api = serve(
+        introspecting(&issuer)
+            .introspection_cache_ttl(Duration::from_millis(100))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    api.get("/me", Some("2YotnFZFEjr1zCsicMWpAA"))
+        .await
+        .assert_invalid_token();
+    let expired = issuer.token().expires_in(-10).opaque();
+    api.get("/me", Some(&expired)).await.assert_invalid_token();
+    let revoked = issuer.token().opaque();
+    assert_eq!(api.get("/me", Some(&revoked)).await.status, 200);
+    issuer.revoke(&revoked);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reply = api.get("/me", Some(&revoked)).await;
+    reply.assert_invalid_token();
+    assert!(reply.challenge.unwrap().contains("not active"));
+}
+
+#[tokio::test]
+async fn a_cached_answer_never_outlives_the_token() {
+    let issuer = MockIssuer::start().await;
+    let api = serve(
+        introspecting(&issuer)
+            .leeway(Duration::ZERO)
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let token = issuer.token().expires_in(2).opaque();
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    api.get("/me", Some(&token)).await.assert_invalid_token();
+    assert_eq!(
+        issuer.introspection_hits(),
+        1,
+        "refused from the cache, by the clock"
+    );
+}
+
+#[tokio::test]
+async fn tokens_for_another_resource_or_issuer_are_refused() {
+    let issuer = MockIssuer::start().await;
+    let api = serve(introspecting(&issuer).build().unwrap()).await;
+    for token in [
+        issuer.token().audience("another-api").opaque(),
+        issuer.token().claim("iss", "https://evil.example").opaque(),
+        issuer.token().claim("nbf", 4_000_000_000i64).opaque(),
+    ] {
+        api.get("/me", Some(&token)).await.assert_invalid_token();
+    }
+    // No aud, iss or exp in the answer: vouched for by the endpoint we asked.
+    let bare = issuer
+        .token()
+        .without_claim("aud")
+        .without_claim("iss")
+        .without_claim("exp")
+        .opaque();
+    assert_eq!(api.get("/me", Some(&bare)).await.status, 200);
+}
+
+#[tokio::test]
+async fn an_unreachable_or_failing_endpoint_is_503_never_valid() {
+    for behavior in [Behavior::Fail(500), Behavior::Garbage, Behavior::Hang] {
+        let issuer = MockIssuer::start().await;
+        let validator = introspecting(&issuer)
+            .introspection_endpoint(issuer.introspection_url())
+            .fetch_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let api = serve(validator).await;
+        let token = issuer.token().opaque();
+        issuer.set_behavior(behavior.clone());
+        let started = Instant::now();
+        let reply = api.get("/me", Some(&token)).await;
+        assert_eq!(reply.status, 503, "{behavior:?}: {reply:?}");
+        assert!(reply.retry_after.is_some());
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // Errors are not cached: once the endpoint answers, so do we.
+        issuer.set_behavior(Behavior::Normal);
+        assert_eq!(
+            api.get("/me", Some(&token)).await.status,
+            200,
+            "{behavior:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_client_credentials_are_503_not_a_verdict_on_the_token() {
+    let issuer = MockIssuer::start().await;
+    let validator = builder_for(&issuer)
+        .introspection("rs-client", "wrong")
+        .build()
+        .unwrap();
+    let api = serve(validator).await;
+    let reply = api.get("/me", Some(&issuer.token().opaque())).await;
+    assert_eq!(reply.status, 503);
+}
+
+#[tokio::test]
+async fn client_secret_post_and_an_explicit_endpoint_work() {
+    let issuer = MockIssuer::start().await;
+    issuer.set_introspection_client("post client", "s3cr:t");
+    let validator = builder_for(&issuer)
+        .introspection("post client", "s3cr:t")
+        .introspection_auth(ClientAuth::ClientSecretPost)
+        .introspection_endpoint(issuer.introspection_url())
+        .build()
+        .unwrap();
+    let api = serve(validator).await;
+    assert_eq!(
+        api.get("/me", Some(&issuer.token().opaque())).await.status,
+        200
+    );
+    assert_eq!(
+        issuer.discovery_hits(),
+        0,
+        "explicit endpoint: no discovery"
+    );
+}
+
+#[tokio::test]
+async fn jwt_or_opaque_verifies_jwts_locally_and_introspects_the_rest() {
+    let issuer = MockIssuer::start().await;
+    let validator = introspecting(&issuer)
+        .token_format(TokenFormat::JwtOrOpaque)
+        .build()
+        .unwrap();
+    let api = serve(validator).await;
+    assert_eq!(
+        api.get("/me", Some(&issuer.token().sign())).await.status,
+        200
+    );
+    assert_eq!(
+        issuer.introspection_hits(),
+        0,
+        "the JWT was verified locally"
+    );
+    // A JWT that fails verification is refused, not introspected instead.
+    api.get("/me", Some(&format!("{}x", issuer.token().sign())))
+        .await
+        .assert_invalid_token();
+    assert_eq!(issuer.introspection_hits(), 0);
+    assert_eq!(
+        api.get("/me", Some(&issuer.token().opaque())).await.status,
+        200
+    );
+    assert_eq!(issuer.introspection_hits(), 1);
+}
+
+#[tokio::test]
+async fn opaque_tokens_without_introspection_are_a_configuration_error() {
+    let issuer = MockIssuer::start().await;
+    assert!(
+        builder_for(&issuer)
+            .token_format(TokenFormat::Opaque)
+            .build()
+            .is_err()
+    );
+    assert!(builder_for(&issuer).introspection("", "x").build().is_err());
+}

@@ -1,0 +1,89 @@
+//! Several issuers behind one validator: routed by `iss` before any key is fetched, each
+//! with its own keys and policy.
+
+mod common;
+
+use common::{builder_for, serve};
+use tokengate::testing::{DEFAULT_AUDIENCE, MockIssuer};
+use tokengate::{Algorithm, ConfigError, Validator};
+
+async fn two_issuers() -> (MockIssuer, MockIssuer, common::Api) {
+    let a = MockIssuer::start_with("api-a", Algorithm::RS256).await;
+    let b = MockIssuer::start_with("api-b", Algorithm::ES256).await;
+    let both = Validator::any_of([
+        builder_for(&a).build().unwrap(),
+        builder_for(&b).build().unwrap(),
+    ])
+    .unwrap();
+    (a, b, serve(both).await)
+}
+
+#[tokio::test]
+async fn each_issuer_is_served_with_its_own_keys() {
+    let (a, b, api) = two_issuers().await;
+    let from_a = api
+        .get("/me", Some(&a.token().subject("alice").sign()))
+        .await;
+    assert_eq!(
+        (from_a.status, from_a.json()["sub"].as_str()),
+        (200, Some("alice"))
+    );
+    let from_b = api.get("/me", Some(&b.token().subject("bob").sign())).await;
+    assert_eq!(
+        (from_b.status, from_b.json()["sub"].as_str()),
+        (200, Some("bob"))
+    );
+    assert_eq!((a.jwks_hits(), b.jwks_hits()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_token_claiming_issuer_a_signed_by_issuer_b_is_refused() {
+    let (a, b, api) = two_issuers().await;
+    assert_eq!(api.get("/me", Some(&b.token().sign())).await.status, 200);
+    let forged = b.token().claim("iss", a.issuer()).audience("api-a").sign();
+    api.get("/me", Some(&forged)).await.assert_invalid_token();
+    // B's kid is unknown to A, so A may refetch once; B is never consulted for it.
+    assert_eq!(b.jwks_hits(), 1);
+}
+
+#[tokio::test]
+async fn each_issuer_keeps_its_own_audience() {
+    let (a, b, api) = two_issuers().await;
+    let b_for_a = b.token().audience("api-a").sign();
+    api.get("/me", Some(&b_for_a)).await.assert_invalid_token();
+    let a_for_b = a.token().audience("api-b").sign();
+    api.get("/me", Some(&a_for_b)).await.assert_invalid_token();
+}
+
+#[tokio::test]
+async fn an_unknown_issuer_costs_no_network_call() {
+    let (a, b, api) = two_issuers().await;
+    let stranger = MockIssuer::start_with(DEFAULT_AUDIENCE, Algorithm::RS256).await;
+    for token in [
+        stranger.token().sign(),
+        a.token().claim("iss", "https://evil.example").sign(),
+        a.token().without_claim("iss").sign(),
+        a.token().claim("iss", 7).sign(),
+    ] {
+        api.get("/me", Some(&token)).await.assert_invalid_token();
+    }
+    let hits = [
+        a.discovery_hits(),
+        a.jwks_hits(),
+        b.discovery_hits(),
+        b.jwks_hits(),
+    ];
+    assert_eq!(hits, [0; 4], "an unknown issuer caused a fetch");
+    assert_eq!((stranger.discovery_hits(), stranger.jwks_hits()), (0, 0));
+}
+
+#[tokio::test]
+async fn configuration_errors_are_reported() {
+    let a = MockIssuer::start().await;
+    let twice = Validator::any_of([
+        builder_for(&a).build().unwrap(),
+        builder_for(&a).build().unwrap(),
+    ]);
+    assert!(matches!(twice, Err(ConfigError::DuplicateIssuer(_))));
+    assert!(Validator::any_of([]).is_err());
+}
