@@ -8,12 +8,18 @@
 //!
 //! Routes: `GET /health` (no auth), `GET /me` (the verified claims as JSON),
 //! `GET /admin` (needs scope `admin`). The environment contract is in `common/mod.rs`.
+//!
+//! With `TOKENGATE_RESOURCE` (this API's resource identifier, e.g.
+//! `https://api.example.com`) it also serves the RFC 9728 protected resource metadata
+//! document at `/.well-known/oauth-protected-resource[/path]`, naming the issuers as its
+//! authorization servers, and every challenge carries `resource_metadata="<its URL>"`.
 
 mod common;
 
 use actix_web::{App, HttpServer, web};
 use serde_json::json;
-use tokengate_actix::{Claims, RequireScope, TokenGate};
+use tokengate::ResourceMetadata;
+use tokengate_actix::{Claims, RequireScope, TokenGate, resource_metadata_service};
 
 async fn me(Claims(claims): Claims) -> web::Json<tokengate::Claims> {
     web::Json(claims)
@@ -23,16 +29,43 @@ async fn admin(Claims(claims): Claims) -> web::Json<serde_json::Value> {
     web::Json(json!({ "admin": true, "sub": claims.subject() }))
 }
 
+/// RFC 9728 metadata for `TOKENGATE_RESOURCE`, if set, naming every trusted issuer as an
+/// authorization server; exits with status 2 if invalid.
+fn resource_metadata(validator: &tokengate::Validator) -> Option<ResourceMetadata> {
+    let resource = std::env::var("TOKENGATE_RESOURCE")
+        .ok()
+        .filter(|v| !v.is_empty())?;
+    let mut metadata = ResourceMetadata::builder(resource).scopes_supported(["read", "admin"]);
+    for issuer in validator.issuers() {
+        metadata = metadata.authorization_server(issuer);
+    }
+    Some(metadata.build().unwrap_or_else(|e| {
+        eprintln!("configuration error: TOKENGATE_RESOURCE: {e}");
+        std::process::exit(2);
+    }))
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let setup = common::setup().await;
-    let validator = setup.validator.clone();
+    let metadata = resource_metadata(&setup.validator);
+    let mut gate = TokenGate::new(setup.validator.clone());
+    if let Some(metadata) = &metadata {
+        gate = gate.resource_metadata(metadata);
+    }
+    let served = metadata.clone();
     let server = HttpServer::new(move || {
         App::new()
             .route("/health", web::get().to(|| async { "ok" }))
+            // Public, so outside the gate, and before the scope "" that matches every path.
+            .configure(|config| {
+                if let Some(metadata) = &served {
+                    config.service(resource_metadata_service(metadata));
+                }
+            })
             .service(
                 web::scope("")
-                    .wrap(TokenGate::new(validator.clone()))
+                    .wrap(gate.clone())
                     .route("/me", web::get().to(me))
                     .service(
                         web::resource("/admin")
@@ -47,5 +80,8 @@ async fn main() -> std::io::Result<()> {
         std::process::exit(1);
     });
     common::announce(&setup, server.addrs()[0]);
+    if let Some(metadata) = &metadata {
+        println!("resource metadata (RFC 9728): {}", metadata.metadata_url());
+    }
     server.run().await
 }

@@ -2,7 +2,8 @@
 //!
 //! Every refusal is one [`Error`] whose variants are the RFC's cases, not this crate's
 //! internals. An adapter turns it into a response with [`Error::status`],
-//! [`Error::www_authenticate`] and [`Error::retry_after`]; it decides nothing itself.
+//! [`Error::www_authenticate`] (or [`Error::www_authenticate_with`], which adds RFC 9728's
+//! `resource_metadata`) and [`Error::retry_after`]; it decides nothing itself.
 //!
 //! ```
 //! use tokengate::Error;
@@ -172,21 +173,55 @@ impl Error {
     /// Quoted strings are escaped as RFC 9110 section 5.6.4 says; characters that no
     /// header may carry (control characters) are dropped from them.
     pub fn www_authenticate(&self) -> Option<String> {
+        self.www_authenticate_with(None)
+    }
+
+    /// [`www_authenticate`](Self::www_authenticate) with, when `resource_metadata` is
+    /// given, the RFC 9728 section 5.1 `resource_metadata` attribute: the URL of the
+    /// protected resource metadata document
+    /// ([`ResourceMetadata::metadata_url`](crate::ResourceMetadata::metadata_url)), from
+    /// which a client learns which authorization server to ask for a token.
+    ///
+    /// Every challenge carries it, the bare one for missing credentials included:
+    ///
+    /// ```
+    /// use tokengate::Error;
+    ///
+    /// let url = "https://api.example.com/.well-known/oauth-protected-resource";
+    /// assert_eq!(
+    ///     Error::MissingCredentials.www_authenticate_with(Some(url)).unwrap(),
+    ///     r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#,
+    /// );
+    /// assert!(
+    ///     Error::insufficient_scope("admin")
+    ///         .www_authenticate_with(Some(url))
+    ///         .unwrap()
+    ///         .ends_with(r#", scope="admin", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#),
+    /// );
+    /// ```
+    pub fn www_authenticate_with(&self, resource_metadata: Option<&str>) -> Option<String> {
         if matches!(self, Error::KeysUnavailable { .. }) {
             return None;
         }
-        let Some(code) = self.error_code() else {
-            // RFC 6750 section 3.1: no credentials, so no error code and no description.
-            return Some("Bearer".to_owned());
-        };
-        let mut value = String::with_capacity(96);
-        value.push_str("Bearer error=\"");
-        value.push_str(code);
-        value.push_str("\", error_description=");
-        push_quoted(&mut value, self.description());
-        if let Error::InsufficientScope { required } = self {
-            value.push_str(", scope=");
-            push_quoted(&mut value, required);
+        let mut value = String::with_capacity(160);
+        value.push_str("Bearer");
+        let code = self.error_code();
+        if let Some(code) = code {
+            value.push_str(" error=\"");
+            value.push_str(code);
+            value.push_str("\", error_description=");
+            push_quoted(&mut value, self.description());
+            if let Error::InsufficientScope { required } = self {
+                value.push_str(", scope=");
+                push_quoted(&mut value, required);
+            }
+        }
+        // RFC 6750 section 3.1: with no credentials, no error code and no description;
+        // only the attributes that help the client get a token.
+        if let Some(url) = resource_metadata {
+            value.push_str(if code.is_some() { ", " } else { " " });
+            value.push_str("resource_metadata=");
+            push_quoted(&mut value, url);
         }
         Some(value)
     }
@@ -291,6 +326,81 @@ mod tests {
         assert_eq!(err.status(), 503);
         assert_eq!(err.retry_after(), Some(1));
         assert_eq!(err.www_authenticate(), None);
+    }
+
+    const METADATA: &str = "https://api.example.com/.well-known/oauth-protected-resource/v1";
+
+    #[test]
+    fn resource_metadata_is_the_only_attribute_without_credentials() {
+        assert_eq!(
+            Error::MissingCredentials
+                .www_authenticate_with(Some(METADATA))
+                .unwrap(),
+            format!("Bearer resource_metadata=\"{METADATA}\"")
+        );
+    }
+
+    #[test]
+    fn resource_metadata_follows_the_error_attributes() {
+        assert_eq!(
+            Error::from(InvalidToken::BadSignature)
+                .www_authenticate_with(Some(METADATA))
+                .unwrap(),
+            format!(
+                "Bearer error=\"invalid_token\", error_description=\"The access token is not signed by a trusted key\", resource_metadata=\"{METADATA}\""
+            )
+        );
+        assert_eq!(
+            Error::from(InvalidRequest::MalformedBearer)
+                .www_authenticate_with(Some(METADATA))
+                .unwrap(),
+            format!(
+                "Bearer error=\"invalid_request\", error_description=\"The Authorization header is malformed\", resource_metadata=\"{METADATA}\""
+            )
+        );
+        assert_eq!(
+            Error::insufficient_scope("admin")
+                .www_authenticate_with(Some(METADATA))
+                .unwrap(),
+            format!(
+                "Bearer error=\"insufficient_scope\", error_description=\"The access token lacks a required scope\", scope=\"admin\", resource_metadata=\"{METADATA}\""
+            )
+        );
+    }
+
+    #[test]
+    fn resource_metadata_is_escaped_as_a_quoted_string() {
+        let value = Error::MissingCredentials
+            .www_authenticate_with(Some("https://x/\"a\\b\r\n"))
+            .unwrap();
+        assert_eq!(value, r#"Bearer resource_metadata="https://x/\"a\\b""#);
+    }
+
+    #[test]
+    fn without_resource_metadata_the_challenges_are_unchanged() {
+        let errors = [
+            Error::MissingCredentials,
+            Error::from(InvalidToken::Expired),
+            Error::from(InvalidRequest::MultipleAuthorizationHeaders),
+            Error::insufficient_scope("admin"),
+        ];
+        for err in errors {
+            let value = err.www_authenticate_with(None).unwrap();
+            assert!(!value.contains("resource_metadata"), "{value}");
+            assert_eq!(Some(value), err.www_authenticate());
+        }
+        assert_eq!(
+            Error::MissingCredentials.www_authenticate().as_deref(),
+            Some("Bearer")
+        );
+    }
+
+    #[test]
+    fn keys_unavailable_has_no_challenge_even_with_resource_metadata() {
+        let err = Error::KeysUnavailable {
+            retry_after: Duration::from_secs(1),
+        };
+        assert_eq!(err.www_authenticate_with(Some(METADATA)), None);
     }
 
     #[test]

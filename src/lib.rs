@@ -28,7 +28,10 @@
 //!   to their type, curve and `alg`; never `none`, never HMAC (RFC 8725);
 //! - checks `iss` exactly, `aud`, `exp`, `nbf` with a leeway, `crit`, and optionally the
 //!   RFC 9068 `typ: at+jwt`;
-//! - maps every refusal to RFC 6750's status and `WWW-Authenticate` challenge ([`Error`]).
+//! - maps every refusal to RFC 6750's status and `WWW-Authenticate` challenge ([`Error`]);
+//! - describes the API in an RFC 9728 protected resource metadata document, whose URL
+//!   every challenge can carry, so clients discover the authorization server
+//!   ([`ResourceMetadata`]).
 //!
 //! Framework adapters (`tokengate-tower` for axum/hyper/tonic, `tokengate-actix`) are thin:
 //! all policy lives here.
@@ -44,6 +47,7 @@ pub mod error;
 pub mod introspection;
 mod json;
 pub mod jwks;
+pub mod resource_metadata;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod validator;
@@ -54,6 +58,7 @@ pub use error::{Error, InvalidRequest, InvalidToken};
 pub use introspection::{ClientAuth, TokenFormat};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::KeySetStats;
+pub use resource_metadata::ResourceMetadata;
 pub use validator::{
     ConfigError, DEFAULT_CACHE_TTL, DEFAULT_FETCH_TIMEOUT, DEFAULT_INTROSPECTION_CACHE_TTL,
     DEFAULT_LEEWAY, DEFAULT_MAX_CACHE_TTL, DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS,

@@ -2,8 +2,9 @@
 
 use std::fmt;
 
+use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use tokengate::Error;
 
@@ -16,6 +17,13 @@ use tokengate::Error;
 ///
 /// `?` converts a [`tokengate::Error`] into it, so a handler returning
 /// `Result<_, Rejection>` can write `claims.require_scope("admin")?`.
+///
+/// RFC 9728 `resource_metadata`: `ResponseError` renders without the request, so a
+/// `Rejection` alone cannot know the metadata URL. A [`TokenGate`](crate::TokenGate)
+/// given [`resource_metadata`](crate::TokenGate::resource_metadata) adds it to every
+/// `Rejection` response that passes through it: its own, [`RequireScope`](crate::RequireScope)'s,
+/// and those of extractors and handlers inside it. A `Rejection` rendered anywhere else
+/// (a route no gate wraps, or a gate without metadata) has the plain RFC 6750 challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection(pub Error);
 
@@ -45,5 +53,27 @@ impl ResponseError for Rejection {
             response.insert_header((RETRY_AFTER, seconds));
         }
         response.finish()
+    }
+}
+
+/// Put into a response's extensions once its challenge carries `resource_metadata`, so
+/// that of nested gates the innermost one's URL stays.
+struct MetadataAdded;
+
+/// If `response` renders a [`Rejection`], writes its challenge again with RFC 9728
+/// `resource_metadata`.
+pub(crate) fn add_resource_metadata<B>(response: &mut ServiceResponse<B>, resource_metadata: &str) {
+    let response = response.response_mut();
+    if response.extensions().contains::<MetadataAdded>() {
+        return;
+    }
+    let challenge = response
+        .error()
+        .and_then(|e| e.as_error::<Rejection>())
+        .and_then(|rejection| rejection.0.www_authenticate_with(Some(resource_metadata)));
+    // The core only emits visible ASCII, so the header value is always valid.
+    if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        response.extensions_mut().insert(MetadataAdded);
     }
 }

@@ -32,14 +32,19 @@
 //! - [`RequireScope`]: middleware requiring a scope (403 `insufficient_scope`).
 //! - [`Claims<T>`] and `Option<Claims<T>>`: extractors.
 //! - [`Rejection`]: the core error as an actix `ResponseError`, with the RFC 6750 challenge.
+//! - RFC 9728 protected resource metadata: [`resource_metadata_service`] serves the
+//!   document, and [`TokenGate::resource_metadata`] puts its URL into every challenge made
+//!   by or inside the gate, so clients can discover the authorization server.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod error;
 mod extract;
+mod metadata;
 mod middleware;
 
 pub use error::Rejection;
 pub use extract::Claims;
+pub use metadata::resource_metadata_service;
 pub use middleware::{RequireScope, RequireScopeMiddleware, TokenGate, TokenGateMiddleware};

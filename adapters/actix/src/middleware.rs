@@ -32,14 +32,15 @@
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{Error as ActixError, HttpMessage};
-use tokengate::{Claims, Error, Validator, bearer};
+use tokengate::{Claims, Error, ResourceMetadata, Validator, bearer};
 
-use crate::error::Rejection;
+use crate::error::{Rejection, add_resource_metadata};
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
@@ -52,6 +53,7 @@ type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 pub struct TokenGate {
     validator: Validator,
     optional: bool,
+    resource_metadata: Option<Arc<str>>,
 }
 
 impl TokenGate {
@@ -60,6 +62,7 @@ impl TokenGate {
         TokenGate {
             validator,
             optional: false,
+            resource_metadata: None,
         }
     }
 
@@ -67,6 +70,61 @@ impl TokenGate {
     /// sent must still be valid. Pair with `Option<Claims<T>>` in handlers.
     pub fn optional(mut self) -> Self {
         self.optional = true;
+        self
+    }
+
+    /// Adds RFC 9728 section 5.1 `resource_metadata="<URL>"` to every challenge, with the
+    /// URL of `metadata`'s document ([`ResourceMetadata::metadata_url`]), so a client
+    /// refused here can discover which authorization server to ask for a token.
+    ///
+    /// It applies to every [`Rejection`] response that leaves the gate: its own,
+    /// [`RequireScope`]'s, and those of [`Claims`](crate::Claims) and handlers inside it.
+    /// Serve the document with [`resource_metadata_service`](crate::resource_metadata_service),
+    /// outside the gate.
+    ///
+    /// ```
+    /// use actix_web::{App, test, web};
+    /// use tokengate::ResourceMetadata;
+    /// use tokengate_actix::{TokenGate, resource_metadata_service};
+    ///
+    /// # #[actix_web::main]
+    /// # async fn main() {
+    /// # let issuer = tokengate::testing::MockIssuer::start().await;
+    /// # let validator = tokengate::Validator::builder()
+    /// #     .issuer(issuer.issuer())
+    /// #     .audience(issuer.audience())
+    /// #     .build()
+    /// #     .unwrap();
+    /// let metadata = ResourceMetadata::builder("https://api.example.com")
+    ///     .authorization_server(issuer.issuer())
+    ///     .build()
+    ///     .unwrap();
+    /// let app = test::init_service(
+    ///     App::new()
+    ///         // Before the gated scope, which would otherwise match the path first.
+    ///         .service(resource_metadata_service(&metadata))
+    ///         .service(
+    ///             web::scope("")
+    ///                 .wrap(TokenGate::new(validator).resource_metadata(&metadata))
+    ///                 .route("/me", web::get().to(|| async { "hello" })),
+    ///         ),
+    /// )
+    /// .await;
+    ///
+    /// let response = test::call_service(&app, test::TestRequest::get().uri("/me").to_request()).await;
+    /// assert_eq!(response.status(), 401);
+    /// assert_eq!(
+    ///     response.headers().get("www-authenticate").unwrap(),
+    ///     r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#,
+    /// );
+    ///
+    /// let request = test::TestRequest::get().uri("/.well-known/oauth-protected-resource");
+    /// let response = test::call_service(&app, request.to_request()).await;
+    /// assert_eq!(response.status(), 200);
+    /// # }
+    /// ```
+    pub fn resource_metadata(mut self, metadata: &ResourceMetadata) -> Self {
+        self.resource_metadata = Some(metadata.metadata_url().into());
         self
     }
 }
@@ -87,6 +145,7 @@ where
             service: Rc::new(service),
             validator: self.validator.clone(),
             optional: self.optional,
+            resource_metadata: self.resource_metadata.clone(),
         }))
     }
 }
@@ -96,6 +155,7 @@ pub struct TokenGateMiddleware<S> {
     service: Rc<S>,
     validator: Validator,
     optional: bool,
+    resource_metadata: Option<Arc<str>>,
 }
 
 impl<S, B> Service<ServiceRequest> for TokenGateMiddleware<S>
@@ -110,39 +170,34 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
+        let metadata = self.resource_metadata.as_deref();
         let headers = request.headers().get_all(AUTHORIZATION);
         let token = match bearer::extract(headers.map(|v| v.as_bytes())) {
             Ok(Some(token)) => token,
-            Ok(None) if self.optional => {
-                let service = Rc::clone(&self.service);
-                return Box::pin(async move {
-                    service.call(request).await.map(|r| r.map_into_left_body())
-                });
-            }
-            Ok(None) => return reject(request, Error::MissingCredentials),
-            Err(error) => return reject(request, error),
+            Ok(None) if self.optional => return self.call_inner(request),
+            Ok(None) => return reject(request, Error::MissingCredentials, metadata),
+            Err(error) => return reject(request, error, metadata),
         };
         // Most requests are decided from memory, without copying the token.
-        let decided = self.validator.try_validate(token);
-        let service = Rc::clone(&self.service);
-        match decided {
+        match self.validator.try_validate(token) {
             Some(Ok(claims)) => {
                 request.extensions_mut().insert(claims);
-                Box::pin(async move { service.call(request).await.map(|r| r.map_into_left_body()) })
+                self.call_inner(request)
             }
-            Some(Err(error)) => reject(request, error),
+            Some(Err(error)) => reject(request, error, metadata),
             None => {
                 let token = token.to_owned();
                 let validator = self.validator.clone();
+                let service = Rc::clone(&self.service);
+                let metadata = self.resource_metadata.clone();
                 Box::pin(async move {
                     match validator.validate(&token).await {
                         Ok(claims) => {
                             request.extensions_mut().insert(claims);
-                            service.call(request).await.map(|r| r.map_into_left_body())
+                            let response = service.call(request).await?;
+                            Ok(leaving_gate(response, metadata.as_deref()))
                         }
-                        Err(error) => Ok(request
-                            .error_response(Rejection(error))
-                            .map_into_right_body()),
+                        Err(error) => Ok(rejection(request, error, metadata.as_deref())),
                     }
                 })
             }
@@ -150,18 +205,65 @@ where
     }
 }
 
+impl<S, B> TokenGateMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = ActixError> + 'static,
+    B: MessageBody + 'static,
+{
+    fn call_inner(
+        &self,
+        request: ServiceRequest,
+    ) -> LocalBoxFuture<Result<ServiceResponse<EitherBody<B>>, ActixError>> {
+        let service = Rc::clone(&self.service);
+        let Some(metadata) = self.resource_metadata.clone() else {
+            return Box::pin(
+                async move { service.call(request).await.map(|r| r.map_into_left_body()) },
+            );
+        };
+        Box::pin(async move {
+            let response = service.call(request).await?;
+            Ok(leaving_gate(response, Some(&metadata)))
+        })
+    }
+}
+
+/// A response from inside the gate: a [`Rejection`] made there (by [`RequireScope`], an
+/// extractor or a handler) learns the gate's resource metadata URL here.
+fn leaving_gate<B>(
+    mut response: ServiceResponse<B>,
+    metadata: Option<&str>,
+) -> ServiceResponse<EitherBody<B>> {
+    if let Some(url) = metadata {
+        add_resource_metadata(&mut response, url);
+    }
+    response.map_into_left_body()
+}
+
+fn rejection<B>(
+    request: ServiceRequest,
+    error: Error,
+    metadata: Option<&str>,
+) -> ServiceResponse<EitherBody<B>> {
+    let mut response = request.error_response(Rejection(error));
+    if let Some(url) = metadata {
+        add_resource_metadata(&mut response, url);
+    }
+    response.map_into_right_body()
+}
+
 fn reject<B: 'static>(
     request: ServiceRequest,
     error: Error,
+    metadata: Option<&str>,
 ) -> LocalBoxFuture<Result<ServiceResponse<EitherBody<B>>, ActixError>> {
-    let response = request
-        .error_response(Rejection(error))
-        .map_into_right_body();
-    Box::pin(ready(Ok(response)))
+    Box::pin(ready(Ok(rejection(request, error, metadata))))
 }
 
 /// Requires the verified token to grant a scope; else 403 `insufficient_scope` naming it.
 /// Must sit inside a [`TokenGate`]; requests without verified claims get 401.
+///
+/// Its challenges carry RFC 9728 `resource_metadata` when the gate outside it was given
+/// [`resource_metadata`](TokenGate::resource_metadata): nothing to configure here.
 #[derive(Clone, Debug)]
 pub struct RequireScope {
     scope: Rc<str>,
@@ -222,7 +324,7 @@ where
                 let service = Rc::clone(&self.service);
                 Box::pin(async move { service.call(request).await.map(|r| r.map_into_left_body()) })
             }
-            Err(error) => reject(request, error),
+            Err(error) => reject(request, error, None),
         }
     }
 }

@@ -95,6 +95,10 @@ where
 ///
 /// `?` converts a [`tokengate::Error`] into it, so handlers can write
 /// `claims.require_scope("admin")?`.
+///
+/// Behind a [`TokenGateLayer`](crate::TokenGateLayer) configured with
+/// [`resource_metadata`](crate::TokenGateLayer::resource_metadata), its challenge carries
+/// the RFC 9728 `resource_metadata` URL too: the gate adds it as the response passes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection(pub Error);
 

@@ -39,16 +39,17 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::header::AUTHORIZATION;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
-use tokengate::{Claims, Error, Validator, bearer};
+use tokengate::{Claims, Error, ResourceMetadata, Validator, bearer};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::response::rejection;
+use crate::response::{add_resource_metadata, rejection_with};
 
 /// Applies [`TokenGate`] to a service: every request must carry a valid bearer token.
 ///
@@ -57,6 +58,7 @@ use crate::response::rejection;
 pub struct TokenGateLayer {
     validator: Validator,
     optional: bool,
+    resource_metadata: Option<Arc<str>>,
 }
 
 impl TokenGateLayer {
@@ -65,6 +67,7 @@ impl TokenGateLayer {
         TokenGateLayer {
             validator,
             optional: false,
+            resource_metadata: None,
         }
     }
 
@@ -72,6 +75,61 @@ impl TokenGateLayer {
     /// sent must still be valid. Pair with `Option<Claims<T>>` in axum handlers.
     pub fn optional(mut self) -> Self {
         self.optional = true;
+        self
+    }
+
+    /// Adds RFC 9728 section 5.1 `resource_metadata="<URL>"` to every challenge, with the
+    /// URL of `metadata`'s document ([`ResourceMetadata::metadata_url`]), so a client
+    /// refused here can discover which authorization server to ask for a token.
+    ///
+    /// It applies to the gate's own rejections and to those made inside it: a
+    /// [`RequireScopeLayer`](crate::RequireScopeLayer)'s 403, and an axum
+    /// [`Rejection`](crate::Rejection) from an extractor or a handler's `?`. Serve the
+    /// document itself with [`ResourceMetadataService`](crate::ResourceMetadataService),
+    /// outside the gate.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use axum::{Router, routing::get};
+    /// use http::{Request, StatusCode};
+    /// use tokengate::ResourceMetadata;
+    /// use tokengate::testing::MockIssuer;
+    /// use tokengate_tower::{ResourceMetadataService, TokenGateLayer};
+    /// use tower::ServiceExt;
+    ///
+    /// let issuer = MockIssuer::start().await;
+    /// let validator = tokengate::Validator::builder()
+    ///     .issuer(issuer.issuer())
+    ///     .audience(issuer.audience())
+    ///     .build()
+    ///     .unwrap();
+    /// let metadata = ResourceMetadata::builder("https://api.example.com")
+    ///     .authorization_server(issuer.issuer())
+    ///     .build()
+    ///     .unwrap();
+    /// let app = Router::new()
+    ///     .route("/me", get(|| async { "hello" }))
+    ///     .layer(TokenGateLayer::new(validator).resource_metadata(&metadata))
+    ///     // Added after `layer`, so served without a token.
+    ///     .route_service(&metadata.well_known_path(), ResourceMetadataService::new(&metadata));
+    ///
+    /// let request = Request::get("/me").body(axum::body::Body::empty()).unwrap();
+    /// let response = app.clone().oneshot(request).await.unwrap();
+    /// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(
+    ///     response.headers()["www-authenticate"],
+    ///     r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#,
+    /// );
+    ///
+    /// let request = Request::get("/.well-known/oauth-protected-resource")
+    ///     .body(axum::body::Body::empty())
+    ///     .unwrap();
+    /// assert_eq!(app.oneshot(request).await.unwrap().status(), StatusCode::OK);
+    /// # }
+    /// ```
+    pub fn resource_metadata(mut self, metadata: &ResourceMetadata) -> Self {
+        self.resource_metadata = Some(metadata.metadata_url().into());
         self
     }
 }
@@ -84,6 +142,7 @@ impl<S> Layer<S> for TokenGateLayer {
             inner,
             validator: self.validator.clone(),
             optional: self.optional,
+            resource_metadata: self.resource_metadata.clone(),
         }
     }
 }
@@ -97,6 +156,7 @@ pub struct TokenGate<S> {
     inner: S,
     validator: Validator,
     optional: bool,
+    resource_metadata: Option<Arc<str>>,
 }
 
 impl<S> TokenGate<S> {
@@ -146,20 +206,23 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let headers = request.headers().get_all(AUTHORIZATION);
+        let metadata = self.resource_metadata.clone();
         let token = match bearer::extract(headers.iter().map(|v| v.as_bytes())) {
             Ok(Some(token)) => token,
-            Ok(None) if self.optional => return ResponseFuture::calling(inner.call(request)),
-            Ok(None) => return ResponseFuture::rejected(Error::MissingCredentials),
-            Err(error) => return ResponseFuture::rejected(error),
+            Ok(None) if self.optional => {
+                return ResponseFuture::calling(inner.call(request), metadata);
+            }
+            Ok(None) => return ResponseFuture::rejected(Error::MissingCredentials, metadata),
+            Err(error) => return ResponseFuture::rejected(error, metadata),
         };
         // Most requests are decided from memory: no future to allocate, no token to copy.
         match self.validator.try_validate(token) {
             Some(Ok(claims)) => {
                 let mut request = request;
                 request.extensions_mut().insert(claims);
-                return ResponseFuture::calling(inner.call(request));
+                return ResponseFuture::calling(inner.call(request), metadata);
             }
-            Some(Err(error)) => return ResponseFuture::rejected(error),
+            Some(Err(error)) => return ResponseFuture::rejected(error, metadata),
             None => {}
         }
         let token = token.to_owned();
@@ -171,6 +234,7 @@ where
                 inner: Some(inner),
                 request: Some(request),
             },
+            resource_metadata: metadata,
         }
     }
 }
@@ -183,6 +247,7 @@ pin_project! {
     {
         #[pin]
         state: State<S, B>,
+        resource_metadata: Option<Arc<str>>,
     }
 }
 
@@ -211,15 +276,17 @@ impl<S, B> ResponseFuture<S, B>
 where
     S: Service<Request<B>>,
 {
-    fn calling(future: S::Future) -> Self {
+    fn calling(future: S::Future, resource_metadata: Option<Arc<str>>) -> Self {
         ResponseFuture {
             state: State::Calling { future },
+            resource_metadata,
         }
     }
 
-    fn rejected(error: Error) -> Self {
+    fn rejected(error: Error, resource_metadata: Option<Arc<str>>) -> Self {
         ResponseFuture {
             state: State::Rejected { error: Some(error) },
+            resource_metadata,
         }
     }
 }
@@ -254,12 +321,20 @@ where
                         Err(error) => this.state.set(State::Rejected { error: Some(error) }),
                     }
                 }
-                StateProj::Calling { future } => return future.poll(cx),
+                StateProj::Calling { future } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    // A rejection made inside the gate learns the metadata URL here.
+                    if let Some(url) = this.resource_metadata.as_deref() {
+                        add_resource_metadata(&mut response, url);
+                    }
+                    return Poll::Ready(Ok(response));
+                }
                 StateProj::Rejected { error } => {
                     let error = error
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    return Poll::Ready(Ok(rejection(&error)));
+                    let url = this.resource_metadata.as_deref();
+                    return Poll::Ready(Ok(rejection_with(&error, url)));
                 }
             }
         }

@@ -27,6 +27,9 @@
 //! - [`RequireScopeLayer`]: a per-route scope requirement (403 `insufficient_scope`).
 //! - With the default `axum` feature: the [`Claims<T>`] extractor (and `Option<Claims<T>>`)
 //!   and [`Rejection`] for refusals inside handlers.
+//! - RFC 9728 protected resource metadata: [`ResourceMetadataService`] serves the document,
+//!   and [`TokenGateLayer::resource_metadata`] puts its URL into every challenge made by
+//!   or inside the gate, so clients can discover the authorization server.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -34,10 +37,12 @@
 #[cfg(feature = "axum")]
 mod extract;
 mod layer;
+mod metadata;
 mod response;
 mod scope;
 
 #[cfg(feature = "axum")]
 pub use extract::{Claims, Rejection};
 pub use layer::{ResponseFuture, TokenGate, TokenGateLayer};
+pub use metadata::ResourceMetadataService;
 pub use scope::{RequireScope, RequireScopeLayer, ScopeFuture};

@@ -49,6 +49,9 @@ use crate::response::rejection;
 ///
 /// Requests that reached it without verified claims (no [`TokenGateLayer`](crate::TokenGateLayer)
 /// outside it, or an optional one and no token) get 401.
+///
+/// Its challenges carry RFC 9728 `resource_metadata` when the gate outside it was given
+/// [`resource_metadata`](crate::TokenGateLayer::resource_metadata): nothing to configure here.
 #[derive(Clone, Debug)]
 pub struct RequireScopeLayer {
     scope: Arc<str>,
