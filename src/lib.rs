@@ -47,6 +47,8 @@ pub mod error;
 pub mod introspection;
 mod json;
 pub mod jwks;
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+mod metrics;
 pub mod resource_metadata;
 #[cfg(feature = "testing")]
 pub mod testing;

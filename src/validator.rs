@@ -304,7 +304,10 @@ impl Issuer {
         if let (Some(cache), Some(digest)) = (&policy.token_cache, &digest) {
             if let Some(entry) = cache.get(digest) {
                 match self.revalidate(&entry) {
-                    Ok(()) => return Some(Ok(entry.claims.clone())),
+                    Ok(()) => {
+                        crate::metrics::token_cache_hit();
+                        return Some(Ok(entry.claims.clone()));
+                    }
                     Err(Some(error)) => {
                         cache.invalidate(digest);
                         return Some(Err(error.into()));
@@ -445,6 +448,7 @@ impl Issuer {
 }
 
 fn log_rejection(result: &Result<Claims, Error>) {
+    crate::metrics::validation(result);
     if let Err(error) = result {
         // `debug`, not `info`: under attack this fires on every request.
         tracing::debug!(%error, "token rejected");

@@ -349,6 +349,7 @@ impl KeyCache {
         self.counters.fetches.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let outcome = self.fetch(&mut state, current.as_deref()).await;
+        crate::metrics::key_fetch(outcome.is_ok(), started.elapsed());
         let was_failing = self.failing.load(Ordering::Relaxed);
         match outcome {
             Ok(cached) => {
