@@ -23,11 +23,21 @@
 //
 // Client: interop-client / interop-secret (HTTP Basic, client_secret_basic),
 // grant client_credentials only. Resource indicators (RFC 8707):
-//   https://api.interop.test    scopes "read admin"  (the API under test)
-//   https://other.interop.test  scope  "read"        (another API: a wrong audience)
-// A token request naming one of them with `resource=` gets a JWT access token
-// (typ at+jwt, RS256, aud = the resource, sub = client_id = interop-client); one without
-// `resource` gets an opaque token; any other resource is refused (invalid_target).
+//   https://api.interop.test     scopes "read admin"  JWT     (the API under test)
+//   https://other.interop.test   scope  "read"        JWT     (another API: a wrong audience)
+//   https://opaque.interop.test  scopes "read admin"  opaque  (an API that introspects)
+// A token request naming a JWT resource with `resource=` gets a JWT access token
+// (typ at+jwt, RS256, aud = the resource, sub = client_id = interop-client); naming the
+// opaque one, an opaque token whose introspection answer has aud = that resource. One
+// without `resource` gets an opaque token with no audience; any other resource is refused
+// (invalid_target).
+//
+// Endpoints besides discovery, JWKS and token (paths as in the discovery document):
+//   POST /token/introspection  RFC 7662, for the client above (HTTP Basic); JWTs are
+//                              refused there (400 unsupported_token_type), as they are
+//                              meant to be verified locally
+//   POST /token/revocation     RFC 7009, the client's own tokens
+// Tokens live in memory: a restart forgets every opaque token.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -39,8 +49,9 @@ import Provider, { errors } from 'oidc-provider';
 export const CLIENT_ID = 'interop-client';
 export const CLIENT_SECRET = 'interop-secret';
 export const RESOURCES = {
-  'https://api.interop.test': 'read admin',
-  'https://other.interop.test': 'read',
+  'https://api.interop.test': { scope: 'read admin', format: 'jwt' },
+  'https://other.interop.test': { scope: 'read', format: 'jwt' },
+  'https://opaque.interop.test': { scope: 'read admin', format: 'opaque' },
 };
 
 function fail(message) {
@@ -140,16 +151,37 @@ server.listen(port, '127.0.0.1', () => {
       // Nothing here has an end-user: no login pages, no consent.
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // RFC 7662 and RFC 7009, authenticated with the client's token_endpoint_auth_method
+      // (oidc-provider 9 has no separate introspection/revocation auth method). Only our
+      // one confidential client may ask, and only about its own tokens.
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => client.clientId === CLIENT_ID
+          && token.clientId === client.clientId,
+      },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
       resourceIndicators: {
         enabled: true,
         // No `resource` parameter: no resource server, so an opaque token.
         defaultResource: async (_ctx, _client, oneOf) => oneOf,
         getResourceServerInfo: async (_ctx, resourceIndicator) => {
-          const scope = RESOURCES[resourceIndicator];
-          if (!scope) throw new errors.InvalidTarget();
+          const server = RESOURCES[resourceIndicator];
+          if (!server) throw new errors.InvalidTarget();
+          if (server.format === 'opaque') {
+            // A random handle; its claims (aud = the resource) only by introspection.
+            return {
+              audience: resourceIndicator,
+              scope: server.scope,
+              accessTokenTTL: 10 * 60,
+              accessTokenFormat: 'opaque',
+            };
+          }
           return {
             audience: resourceIndicator,
-            scope,
+            scope: server.scope,
             accessTokenTTL: 10 * 60,
             accessTokenFormat: 'jwt', // RFC 9068: typ at+jwt, signed with jwks
             jwt: { sign: { alg: 'RS256', kid: signingKid } },

@@ -10,7 +10,12 @@
 # then 200), a tampered, wrong-audience or opaque token is refused (401), and a key
 # rotation at the provider (restart on the same issuer with a new signing key) is followed:
 # the new key's tokens are accepted after a refetch, and keys the provider stops
-# publishing stop verifying. Ends with `interop: N passed, M failed`; exits 1 on any failure.
+# publishing stop verifying. Then each example runs again with RFC 7662 introspection on
+# (TOKENGATE_CLIENT_ID/SECRET, TokenFormat::JwtOrOpaque) for the provider's opaque resource:
+# opaque tokens are introspected (/me 200, /admin 403 then 200), a made-up one is 401, a
+# JWT is still verified locally, a revoked token is 401 once the answer cache expires, and
+# refused client credentials are 503. Ends with `interop: N passed, M failed`; exits 1 on
+# any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +23,8 @@ CLIENT_ID=interop-client
 CLIENT_SECRET=interop-secret
 AUDIENCE=https://api.interop.test        # provider.mjs: scopes "read admin"
 OTHER_AUDIENCE=https://other.interop.test # provider.mjs: another API's audience
+OPAQUE_AUDIENCE=https://opaque.interop.test # provider.mjs: opaque tokens, "read admin"
+INTROSPECTION_CACHE_MS=1000                # TOKENGATE_INTROSPECTION_CACHE_MS when introspecting
 EXAMPLES=(axum_api actix_api)
 CURL=(curl -sS --noproxy '*' --max-time 10)
 
@@ -102,10 +109,14 @@ start_provider() {
     echo "     provider $ISSUER signing with $KID (publishes ${line##*published=})"
 }
 
-# Starts target/debug/examples/NAME against $ISSUER. Sets API (its base URL).
+# Starts target/debug/examples/NAME against $ISSUER, with any further VAR=VALUE settings
+# (they override the defaults here). Sets API (its base URL).
 start_api() {
     local name=$1 line
-    env -u TOKENGATE_JWKS_URL -u TOKENGATE_MIN_CACHE_TTL_MS \
+    shift
+    env -u TOKENGATE_JWKS_URL -u TOKENGATE_MIN_CACHE_TTL_MS -u TOKENGATE_TOKEN_CACHE_SIZE \
+        -u TOKENGATE_CLIENT_ID -u TOKENGATE_CLIENT_SECRET -u TOKENGATE_INTROSPECTION_URL \
+        -u TOKENGATE_INTROSPECTION_CACHE_MS -u TOKENGATE_RESOURCE \
         TOKENGATE_ISSUER="$ISSUER" \
         TOKENGATE_AUDIENCE="$AUDIENCE" \
         TOKENGATE_REFRESH_COOLDOWN_MS=200 \
@@ -113,6 +124,7 @@ start_api() {
         NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" \
         no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}" \
         RUST_LOG="${RUST_LOG:-info,tokengate=debug}" NO_COLOR=1 \
+        "$@" \
         "target/debug/examples/$name" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
     API_PID=$!
     if ! line=$(wait_for_line "$WORK/$name.out" '^listening on http://' "$API_PID" 30); then
@@ -144,6 +156,45 @@ token() {
         echo "     no access_token from the provider: $(cat "$WORK/token.json")" >&2
         return 1
     }
+}
+
+# Revokes TOKEN at the provider (RFC 7009; 200 whatever the token was).
+revoke() {
+    local status
+    status=$("${CURL[@]}" -o "$WORK/revocation" -w '%{http_code}' -u "$CLIENT_ID:$CLIENT_SECRET" \
+        --data-urlencode "token=$1" -d token_type_hint=access_token "$ISSUER/token/revocation") ||
+        status=000
+    if [ "$status" != 200 ]; then
+        echo "     revocation answered HTTP $status: $(head -c 300 "$WORK/revocation")" >&2
+        return 1
+    fi
+}
+
+# An opaque token: not a JWS (no two dots).
+expect_opaque() {
+    if [[ $1 == *.*.* ]]; then
+        echo "     token $1 looks like a JWT"
+        return 1
+    fi
+}
+
+# The last body is the introspected claims of an opaque token for this client, issuer and
+# audience, with SCOPE. oidc-provider's introspection answer for a client_credentials token
+# names the client in `client_id` only (no `sub`: there is no end-user), so `sub` may be
+# absent, and tokengate must not invent one; if present it must be the client.
+expect_introspected_claims() {
+    node -e '
+        const [file, clientId, issuer, audience, scope] = process.argv.slice(1);
+        const c = JSON.parse(require("fs").readFileSync(file, "utf8"));
+        const aud = Array.isArray(c.aud) ? c.aud : [c.aud];
+        const bad = [];
+        if (c.sub !== undefined && c.sub !== clientId) bad.push(`sub ${JSON.stringify(c.sub)}`);
+        if (c.client_id !== clientId) bad.push(`client_id ${JSON.stringify(c.client_id)}`);
+        if (c.iss !== issuer) bad.push(`iss ${JSON.stringify(c.iss)}`);
+        if (!aud.includes(audience)) bad.push(`aud ${JSON.stringify(c.aud)}`);
+        if (c.scope !== scope) bad.push(`scope ${JSON.stringify(c.scope)}`);
+        if (bad.length) { console.log(`     unexpected claims: ${bad.join(", ")}`); process.exit(1); }
+    ' "$WORK/body" "$CLIENT_ID" "$ISSUER" "$OPAQUE_AUDIENCE" "$1"
 }
 
 # The decoded JOSE header field of a JWT.
@@ -194,6 +245,15 @@ expect() {
             return 1
         fi
     done
+}
+
+# expect_logged STATUS TEXT: the last response had STATUS, and the example's log says TEXT.
+expect_logged() {
+    expect "$1" || return 1
+    if ! grep -qF "$2" "$WORK/$EXAMPLE.err"; then
+        echo "     the log of $EXAMPLE does not say \"$2\""
+        return 1
+    fi
 }
 
 # A 401 that asks for credentials without naming an error (RFC 6750 section 3.1).
@@ -336,10 +396,112 @@ run_example() {
     check "a token signed with a key no longer published ($k2) is 401 invalid_token" \
         expect 401 'error="invalid_token"'
 
+    run_introspection "$name"
+
     stop "$API_PID"
     API_PID=""
     stop "$PROVIDER_PID"
     PROVIDER_PID=""
+}
+
+# A random opaque-looking token the provider never issued.
+made_up_token() {
+    node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64url"))'
+}
+
+# A loopback port nothing listens on (bound, then released).
+closed_port() {
+    node -e '
+        const s = require("net").createServer().listen(0, "127.0.0.1", () => {
+            const { port } = s.address();
+            s.close(() => process.stdout.write(String(port)));
+        });
+    '
+}
+
+# The example again, with introspection on (JwtOrOpaque), against the running provider.
+# oidc-provider issues one format per resource: JWTs for $AUDIENCE, opaque tokens (whose
+# introspection answer has aud = the resource) for $OPAQUE_AUDIENCE. So the API is started
+# as the opaque resource, TOKENGATE_AUDIENCE=$OPAQUE_AUDIENCE, and once more as $AUDIENCE
+# to see a JWT accepted with introspection on.
+run_introspection() {
+    local name=$1 opaque_read opaque_admin jwt revoked
+    local introspect=(TOKENGATE_CLIENT_ID="$CLIENT_ID" TOKENGATE_CLIENT_SECRET="$CLIENT_SECRET"
+        TOKENGATE_INTROSPECTION_CACHE_MS="$INTROSPECTION_CACHE_MS")
+    stop "$API_PID"
+    API_PID=""
+    # Endpoint from discovery (introspection_endpoint in the provider's metadata).
+    start_api "$name" TOKENGATE_AUDIENCE="$OPAQUE_AUDIENCE" "${introspect[@]}" ||
+        die "$name did not start with introspection"
+
+    opaque_read=$(token read "$OPAQUE_AUDIENCE") || die "no opaque token for $OPAQUE_AUDIENCE"
+    check "the provider issues an opaque token (not a JWT) for $OPAQUE_AUDIENCE" \
+        expect_opaque "$opaque_read"
+    request /me "$opaque_read"
+    check "introspecting: GET /me with an opaque token (scope read) is 200" expect 200
+    check "/me returns the introspected claims: client_id = $CLIENT_ID, iss, aud, scope" \
+        expect_introspected_claims read
+    request /admin "$opaque_read"
+    check "introspecting: GET /admin with an opaque token of scope read is 403 insufficient_scope" \
+        expect 403 'error="insufficient_scope"' 'scope="admin"'
+    opaque_admin=$(token "read admin" "$OPAQUE_AUDIENCE") || die "no opaque token for read admin"
+    expect_opaque "$opaque_admin" || die "the provider issued a JWT for $OPAQUE_AUDIENCE"
+    request /admin "$opaque_admin"
+    check "introspecting: GET /admin with an opaque token of scope \"read admin\" is 200" expect 200
+
+    request /me "$(made_up_token)"
+    check "introspecting: a made-up opaque token (active: false) is 401 invalid_token" \
+        expect 401 'error="invalid_token"'
+
+    # The audiences differ here: a JWT for $AUDIENCE presented to the API that is
+    # $OPAQUE_AUDIENCE. It is verified locally and refused for its audience (had tokengate
+    # introspected it instead, oidc-provider answers 400 unsupported_token_type for a JWT,
+    # which would be 503, not 401).
+    jwt=$(token read "$AUDIENCE") || die "no token for $AUDIENCE"
+    request /me "$jwt"
+    check "introspecting: a JWT for $AUDIENCE (another audience here) is 401 invalid_token" \
+        expect 401 'error="invalid_token"'
+
+    # Revocation (RFC 7009): answers are remembered for at most the cache bound.
+    revoked=$(token read "$OPAQUE_AUDIENCE") || die "no opaque token to revoke"
+    request /me "$revoked"
+    check "introspecting: a fresh opaque token is 200 before it is revoked" expect 200
+    revoke "$revoked" || die "the provider did not revoke the token"
+    sleep "$(awk -v ms="$INTROSPECTION_CACHE_MS" 'BEGIN { printf "%.3f", ms / 1000 + 0.5 }')"
+    request /me "$revoked"
+    check "introspecting: a revoked opaque token is 401 invalid_token after the cache bound (${INTROSPECTION_CACHE_MS} ms)" \
+        expect 401 'error="invalid_token"'
+
+    # The API as $AUDIENCE, with the endpoint given explicitly.
+    stop "$API_PID"
+    API_PID=""
+    start_api "$name" "${introspect[@]}" TOKENGATE_INTROSPECTION_URL="$ISSUER/token/introspection" ||
+        die "$name did not start with TOKENGATE_INTROSPECTION_URL"
+    request /me "$jwt"
+    check "introspecting as $AUDIENCE: a JWT for $AUDIENCE is still verified locally: /me 200" \
+        expect 200
+    # The endpoint answers (401, not 503), and its aud is another resource.
+    request /me "$opaque_read"
+    check "introspecting as $AUDIENCE (TOKENGATE_INTROSPECTION_URL): an opaque token for $OPAQUE_AUDIENCE is 401 invalid_token" \
+        expect 401 'error="invalid_token"'
+
+    # Client credentials the provider refuses (401 invalid_client at its endpoint).
+    stop "$API_PID"
+    API_PID=""
+    start_api "$name" TOKENGATE_AUDIENCE="$OPAQUE_AUDIENCE" "${introspect[@]}" \
+        TOKENGATE_CLIENT_SECRET=wrong-secret || die "$name did not start with a wrong secret"
+    request /me "$opaque_admin"
+    check "introspecting with a wrong TOKENGATE_CLIENT_SECRET: an opaque token is 503 (credentials refused)" \
+        expect_logged 503 "the introspection endpoint refused our client credentials"
+
+    # An endpoint nobody answers at.
+    stop "$API_PID"
+    API_PID=""
+    start_api "$name" TOKENGATE_AUDIENCE="$OPAQUE_AUDIENCE" "${introspect[@]}" \
+        TOKENGATE_INTROSPECTION_URL="http://127.0.0.1:$(closed_port)/token/introspection" ||
+        die "$name did not start with an unreachable introspection endpoint"
+    request /me "$opaque_admin"
+    check "introspecting at an unreachable endpoint: an opaque token is 503" expect 503
 }
 
 command -v node >/dev/null || die "node is not installed"
