@@ -125,7 +125,7 @@ start_api() {
         no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}" \
         RUST_LOG="${RUST_LOG:-info,tokengate=debug}" NO_COLOR=1 \
         "$@" \
-        "target/debug/examples/$name" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
+        "${CARGO_TARGET_DIR:-target}/debug/examples/$name" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
     API_PID=$!
     if ! line=$(wait_for_line "$WORK/$name.out" '^listening on http://' "$API_PID" 30); then
         tail -n 20 "$WORK/$name.err" >&2

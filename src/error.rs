@@ -37,7 +37,8 @@ pub enum Error {
         /// The scope the resource requires, named in the challenge.
         required: String,
     },
-    /// No key set was ever fetched from the issuer, so no token can be checked (503).
+    /// The issuer could not be consulted (503): no key set was ever fetched from it, or
+    /// its introspection endpoint failed. Never a verdict on the token.
     KeysUnavailable {
         /// When a new fetch may be tried; sent as `Retry-After`.
         retry_after: Duration,
@@ -109,7 +110,7 @@ mod description {
     pub const CLAIMS: &str = "The access token claims are invalid";
     pub const INACTIVE: &str = "The access token is not active";
     pub const SCOPE: &str = "The access token lacks a required scope";
-    pub const UNAVAILABLE: &str = "The token issuer's keys are unavailable";
+    pub const UNAVAILABLE: &str = "The token issuer is unavailable";
 }
 
 impl Error {
@@ -260,7 +261,9 @@ impl fmt::Display for Error {
                 write!(f, "insufficient_scope (requires {required:?})")
             }
             Error::MissingCredentials => f.write_str("no bearer token"),
-            Error::KeysUnavailable { .. } => f.write_str("issuer key set unavailable"),
+            Error::KeysUnavailable { .. } => {
+                f.write_str("issuer unavailable (no key set yet, or introspection failed)")
+            }
         }
     }
 }

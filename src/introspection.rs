@@ -8,7 +8,9 @@
 //! - `active: false` (or anything but `true`) is `invalid_token`; an unreachable, failing
 //!   or misconfigured endpoint is 503, never "valid";
 //! - where the answer names `iss`, `aud`, `exp` or `nbf`, they are checked as for a JWT,
-//!   so an opaque token minted for another resource is refused;
+//!   so an opaque token minted for another resource is refused; an answer without `aud`
+//!   (a token the server did not restrict to any resource) is accepted, with no audience
+//!   in its claims;
 //! - answers are cached by SHA-256 of the token (never the token itself) for no longer
 //!   than the token's own `exp` and the configured bound; concurrent introspections of
 //!   one token are a single request.
@@ -84,7 +86,6 @@ type Outcome = Result<Claims, InvalidToken>;
 /// Posts tokens to the introspection endpoint and remembers the answers.
 pub(crate) struct Introspector {
     issuer: String,
-    audience: String,
     config: IntrospectionConfig,
     endpoint: OnceCell<Url>,
     client: reqwest::Client,
@@ -97,7 +98,6 @@ pub(crate) struct Introspector {
 impl Introspector {
     pub(crate) fn new(
         issuer: String,
-        audience: String,
         config: IntrospectionConfig,
         client: reqwest::Client,
         limits: FetchLimits,
@@ -117,7 +117,6 @@ impl Introspector {
             .build();
         Ok(Introspector {
             issuer,
-            audience,
             config,
             endpoint,
             client,
@@ -230,7 +229,10 @@ impl Introspector {
             Some(Value::String(iss)) if *iss == self.issuer => {}
             Some(_) => return Err(InvalidToken::WrongIssuer),
         }
-        answer.entry("aud").or_insert_with(|| json!(self.audience));
+        // No `aud`: the endpoint did not restrict the token to any resource. Record that
+        // as no audience rather than inventing ours; `accept` lets it through (RFC 7662
+        // makes `aud` optional) and handlers see exactly what the server said.
+        answer.entry("aud").or_insert_with(|| json!([]));
         answer.entry("exp").or_insert_with(|| {
             json!(crate::validator::unix_now() + self.config.cache_ttl.as_secs() as i64)
         });

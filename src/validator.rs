@@ -342,7 +342,15 @@ impl Issuer {
     /// every use (a cached answer must not outlive the token).
     fn accept(&self, outcome: Result<Claims, InvalidToken>) -> Result<Claims, Error> {
         let claims = outcome?;
-        self.check_claims(&claims)?;
+        if claims.audience().is_empty() {
+            // The answer named no audience (RFC 7662 makes it optional): the rest applies.
+            if claims.issuer() != self.issuer {
+                return Err(InvalidToken::WrongIssuer.into());
+            }
+            self.check_lifetime(&claims)?;
+        } else {
+            self.check_claims(&claims)?;
+        }
         Ok(claims)
     }
 
@@ -829,7 +837,6 @@ impl ValidatorBuilder {
                 };
                 let introspector = Introspector::new(
                     issuer.clone(),
-                    self.audiences[0].clone(),
                     config,
                     client.clone(),
                     limits,

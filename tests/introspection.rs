@@ -103,14 +103,18 @@ async fn tokens_for_another_resource_or_issuer_are_refused() {
     ] {
         api.get("/me", Some(&token)).await.assert_invalid_token();
     }
-    // No aud, iss or exp in the answer: vouched for by the endpoint we asked.
+    // No aud, iss or exp in the answer: vouched for by the endpoint we asked, and the
+    // claims say exactly that (no audience is invented).
     let bare = issuer
         .token()
         .without_claim("aud")
         .without_claim("iss")
         .without_claim("exp")
         .opaque();
-    assert_eq!(api.get("/me", Some(&bare)).await.status, 200);
+    let reply = api.get("/me", Some(&bare)).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["aud"], serde_json::json!([]));
+    assert_eq!(reply.json()["iss"], issuer.issuer());
 }
 
 #[tokio::test]
