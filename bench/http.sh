@@ -5,6 +5,7 @@
 #
 #   bash bench/http.sh            # 10 s per workload
 #   DURATION=5s bash bench/http.sh
+#   EXAMPLES=actix_api MEMORY=0 bash bench/http.sh    # one adapter, no memory run
 #
 # Workloads (protected route: GET /admin, which needs scope admin):
 #   reuse     every request carries the same token (token cache on, the default)
@@ -64,7 +65,7 @@ rps() { # path, extra wrk args... -> requests/s
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 printf '%-10s %-9s %12s %12s %7s\n' adapter workload "health rps" "route rps" ratio
-for example in axum_api actix_api; do
+for example in ${EXAMPLES:-axum_api actix_api}; do
   start_api "$example" 20000
   health=$(rps /health)
   reuse=$(rps /admin -H "Authorization: Bearer $token")
@@ -82,6 +83,7 @@ for example in axum_api actix_api; do
   kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
 done
 
+[ "${MEMORY:-1}" = 1 ] || exit 0
 # Memory: 100,000 distinct live tokens into the cache of one server.
 start_api axum_api "$MEMORY_TOKENS"
 rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$api_pid/status")

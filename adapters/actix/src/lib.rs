@@ -47,4 +47,6 @@ mod middleware;
 pub use error::Rejection;
 pub use extract::Claims;
 pub use metadata::resource_metadata_service;
-pub use middleware::{RequireScope, RequireScopeMiddleware, TokenGate, TokenGateMiddleware};
+pub use middleware::{
+    GateFuture, RequireScope, RequireScopeMiddleware, TokenGate, TokenGateMiddleware,
+};

@@ -33,11 +33,13 @@ use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{Error as ActixError, HttpMessage};
+use pin_project_lite::pin_project;
 use tokengate::{Claims, Error, ResourceMetadata, Validator, bearer};
 
 use crate::error::{Rejection, add_resource_metadata};
@@ -165,7 +167,7 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = ActixError;
-    type Future = LocalBoxFuture<Result<Self::Response, Self::Error>>;
+    type Future = GateFuture<S::Future, B>;
 
     forward_ready!(service);
 
@@ -175,8 +177,8 @@ where
         let token = match bearer::extract(headers.map(|v| v.as_bytes())) {
             Ok(Some(token)) => token,
             Ok(None) if self.optional => return self.call_inner(request),
-            Ok(None) => return reject(request, Error::MissingCredentials, metadata),
-            Err(error) => return reject(request, error, metadata),
+            Ok(None) => return GateFuture::rejected(request, Error::MissingCredentials, metadata),
+            Err(error) => return GateFuture::rejected(request, error, metadata),
         };
         // Most requests are decided from memory, without copying the token.
         match self.validator.try_validate(token) {
@@ -184,13 +186,13 @@ where
                 request.extensions_mut().insert(claims);
                 self.call_inner(request)
             }
-            Some(Err(error)) => reject(request, error, metadata),
+            Some(Err(error)) => GateFuture::rejected(request, error, metadata),
             None => {
                 let token = token.to_owned();
                 let validator = self.validator.clone();
                 let service = Rc::clone(&self.service);
                 let metadata = self.resource_metadata.clone();
-                Box::pin(async move {
+                GateFuture::waiting(Box::pin(async move {
                     match validator.validate(&token).await {
                         Ok(claims) => {
                             request.extensions_mut().insert(claims);
@@ -199,7 +201,7 @@ where
                         }
                         Err(error) => Ok(rejection(request, error, metadata.as_deref())),
                     }
-                })
+                }))
             }
         }
     }
@@ -210,20 +212,69 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = ActixError> + 'static,
     B: MessageBody + 'static,
 {
-    fn call_inner(
-        &self,
-        request: ServiceRequest,
-    ) -> LocalBoxFuture<Result<ServiceResponse<EitherBody<B>>, ActixError>> {
-        let service = Rc::clone(&self.service);
-        let Some(metadata) = self.resource_metadata.clone() else {
-            return Box::pin(
-                async move { service.call(request).await.map(|r| r.map_into_left_body()) },
-            );
-        };
-        Box::pin(async move {
-            let response = service.call(request).await?;
-            Ok(leaving_gate(response, Some(&metadata)))
-        })
+    fn call_inner(&self, request: ServiceRequest) -> GateFuture<S::Future, B> {
+        GateFuture::inner(self.service.call(request), self.resource_metadata.clone())
+    }
+}
+
+pin_project! {
+    /// The response future of [`TokenGateMiddleware`] and [`RequireScopeMiddleware`]: the
+    /// inner service's future (most requests, decided from memory, with no allocation), a
+    /// ready rejection, or a validation that had to wait for the issuer's keys.
+    pub struct GateFuture<F, B> {
+        #[pin]
+        state: GateState<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = GateProj]
+    enum GateState<F, B> {
+        Inner { #[pin] future: F, metadata: Option<Arc<str>> },
+        Ready { response: Option<ServiceResponse<EitherBody<B>>> },
+        Waiting { future: LocalBoxFuture<Result<ServiceResponse<EitherBody<B>>, ActixError>> },
+    }
+}
+
+impl<F, B> GateFuture<F, B> {
+    fn inner(future: F, metadata: Option<Arc<str>>) -> Self {
+        GateFuture {
+            state: GateState::Inner { future, metadata },
+        }
+    }
+
+    fn waiting(future: LocalBoxFuture<Result<ServiceResponse<EitherBody<B>>, ActixError>>) -> Self {
+        GateFuture {
+            state: GateState::Waiting { future },
+        }
+    }
+
+    fn rejected(request: ServiceRequest, error: Error, metadata: Option<&str>) -> Self {
+        GateFuture {
+            state: GateState::Ready {
+                response: Some(rejection(request, error, metadata)),
+            },
+        }
+    }
+}
+
+impl<F, B> Future for GateFuture<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, ActixError>>,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, ActixError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            GateProj::Inner { future, metadata } => {
+                let response = ready!(future.poll(cx))?;
+                Poll::Ready(Ok(leaving_gate(response, metadata.as_deref())))
+            }
+            GateProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("GateFuture polled after completion"))),
+            GateProj::Waiting { future } => future.as_mut().poll(cx),
+        }
     }
 }
 
@@ -249,14 +300,6 @@ fn rejection<B>(
         add_resource_metadata(&mut response, url);
     }
     response.map_into_right_body()
-}
-
-fn reject<B: 'static>(
-    request: ServiceRequest,
-    error: Error,
-    metadata: Option<&str>,
-) -> LocalBoxFuture<Result<ServiceResponse<EitherBody<B>>, ActixError>> {
-    Box::pin(ready(Ok(rejection(request, error, metadata))))
 }
 
 /// Requires the verified token to grant a scope; else 403 `insufficient_scope` naming it.
@@ -310,7 +353,7 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = ActixError;
-    type Future = LocalBoxFuture<Result<Self::Response, Self::Error>>;
+    type Future = GateFuture<S::Future, B>;
 
     forward_ready!(service);
 
@@ -320,11 +363,8 @@ where
             None => Err(Error::MissingCredentials),
         };
         match verdict {
-            Ok(()) => {
-                let service = Rc::clone(&self.service);
-                Box::pin(async move { service.call(request).await.map(|r| r.map_into_left_body()) })
-            }
-            Err(error) => reject(request, error, None),
+            Ok(()) => GateFuture::inner(self.service.call(request), None),
+            Err(error) => GateFuture::rejected(request, error, None),
         }
     }
 }
