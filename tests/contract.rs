@@ -6,36 +6,13 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
+use common::examples::{EXAMPLES, STARTUP, example_command, spawn_listening};
 use common::{Reply, reply};
 use tokengate::testing::{Behavior, MockIssuer};
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::io::{BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
-
-/// Every example that follows the contract.
-const EXAMPLES: &[&str] = &["axum_api", "actix_api"];
-
-/// How long an example may take to start listening (generous: a cold, busy machine).
-const STARTUP: Duration = Duration::from_secs(60);
-
-/// `cargo test` builds the examples next to the test binaries: target/<profile>/examples.
-fn example_path(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop(); // the test binary
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`, which builds the examples",
-        path.display()
-    );
-    path
-}
 
 /// A running example, killed when dropped.
 struct Example {
@@ -46,19 +23,7 @@ struct Example {
 }
 
 fn command(name: &str, env: &[(&str, String)]) -> Command {
-    let mut command = Command::new(example_path(name));
-    // A developer's own TOKENGATE_* settings must not leak into the contract.
-    for (name, _) in std::env::vars() {
-        if name.starts_with("TOKENGATE_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    let mut command = example_command(name);
     for (k, v) in env {
         command.env(k, v);
     }
@@ -67,23 +32,7 @@ fn command(name: &str, env: &[(&str, String)]) -> Command {
 
 impl Example {
     async fn start(name: &str, env: &[(&str, String)]) -> Example {
-        // stderr goes to the test log: fetch failures and recoveries are logged there.
-        let mut child = command(name, env)
-            .stderr(Stdio::inherit())
-            .env("RUST_LOG", "tokengate=info")
-            .spawn()
-            .expect("spawn example");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = tokio::time::timeout(STARTUP, async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    return url.to_owned();
-                }
-            }
-            panic!("{name} exited before listening");
-        })
-        .await
-        .expect("example did not start in time");
+        let (base, lines, child) = spawn_listening(name, command(name, env)).await;
         Example {
             base,
             client: reqwest::Client::new(),

@@ -9,16 +9,14 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use axum::{Json, Router, routing::get};
+use common::examples::{EXAMPLES, STARTUP, example_command, spawn_listening};
 use common::{Reply, builder_for, reply};
 use serde_json::{Value, json};
 use tokengate::testing::MockIssuer;
 use tokengate::{ResourceMetadata, Validator};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const RESOURCE: &str = "https://api.example.test/v1";
@@ -517,44 +515,13 @@ async fn without_resource_metadata_nothing_changes() {
 // The examples, with TOKENGATE_RESOURCE (as tests/contract.rs starts them).
 // ---------------------------------------------------------------------------------------
 
-const EXAMPLES: &[&str] = &["axum_api", "actix_api"];
-
-/// How long an example may take to start listening (generous: a cold, busy machine).
-const STARTUP: Duration = Duration::from_secs(60);
-
-/// `cargo test` builds the examples next to the test binaries: target/<profile>/examples.
-fn example_path(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop(); // the test binary
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`, which builds the examples",
-        path.display()
-    );
-    path
-}
-
 /// An example trusting `issuers` (all minting for the first one's audience).
 fn command(name: &str, issuers: &[&MockIssuer], resource: Option<&str>) -> Command {
     let names: Vec<&str> = issuers.iter().map(|i| i.issuer()).collect();
-    let mut command = Command::new(example_path(name));
+    let mut command = example_command(name);
     command
-        .env_remove("TOKENGATE_JWKS_URL")
-        .env_remove("TOKENGATE_RESOURCE")
-        .env_remove("TOKENGATE_CLIENT_ID")
-        .env_remove("TOKENGATE_INTROSPECTION_URL")
         .env("TOKENGATE_ISSUER", names.join(", "))
-        .env("TOKENGATE_AUDIENCE", issuers[0].audience())
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "tokengate=info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .env("TOKENGATE_AUDIENCE", issuers[0].audience());
     if let Some(resource) = resource {
         command.env("TOKENGATE_RESOURCE", resource);
     }
@@ -570,21 +537,8 @@ struct Example {
 
 impl Example {
     async fn start(name: &str, issuers: &[&MockIssuer], resource: Option<&str>) -> Example {
-        let mut child = command(name, issuers, resource)
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn example");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = tokio::time::timeout(STARTUP, async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    return url.to_owned();
-                }
-            }
-            panic!("{name} exited before listening");
-        })
-        .await
-        .expect("example did not start in time");
+        let (base, mut lines, child) =
+            spawn_listening(name, command(name, issuers, resource)).await;
         // Keep reading stdout so the example never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Example {

@@ -4,6 +4,8 @@
 //! answer alike.
 #![allow(dead_code)]
 
+pub mod examples;
+
 use std::time::Duration;
 
 use axum::{Json, Router, routing::get};
