@@ -250,7 +250,7 @@ fn unavailable(error: &FetchError) -> Error {
 
 /// `application/x-www-form-urlencoded` encoding of one value (RFC 6749 appendix B), as
 /// Basic credentials must be encoded before base64 (RFC 6749 section 2.3.1).
-fn form_urlencode(value: &str) -> String {
+pub(crate) fn form_urlencode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         match b {

@@ -465,7 +465,7 @@ fn log_rejection(result: &Result<Claims, Error>) {
 
 /// The token cache's key: SHA-256 of the whole token, so that no two tokens share an
 /// entry and the cache never holds a token itself.
-fn token_digest(token: &str) -> [u8; 32] {
+pub(crate) fn token_digest(token: &str) -> [u8; 32] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     let mut out = [0u8; 32];
     out.copy_from_slice(digest.as_ref());

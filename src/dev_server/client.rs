@@ -106,15 +106,7 @@ pub fn form_urlencode(pairs: &[(&str, &str)]) -> String {
 }
 
 fn encode_into(out: &mut String, text: &str) {
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(b as char);
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
+    out.push_str(&crate::introspection::form_urlencode(text));
 }
 
 /// Why a client refuses an authorization response (see [`check_callback`]).

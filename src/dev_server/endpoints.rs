@@ -1,9 +1,8 @@
 //! The authorization, token and introspection endpoints.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use aws_lc_rs::digest;
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Form, Query, State};
@@ -61,17 +60,7 @@ impl Params {
     }
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-fn token_digest(token: &str) -> Vec<u8> {
-    digest::digest(&digest::SHA256, token.as_bytes())
-        .as_ref()
-        .to_vec()
-}
+use crate::validator::{token_digest, unix_now};
 
 /// The headers of every token and introspection response (RFC 6749 5.1).
 fn no_store() -> [(axum::http::HeaderName, HeaderValue); 2] {

@@ -58,7 +58,7 @@ pub(crate) struct Store {
     pub(crate) codes: HashMap<String, CodeGrant>,
     pub(crate) refresh_tokens: HashMap<String, RefreshGrant>,
     /// Keyed by the SHA-256 of the token, which needs no parsing to look up.
-    pub(crate) access_tokens: HashMap<Vec<u8>, AccessRecord>,
+    pub(crate) access_tokens: HashMap<[u8; 32], AccessRecord>,
     next_grant: u64,
 }
 
@@ -102,7 +102,7 @@ impl Store {
 
     pub(crate) fn insert_access_token(
         &mut self,
-        digest: Vec<u8>,
+        digest: [u8; 32],
         record: AccessRecord,
         now: i64,
     ) -> Result<(), Full> {
