@@ -354,12 +354,10 @@ impl Issuer {
         Ok(claims)
     }
 
-    /// The path that may fetch keys (or introspect).
+    /// The path that may fetch keys (or introspect). Only ever reached after
+    /// [`Issuer::check_now`], which has already applied the size cap.
     async fn check_fetching(&self, token: &str) -> Result<Claims, Error> {
         if let Some(introspector) = self.opaque(token) {
-            if token.len() > self.max_token_bytes {
-                return Err(InvalidToken::TooLarge.into());
-            }
             let outcome = introspector.introspect(token, token_digest(token)).await?;
             return self.accept(outcome);
         }
