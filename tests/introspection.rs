@@ -218,3 +218,13 @@ async fn opaque_tokens_without_introspection_are_a_configuration_error() {
     );
     assert!(builder_for(&issuer).introspection("", "x").build().is_err());
 }
+
+#[tokio::test]
+async fn oversized_opaque_tokens_are_refused_before_any_introspection() {
+    let issuer = MockIssuer::start().await;
+    let api = serve(introspecting(&issuer).build().unwrap()).await;
+    let huge = "o".repeat(20 * 1024);
+    api.get("/me", Some(&huge)).await.assert_invalid_token();
+    assert_eq!(issuer.introspection_hits(), 0);
+    assert_eq!(issuer.discovery_hits(), 0);
+}
