@@ -202,29 +202,31 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        // tower's advice: the service that was polled ready is the one to call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         let headers = request.headers().get_all(AUTHORIZATION);
         let metadata = self.resource_metadata.clone();
         let token = match bearer::extract(headers.iter().map(|v| v.as_bytes())) {
             Ok(Some(token)) => token,
             Ok(None) if self.optional => {
-                return ResponseFuture::calling(inner.call(request), metadata);
+                return ResponseFuture::calling(self.inner.call(request), metadata);
             }
             Ok(None) => return ResponseFuture::rejected(Error::MissingCredentials, metadata),
             Err(error) => return ResponseFuture::rejected(error, metadata),
         };
-        // Most requests are decided from memory: no future to allocate, no token to copy.
+        // Most requests are decided from memory: no future to allocate, no token to copy,
+        // and the inner service, polled ready, is called right here (no clone of it).
         match self.validator.try_validate(token) {
             Some(Ok(claims)) => {
                 let mut request = request;
                 request.extensions_mut().insert(claims);
-                return ResponseFuture::calling(inner.call(request), metadata);
+                return ResponseFuture::calling(self.inner.call(request), metadata);
             }
             Some(Err(error)) => return ResponseFuture::rejected(error, metadata),
             None => {}
         }
+        // The inner service is called later, from the future: tower's advice is to take
+        // the one that was polled ready and leave a clone in its place.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
         let token = token.to_owned();
         let validator = self.validator.clone();
         let validation: Validation = Box::pin(async move { validator.validate(&token).await });
