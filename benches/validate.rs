@@ -148,7 +148,7 @@ fn algorithms(c: &mut Criterion) {
     }
 }
 
-/// The hit path with 64 keys in the set, and from two threads at once.
+/// The hit path with 64 keys in the set, with 10 issuers, and from two threads at once.
 fn scale(c: &mut Criterion) {
     let key = TestKey::generate("bench-key", Algorithm::RS256);
     let token = mint(&key);
@@ -177,6 +177,33 @@ fn scale(c: &mut Criterion) {
     assert!(ready(cached.validate(&token)).is_ok());
     group.bench_function("cache_hit_64_keys", |b| {
         b.iter(|| ready(cached.validate(black_box(&token))).unwrap())
+    });
+    // Ten issuers (any_of): the token's issuer is one of them, each with its own key.
+    let tenants = |cache: bool| {
+        let mut members = vec![validator(&key, cache)];
+        for i in 0..9 {
+            let other = TestKey::generate(format!("tenant-{i}"), Algorithm::RS256);
+            let builder = Validator::builder()
+                .issuer(format!("https://tenant-{i}.example"))
+                .audience(AUDIENCE)
+                .jwks(json!({ "keys": [other.public_jwk()] }));
+            let builder = if cache {
+                builder
+            } else {
+                builder.token_cache_size(0)
+            };
+            members.push(builder.build().unwrap());
+        }
+        Validator::any_of(members).unwrap()
+    };
+    let uncached_tenants = tenants(false);
+    group.bench_function("validate_10_issuers", |b| {
+        b.iter(|| ready(uncached_tenants.validate(black_box(&token))).unwrap())
+    });
+    let cached_tenants = tenants(true);
+    assert!(ready(cached_tenants.validate(&token)).is_ok());
+    group.bench_function("cache_hit_10_issuers", |b| {
+        b.iter(|| ready(cached_tenants.validate(black_box(&token))).unwrap())
     });
     // Wall time per hit with two threads hitting together: half the one-thread time means
     // no contention (on a 2-core machine).

@@ -86,8 +86,40 @@ pub struct Validator {
 #[allow(clippy::large_enum_variant)]
 enum Kind {
     One(Issuer),
-    /// Issuer identifier → a single-issuer validator.
-    Many(HashMap<String, Validator>),
+    Many(Issuers),
+}
+
+/// The members of [`Validator::any_of`] and the one token cache they share.
+struct Issuers {
+    /// Single-issuer validators, sorted by issuer identifier.
+    members: Vec<Validator>,
+    /// Issuer identifier → index into `members`.
+    index: HashMap<String, usize>,
+    /// Tokens any member verified, each entry naming its member: a repeated token is
+    /// found, routed and answered by one lookup, without its payload being decoded to
+    /// read `iss`. Members' own caches go unused; a member configured without a cache
+    /// puts nothing here. `None` when no member caches tokens.
+    token_cache: Option<TokenCache>,
+    /// The largest size cap of any member: the bound before any hashing or decoding.
+    max_token_bytes: usize,
+}
+
+/// Where a token is remembered once verified, and found when it comes again.
+#[derive(Clone, Copy)]
+struct Slot<'a> {
+    cache: &'a TokenCache,
+    /// The member of an [`Issuers`] set that verifies it (0 for a single issuer).
+    member: usize,
+    /// SHA-256 of the whole token.
+    digest: [u8; 32],
+}
+
+/// Where [`Validator::route`] sent a token.
+struct Routed<'a> {
+    issuer: &'a Issuer,
+    slot: Option<Slot<'a>>,
+    /// The entry the set's cache already held for the token, if any.
+    entry: Option<Arc<CachedToken>>,
 }
 
 /// One issuer's policy and keys.
@@ -114,9 +146,9 @@ impl fmt::Debug for Validator {
                 .field("audiences", &issuer.audiences)
                 .field("algorithms", &issuer.algorithms)
                 .finish_non_exhaustive(),
-            Kind::Many(map) => f
+            Kind::Many(_) => f
                 .debug_struct("Validator")
-                .field("issuers", &map.keys().collect::<Vec<_>>())
+                .field("issuers", &self.issuers())
                 .finish_non_exhaustive(),
         }
     }
@@ -146,24 +178,40 @@ impl Validator {
     pub fn any_of(
         validators: impl IntoIterator<Item = Validator>,
     ) -> Result<Validator, ConfigError> {
-        let mut map = HashMap::new();
+        let mut members: Vec<Validator> = Vec::new();
         for validator in validators {
-            let singles: Vec<Validator> = match &*validator.inner {
-                Kind::One(_) => vec![validator.clone()],
-                Kind::Many(inner) => inner.values().cloned().collect(),
-            };
-            for single in singles {
-                let issuer = single.issuer().to_owned();
-                if map.insert(issuer.clone(), single).is_some() {
-                    return Err(ConfigError::DuplicateIssuer(issuer));
-                }
+            match &*validator.inner {
+                Kind::One(_) => members.push(validator.clone()),
+                Kind::Many(inner) => members.extend(inner.members.iter().cloned()),
             }
         }
-        if map.is_empty() {
+        if members.is_empty() {
             return Err(ConfigError::MissingIssuer);
         }
+        members.sort_by(|a, b| a.issuer().cmp(b.issuer()));
+        let mut index = HashMap::new();
+        for (i, member) in members.iter().enumerate() {
+            let issuer = member.issuer().to_owned();
+            if index.insert(issuer.clone(), i).is_some() {
+                return Err(ConfigError::DuplicateIssuer(issuer));
+            }
+        }
+        let singles = || members.iter().map(Validator::single);
+        let max_token_bytes = singles().map(|m| m.max_token_bytes).max().unwrap_or(0);
+        // Room for what the members' caches would have held together; each entry's
+        // lifetime is still its own member's (set when it is verified).
+        let capacities: Vec<u64> = singles()
+            .filter_map(|m| m.token_cache.as_ref()?.policy().max_capacity())
+            .collect();
+        let token_cache =
+            (!capacities.is_empty()).then(|| new_token_cache(capacities.iter().sum()));
         Ok(Validator {
-            inner: Arc::new(Kind::Many(map)),
+            inner: Arc::new(Kind::Many(Issuers {
+                members,
+                index,
+                token_cache,
+                max_token_bytes,
+            })),
         })
     }
 
@@ -171,7 +219,7 @@ impl Validator {
     pub fn issuer(&self) -> &str {
         match &*self.inner {
             Kind::One(issuer) => &issuer.issuer,
-            Kind::Many(map) => map.keys().min().map_or("", String::as_str),
+            Kind::Many(set) => set.members.first().map_or("", Validator::issuer),
         }
     }
 
@@ -179,11 +227,7 @@ impl Validator {
     pub fn issuers(&self) -> Vec<&str> {
         match &*self.inner {
             Kind::One(issuer) => vec![&issuer.issuer],
-            Kind::Many(map) => {
-                let mut issuers: Vec<&str> = map.keys().map(String::as_str).collect();
-                issuers.sort_unstable();
-                issuers
-            }
+            Kind::Many(set) => set.members.iter().map(Validator::issuer).collect(),
         }
     }
 
@@ -193,9 +237,9 @@ impl Validator {
     /// fetch per cooldown, shared by all concurrent callers) or no key set was fetched yet.
     pub async fn validate(&self, token: &str) -> Result<Claims, Error> {
         let result = match self.route(token) {
-            Ok(issuer) => match issuer.check_now(token) {
+            Ok(routed) => match routed.issuer.check_now(token, routed.slot, routed.entry) {
                 Some(result) => result,
-                None => issuer.check_fetching(token).await,
+                None => routed.issuer.check_fetching(token, routed.slot).await,
             },
             Err(error) => Err(error),
         };
@@ -209,7 +253,7 @@ impl Validator {
     /// allocating a future.
     pub fn try_validate(&self, token: &str) -> Option<Result<Claims, Error>> {
         let result = match self.route(token) {
-            Ok(issuer) => issuer.check_now(token)?,
+            Ok(routed) => routed.issuer.check_now(token, routed.slot, routed.entry)?,
             Err(error) => Err(error),
         };
         log_rejection(&result);
@@ -223,9 +267,9 @@ impl Validator {
     pub async fn prefetch_keys(&self) -> Result<(), Error> {
         match &*self.inner {
             Kind::One(issuer) => issuer.keys.prefetch().await,
-            Kind::Many(map) => {
+            Kind::Many(set) => {
                 let mut result = Ok(());
-                for validator in map.values() {
+                for validator in &set.members {
                     if let Err(error) = Box::pin(validator.prefetch_keys()).await {
                         result = Err(error);
                     }
@@ -241,7 +285,7 @@ impl Validator {
     pub fn key_set_stats(&self) -> KeySetStats {
         match &*self.inner {
             Kind::One(issuer) => issuer.keys.stats(),
-            Kind::Many(map) => map.values().map(Validator::key_set_stats).fold(
+            Kind::Many(set) => set.members.iter().map(Validator::key_set_stats).fold(
                 KeySetStats::default(),
                 |mut sum, s| {
                     sum.fetches += s.fetches;
@@ -259,25 +303,51 @@ impl Validator {
     }
 
     /// The issuer policy that must judge `token`.
-    fn route(&self, token: &str) -> Result<&Issuer, Error> {
-        match &*self.inner {
-            Kind::One(issuer) => Ok(issuer),
-            Kind::Many(map) => {
-                // Bounded like any token before it is decoded.
-                let cap = map
-                    .values()
-                    .map(|v| v.single().max_token_bytes)
-                    .max()
-                    .unwrap_or(0);
-                if token.len() > cap {
-                    return Err(InvalidToken::TooLarge.into());
-                }
-                let iss = crate::verify::peek_issuer(token)?;
-                map.get(&*iss)
-                    .map(Validator::single)
-                    .ok_or(InvalidToken::WrongIssuer.into())
+    fn route(&self, token: &str) -> Result<Routed<'_>, Error> {
+        let set = match &*self.inner {
+            Kind::One(issuer) => {
+                // Bounded before it is hashed.
+                let slot = (token.len() <= issuer.max_token_bytes)
+                    .then(|| issuer.own_slot(token))
+                    .flatten();
+                return Ok(Routed {
+                    issuer,
+                    slot,
+                    entry: None,
+                });
+            }
+            Kind::Many(set) => set,
+        };
+        // Bounded like any token before it is hashed or decoded.
+        if token.len() > set.max_token_bytes {
+            return Err(InvalidToken::TooLarge.into());
+        }
+        let mut slot = set.token_cache.as_ref().map(|cache| Slot {
+            cache,
+            member: 0,
+            digest: token_digest(token),
+        });
+        if let Some(slot) = &mut slot {
+            if let Some(entry) = slot.cache.get(&slot.digest) {
+                slot.member = entry.member;
+                return Ok(Routed {
+                    issuer: set.members[entry.member].single(),
+                    slot: Some(*slot),
+                    entry: Some(entry),
+                });
             }
         }
+        let iss = crate::verify::peek_issuer(token)?;
+        let member = *set.index.get(&*iss).ok_or(InvalidToken::WrongIssuer)?;
+        let issuer = set.members[member].single();
+        Ok(Routed {
+            issuer,
+            // A member configured without a token cache keeps its tokens out of it.
+            slot: slot
+                .filter(|_| issuer.token_cache.is_some())
+                .map(|slot| Slot { member, ..slot }),
+            entry: None,
+        })
     }
 
     /// The policy of a single-issuer validator (`any_of` stores only those).
@@ -291,29 +361,37 @@ impl Validator {
 
 impl Issuer {
     /// Everything that needs no I/O: the token cache, parsing, a known key, verification.
-    fn check_now(&self, token: &str) -> Option<Result<Claims, Error>> {
+    ///
+    /// `slot` is where the token is remembered (its digest already computed); `entry`,
+    /// what the caller already found there.
+    fn check_now(
+        &self,
+        token: &str,
+        slot: Option<Slot<'_>>,
+        entry: Option<Arc<CachedToken>>,
+    ) -> Option<Result<Claims, Error>> {
         let policy = self;
         if token.len() > policy.max_token_bytes {
             return Some(Err(InvalidToken::TooLarge.into()));
         }
         if let Some(introspector) = self.opaque(token) {
-            let outcome = introspector.cached(&token_digest(token))?;
+            let digest = slot.map_or_else(|| token_digest(token), |s| s.digest);
+            let outcome = introspector.cached(&digest)?;
             return Some(self.accept(outcome));
         }
-        let digest = policy.token_cache.as_ref().map(|_| token_digest(token));
-        if let (Some(cache), Some(digest)) = (&policy.token_cache, &digest) {
-            if let Some(entry) = cache.get(digest) {
+        if let Some(slot) = &slot {
+            if let Some(entry) = entry.or_else(|| slot.cache.get(&slot.digest)) {
                 match self.revalidate(&entry) {
                     Ok(()) => {
                         crate::metrics::token_cache_hit();
                         return Some(Ok(entry.claims.clone()));
                     }
                     Err(Some(error)) => {
-                        cache.invalidate(digest);
+                        slot.cache.invalidate(&slot.digest);
                         return Some(Err(error.into()));
                     }
                     // The key that verified it is gone: forget it, verify afresh.
-                    Err(None) => cache.invalidate(digest),
+                    Err(None) => slot.cache.invalidate(&slot.digest),
                 }
             }
         }
@@ -325,7 +403,16 @@ impl Issuer {
             Ok(key) => key,
             Err(error) => return Some(Err(error)),
         };
-        Some(self.finish(&jws, key, digest))
+        Some(self.finish(&jws, key, slot))
+    }
+
+    /// Where a single-issuer validator remembers `token`: its own cache, if it has one.
+    fn own_slot(&self, token: &str) -> Option<Slot<'_>> {
+        self.token_cache.as_ref().map(|cache| Slot {
+            cache,
+            member: 0,
+            digest: token_digest(token),
+        })
     }
 
     /// The introspector, if this token is to be introspected rather than verified.
@@ -356,15 +443,15 @@ impl Issuer {
 
     /// The path that may fetch keys (or introspect). Only ever reached after
     /// [`Issuer::check_now`], which has already applied the size cap.
-    async fn check_fetching(&self, token: &str) -> Result<Claims, Error> {
+    async fn check_fetching(&self, token: &str, slot: Option<Slot<'_>>) -> Result<Claims, Error> {
         if let Some(introspector) = self.opaque(token) {
-            let outcome = introspector.introspect(token, token_digest(token)).await?;
+            let digest = slot.map_or_else(|| token_digest(token), |s| s.digest);
+            let outcome = introspector.introspect(token, digest).await?;
             return self.accept(outcome);
         }
         let jws = self.parse(token)?;
         let key = self.keys.key_for(jws.kid.as_deref(), jws.alg).await?;
-        let digest = self.token_cache.as_ref().map(|_| token_digest(token));
-        self.finish(&jws, key, digest)
+        self.finish(&jws, key, slot)
     }
 
     fn parse<'t>(&self, token: &'t str) -> Result<Jws<'t>, Error> {
@@ -384,12 +471,12 @@ impl Issuer {
         &self,
         jws: &Jws<'_>,
         key: Arc<VerifyingKey>,
-        digest: Option<[u8; 32]>,
+        slot: Option<Slot<'_>>,
     ) -> Result<Claims, Error> {
         jws.verify_signature(&key)?;
         let claims = jws.claims()?;
         self.check_claims(&claims)?;
-        if let (Some(cache), Some(digest)) = (&self.token_cache, digest) {
+        if let Some(slot) = slot {
             let until_expiry = claims
                 .expires_at()
                 .saturating_add(self.leeway)
@@ -402,8 +489,9 @@ impl Issuer {
                     kid: jws.kid.clone(),
                     key,
                     lifetime,
+                    member: slot.member,
                 };
-                cache.insert(digest, Arc::new(entry));
+                slot.cache.insert(slot.digest, Arc::new(entry));
             }
         }
         Ok(claims)
@@ -478,6 +566,8 @@ struct CachedToken {
     key: Arc<VerifyingKey>,
     /// Until the token's `exp` (plus leeway), and no longer than the configured bound.
     lifetime: Duration,
+    /// The member of an [`Issuers`] set that verified it (0 for a single issuer).
+    member: usize,
 }
 
 /// Per-entry expiry for the token cache.
@@ -495,6 +585,14 @@ impl moka::Expiry<[u8; 32], Arc<CachedToken>> for TokenExpiry {
 }
 
 type TokenCache = moka::sync::Cache<[u8; 32], Arc<CachedToken>>;
+
+/// A token cache of `entries` entries, each expiring after its own lifetime.
+fn new_token_cache(entries: u64) -> TokenCache {
+    moka::sync::Cache::builder()
+        .max_capacity(entries)
+        .expire_after(TokenExpiry)
+        .build()
+}
 
 /// RFC 9068 section 4: `typ` is `at+jwt` (or its full media type), compared
 /// case-insensitively as media types are (RFC 7515 section 4.1.9).
@@ -850,12 +948,7 @@ impl ValidatorBuilder {
             (None | Some(TokenFormat::Jwt), None) => TokenFormat::Jwt,
             (Some(_), None) => return Err(ConfigError::MissingIntrospectionClient),
         };
-        let token_cache = (token_cache_size > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(token_cache_size)
-                .expire_after(TokenExpiry)
-                .build()
-        });
+        let token_cache = (token_cache_size > 0).then(|| new_token_cache(token_cache_size));
         Ok(Validator {
             inner: Arc::new(Kind::One(Issuer {
                 issuer,
@@ -1058,8 +1151,12 @@ mod tests {
         use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
         fn mint(key: &TestKey, exp: i64) -> String {
+            mint_for(key, "https://id.example", exp)
+        }
+
+        fn mint_for(key: &TestKey, iss: &str, exp: i64) -> String {
             let header = serde_json::json!({"alg": alg_name(key.alg()), "kid": key.kid()});
-            let claims = serde_json::json!({"iss": "https://id.example", "aud": "api", "exp": exp});
+            let claims = serde_json::json!({"iss": iss, "aud": "api", "exp": exp});
             let input = format!(
                 "{}.{}",
                 B64.encode(header.to_string()),
@@ -1091,6 +1188,66 @@ mod tests {
                 &again.inner_for_tests(),
                 &entry.claims.inner_for_tests()
             ));
+        }
+
+        #[test]
+        fn several_issuers_share_one_cache_and_each_entry_names_its_issuer() {
+            let member = |iss: &str, key: &TestKey, size: u64| {
+                Validator::builder()
+                    .issuer(iss)
+                    .audience("api")
+                    .jwks(serde_json::json!({"keys": [key.public_jwk()]}))
+                    .token_cache_size(size)
+                    .build()
+                    .unwrap()
+            };
+            let keys: Vec<TestKey> = ["a", "b", "c"]
+                .into_iter()
+                .map(|kid| TestKey::generate(kid, Algorithm::ES256))
+                .collect();
+            let issuers = [
+                "https://a.example",
+                "https://b.example",
+                "https://c.example",
+            ];
+            // Given out of order: members are sorted by issuer, so indexes are 0, 1, 2.
+            let set = Validator::any_of([
+                member(issuers[2], &keys[2], 0),
+                member(issuers[0], &keys[0], 100),
+                member(issuers[1], &keys[1], 50),
+            ])
+            .unwrap();
+            let Kind::Many(members) = &*set.inner else {
+                unreachable!()
+            };
+            let cache = members.token_cache.as_ref().expect("a shared cache");
+            assert_eq!(cache.policy().max_capacity(), Some(150));
+
+            let tokens: Vec<String> = (0..3)
+                .map(|i| mint_for(&keys[i], issuers[i], unix_now() + 600))
+                .collect();
+            for token in &tokens {
+                assert!(set.try_validate(token).unwrap().is_ok());
+            }
+            for i in 0..2 {
+                let entry = cache.get(&token_digest(&tokens[i])).expect("remembered");
+                assert_eq!(entry.member, i);
+                assert_eq!(entry.claims.issuer(), issuers[i]);
+                // The repeat is answered from that entry.
+                let again = set.try_validate(&tokens[i]).unwrap().unwrap();
+                assert!(Arc::ptr_eq(
+                    &again.inner_for_tests(),
+                    &entry.claims.inner_for_tests()
+                ));
+            }
+            // The member configured without a cache keeps its tokens out.
+            assert!(cache.get(&token_digest(&tokens[2])).is_none());
+            assert!(set.try_validate(&tokens[2]).unwrap().is_ok());
+            // A's key never verifies B's issuer claim, cached or not.
+            let forged = mint_for(&keys[0], issuers[1], unix_now() + 600);
+            // (B knows no kid "a": refused, or left to the fetching path, never accepted.)
+            assert!(!matches!(set.try_validate(&forged), Some(Ok(_))));
+            assert!(cache.get(&token_digest(&forged)).is_none());
         }
 
         #[test]

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{builder_for, serve};
 use tokengate::testing::{DEFAULT_AUDIENCE, MockIssuer};
 use tokengate::{Algorithm, ConfigError, Validator};
@@ -86,4 +88,53 @@ async fn configuration_errors_are_reported() {
     ]);
     assert!(matches!(twice, Err(ConfigError::DuplicateIssuer(_))));
     assert!(Validator::any_of([]).is_err());
+}
+
+/// A repeated token is routed from memory (by its digest) to the issuer that verified it;
+/// that memory is only a route: the issuer's own checks still run on every request.
+#[tokio::test]
+async fn a_remembered_route_does_not_outlive_the_key_or_the_token() {
+    let a = MockIssuer::start_with("api-a", Algorithm::RS256).await;
+    let b = MockIssuer::start_with("api-b", Algorithm::ES256).await;
+    b.set_jwks_headers(&[("cache-control", "max-age=0")]);
+    let both = Validator::any_of([
+        builder_for(&a).build().unwrap(),
+        builder_for(&b)
+            .leeway(Duration::ZERO)
+            .min_cache_ttl(Duration::from_millis(50))
+            .refresh_cooldown(Duration::from_millis(50))
+            .build()
+            .unwrap(),
+    ])
+    .unwrap();
+    let api = serve(both).await;
+
+    // Expiry: checked against the clock on the remembered route too.
+    let short = b.token().subject("short").expires_in(2).sign();
+    for _ in 0..3 {
+        assert_eq!(api.get("/me", Some(&short)).await.status, 200);
+    }
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let reply = api.get("/me", Some(&short)).await;
+    reply.assert_invalid_token();
+    assert!(reply.challenge.unwrap().contains("expired"));
+
+    // Key removal: the issuer's cache entry is void, and so is the way to it.
+    let token = b.token().sign();
+    for _ in 0..3 {
+        assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    }
+    b.rotate();
+    b.retract("key-1");
+    let mut status = 200;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        status = api.get("/me", Some(&token)).await.status;
+        if status == 401 {
+            break;
+        }
+    }
+    assert_eq!(status, 401, "a remembered token outlived its key");
+    // A's tokens were never affected.
+    assert_eq!(api.get("/me", Some(&a.token().sign())).await.status, 200);
 }
