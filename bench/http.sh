@@ -3,9 +3,13 @@
 # both examples, in one run. The server is pinned to core 0, wrk to core 1; all traffic
 # stays on 127.0.0.1.
 #
-#   bash bench/http.sh            # 10 s per workload
-#   DURATION=5s bash bench/http.sh
+#   bash bench/http.sh            # 3 rounds of 5 s per measurement (about 4 minutes)
+#   DURATION=10s ROUNDS=5 bash bench/http.sh
 #   EXAMPLES=actix_api MEMORY=0 bash bench/http.sh    # one adapter, no memory run
+#
+# Each ratio is measured in ROUNDS rounds, the baseline and the route back to back in
+# every round, so a drift of the machine's speed hits both; the median ratio is printed
+# with the range of the rounds beside it.
 #
 # Workloads (protected route: GET /admin, which needs scope admin):
 #   reuse     every request carries the same token (token cache on, the default)
@@ -15,8 +19,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-1}
+WORKLOADS=${WORKLOADS:-reuse pool no-cache}
+LOADERS=${LOADERS:-wrk spin}
 POOL=10000
 MEMORY_TOKENS=100000
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
@@ -56,31 +64,77 @@ start_api() { # example, cache size -> sets api_pid, api_url
   curl -s --max-time 10 -o /dev/null -H "Authorization: Bearer $token" "$api_url/admin"
 }
 
-rps() { # path, extra wrk args... -> requests/s
-  local path=$1; shift
-  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "$@" "$api_url$path" \
-    | awk '/^Requests\/sec/ {print $2}'
+# rps loader workload path -> "requests/s server-CPU-µs-per-request". The CPU is the
+# server's user + system time over the run (/proc/PID/stat), so a load generator that
+# cannot keep up shows as a server below one core, not as a cheaper request.
+rps() {
+  local loader=$1 workload=$2 path=$3
+  local before after out
+  before=$(cpu_ticks)
+  case "$loader/$workload" in
+    wrk/same)
+      out=$(taskset -c 1 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+        -H "Authorization: Bearer $token" "$api_url$path") ;;
+    wrk/pool) # wrk's Lua runs per request here, for the baseline too, so both pay for it.
+      out=$(TOKENS_FILE="$work/pool.txt" MODE=random taskset -c 1 \
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s bench/pool.lua "$api_url$path") ;;
+    spin/same)
+      out=$(taskset -c 1 target/release/examples/bench_load "$api_url$path" "$CONNECTIONS" \
+        "${DURATION%s}" --header "Authorization: Bearer $token") ;;
+    spin/pool)
+      out=$(taskset -c 1 target/release/examples/bench_load "$api_url$path" "$CONNECTIONS" \
+        "${DURATION%s}" --tokens "$work/pool.txt") ;;
+  esac
+  after=$(cpu_ticks)
+  # A rejected request is cheap: any answer but 200 would fake a fast route.
+  if grep -q 'Non-2xx' <<< "$out"; then echo "non-200 answers from $path:" >&2; echo "$out" >&2; exit 1; fi
+  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
+    /requests in/ {n = $1}
+    /^Requests\/sec/ {r = $2}
+    /^requests [0-9]+ seconds/ {n = $2; r = $6}
+    END {printf "%s %.2f\n", r, ticks / hz * 1e6 / n}' <<< "$out"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$api_pid/stat"; }
 
-printf '%-10s %-9s %12s %12s %7s\n' adapter workload "health rps" "route rps" ratio
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+# compare adapter workload path [wrk args...]: /health against `path` with the same wrk
+# arguments, ROUNDS times, back to back; prints the medians and the ratios' range.
+compare() { # adapter workload path loader kind
+  local adapter=$1 workload=$2 path=$3 loader=$4 kind=$5
+  local healths=() routes=() ratios=() hcpu=() rcpu=() h hc r rc
+  for _ in $(seq 1 "$ROUNDS"); do
+    read -r h hc < <(rps "$loader" "$kind" /health) || exit 1
+    read -r r rc < <(rps "$loader" "$kind" "$path") || exit 1
+    healths+=("$h"); routes+=("$r"); hcpu+=("$hc"); rcpu+=("$rc")
+    ratios+=("$(awk -v a="$r" -v b="$h" 'BEGIN {printf "%.3f", a / b}')")
+  done
+  printf '%-6s %-5s %-9s %11.0f %11.0f %7.2f   %.2f - %.2f %10.2f %10.2f\n' "$adapter" "$loader" "$workload" \
+    "$(median "${healths[@]}")" "$(median "${routes[@]}")" "$(median "${ratios[@]}")" \
+    "$(printf '%s\n' "${ratios[@]}" | sort -g | head -n 1)" \
+    "$(printf '%s\n' "${ratios[@]}" | sort -g | tail -n 1)" \
+    "$(median "${hcpu[@]}")" "$(median "${rcpu[@]}")"
+}
+
+echo "$ROUNDS rounds of $DURATION per measurement; medians, and the ratio's range over the rounds"
+printf '%-6s %-5s %-9s %11s %11s %7s   %-11s %10s %10s\n' adapter load workload "health rps" "route rps" ratio range \
+  "health µs" "route µs"
 for example in ${EXAMPLES:-axum_api actix_api}; do
-  start_api "$example" 20000
-  health=$(rps /health)
-  reuse=$(rps /admin -H "Authorization: Bearer $token")
-  # The pool needs wrk's Lua per request: its baseline is /health through the same script.
-  health_lua=$(TOKENS_FILE="$work/pool.txt" MODE=random BENCH_PATH=/health rps /health -s bench/pool.lua)
-  pool=$(TOKENS_FILE="$work/pool.txt" MODE=random rps /admin -s bench/pool.lua)
-  printf '%-10s %-9s %12s %12s %7s\n' "${example%_api}" reuse "$health" "$reuse" "$(ratio "$reuse" "$health")"
-  printf '%-10s %-9s %12s %12s %7s\n' "${example%_api}" pool "$health_lua" "$pool" "$(ratio "$pool" "$health_lua")"
-  kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
-
-  start_api "$example" 0
-  health=$(rps /health)
-  verified=$(rps /admin -H "Authorization: Bearer $token")
-  printf '%-10s %-9s %12s %12s %7s\n' "${example%_api}" no-cache "$health" "$verified" "$(ratio "$verified" "$health")"
-  kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
+  adapter=${example%_api}
+  if [[ " $WORKLOADS " == *" reuse "* || " $WORKLOADS " == *" pool "* ]]; then
+    start_api "$example" 20000
+    for loader in $LOADERS; do
+      [[ " $WORKLOADS " != *" reuse "* ]] || compare "$adapter" reuse /admin "$loader" same
+      [[ " $WORKLOADS " != *" pool "* ]] || compare "$adapter" pool /admin "$loader" pool
+    done
+    kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
+  fi
+  if [[ " $WORKLOADS " == *" no-cache "* ]]; then
+    start_api "$example" 0
+    for loader in $LOADERS; do compare "$adapter" no-cache /admin "$loader" same; done
+    kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
+  fi
 done
 
 [ "${MEMORY:-1}" = 1 ] || exit 0
