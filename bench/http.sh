@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # HTTP throughput of a protected route as a fraction of the same server's /health, for
-# both examples, in one run. The server is pinned to core 0, wrk to core 1; all traffic
+# both examples and a hand-rolled jsonwebtoken server (bench/handrolled.rs), in one run.
+# The server is pinned to core 0, the load generator to core 1; all traffic
 # stays on 127.0.0.1.
 #
 #   bash bench/http.sh            # 3 rounds of 5 s per measurement (about 4 minutes)
@@ -120,8 +121,15 @@ compare() { # adapter workload path loader kind
 echo "$ROUNDS rounds of $DURATION per measurement; medians, and the ratio's range over the rounds"
 printf '%-6s %-5s %-9s %11s %11s %7s   %-11s %10s %10s\n' adapter load workload "health rps" "route rps" ratio range \
   "health µs" "route µs"
-for example in ${EXAMPLES:-axum_api actix_api}; do
+for example in ${EXAMPLES:-axum_api actix_api bench_handrolled}; do
   adapter=${example%_api}
+  if [ "$example" = bench_handrolled ]; then
+    # The comparison: axum + jsonwebtoken::decode in a middleware, no token cache.
+    start_api "$example" 0
+    for loader in $LOADERS; do compare handrolled no-cache /admin "$loader" same; done
+    kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
+    continue
+  fi
   if [[ " $WORKLOADS " == *" reuse "* || " $WORKLOADS " == *" pool "* ]]; then
     start_api "$example" 20000
     for loader in $LOADERS; do
