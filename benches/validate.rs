@@ -228,9 +228,11 @@ fn scale(c: &mut Criterion) {
 fn bearer_parsing(c: &mut Criterion) {
     let key = TestKey::generate("bench-key", Algorithm::RS256);
     let header = format!("Bearer {}", mint(&key));
-    c.bench_function("bearer/extract", |b| {
+    let mut group = c.benchmark_group("bearer");
+    group.bench_function("extract", |b| {
         b.iter(|| bearer::extract([black_box(header.as_bytes())]).unwrap())
     });
+    group.finish();
 }
 
 criterion_group!(benches, algorithms, scale, bearer_parsing);

@@ -168,6 +168,12 @@ impl Validator {
     /// configured issuer is refused without any network call: issuers are never "tried
     /// in turn", so one issuer's keys can never vouch for another issuer's tokens.
     ///
+    /// Verified tokens of every issuer go into one shared cache, as large as the members'
+    /// caches together, each entry naming the issuer that verified it: a repeated token
+    /// is found by its digest and answered (after that issuer's `exp`/`nbf` and key
+    /// checks) without its payload being decoded again. A member built with
+    /// `token_cache_size(0)` keeps its tokens out of it.
+    ///
     /// ```
     /// # use tokengate::Validator;
     /// let a = Validator::builder().issuer("https://a.example").audience("api").build().unwrap();
