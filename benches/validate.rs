@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use tokengate::testing::{TestKey, alg_name};
-use tokengate::{Algorithm, Validator, bearer};
+use tokengate::{Algorithm, DEFAULT_TOKEN_CACHE_SIZE, Validator, bearer};
 
 const ISSUER: &str = "https://issuer.example";
 const AUDIENCE: &str = "https://api.example";
@@ -79,16 +79,22 @@ fn parsed_key(key: &TestKey) -> ParsedPublicKey {
 }
 
 fn validator(key: &TestKey, token_cache: bool) -> Validator {
-    let builder = Validator::builder()
-        .issuer(ISSUER)
+    validator_for(ISSUER, json!({ "keys": [key.public_jwk()] }), token_cache)
+}
+
+/// A validator with pinned keys: the token cache at its default size, or off.
+fn validator_for(issuer: &str, jwks: Value, token_cache: bool) -> Validator {
+    Validator::builder()
+        .issuer(issuer)
         .audience(AUDIENCE)
-        .jwks(json!({ "keys": [key.public_jwk()] }));
-    let builder = if token_cache {
-        builder
-    } else {
-        builder.token_cache_size(0)
-    };
-    builder.build().unwrap()
+        .jwks(jwks)
+        .token_cache_size(if token_cache {
+            DEFAULT_TOKEN_CACHE_SIZE
+        } else {
+            0
+        })
+        .build()
+        .unwrap()
 }
 
 fn bench_algorithm(c: &mut Criterion, alg: Algorithm) {
@@ -156,18 +162,7 @@ fn scale(c: &mut Criterion) {
         .map(|i| TestKey::generate(format!("decoy-{i}"), Algorithm::ES256).public_jwk())
         .collect();
     keys.push(key.public_jwk());
-    let build = |cache: bool| {
-        let builder = Validator::builder()
-            .issuer(ISSUER)
-            .audience(AUDIENCE)
-            .jwks(json!({ "keys": keys }));
-        let builder = if cache {
-            builder
-        } else {
-            builder.token_cache_size(0)
-        };
-        builder.build().unwrap()
-    };
+    let build = |cache: bool| validator_for(ISSUER, json!({ "keys": keys }), cache);
     let mut group = c.benchmark_group("scale");
     let uncached = build(false);
     group.bench_function("validate_64_keys", |b| {
@@ -183,16 +178,12 @@ fn scale(c: &mut Criterion) {
         let mut members = vec![validator(&key, cache)];
         for i in 0..9 {
             let other = TestKey::generate(format!("tenant-{i}"), Algorithm::RS256);
-            let builder = Validator::builder()
-                .issuer(format!("https://tenant-{i}.example"))
-                .audience(AUDIENCE)
-                .jwks(json!({ "keys": [other.public_jwk()] }));
-            let builder = if cache {
-                builder
-            } else {
-                builder.token_cache_size(0)
-            };
-            members.push(builder.build().unwrap());
+            let jwks = json!({ "keys": [other.public_jwk()] });
+            members.push(validator_for(
+                &format!("https://tenant-{i}.example"),
+                jwks,
+                cache,
+            ));
         }
         Validator::any_of(members).unwrap()
     };

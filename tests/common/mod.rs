@@ -203,6 +203,20 @@ impl Api {
         self.get_with_headers(path, &headers).await
     }
 
+    /// GET `/me` with `token` every 50 ms until it is refused with 401 (for up to 10 s):
+    /// for changes that take effect at the next key-set refresh. The last status.
+    pub async fn status_once_refused(&self, token: &str) -> u16 {
+        let mut status = 200;
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            status = self.get("/me", Some(token)).await.status;
+            if status == 401 {
+                break;
+            }
+        }
+        status
+    }
+
     /// GET `path` with these raw `Authorization` header values, from both adapters.
     pub async fn get_with_headers(&self, path: &str, authorization: &[&str]) -> Reply {
         let axum = self.get_from(&self.base, path, authorization).await;
