@@ -118,7 +118,7 @@ struct Slot<'a> {
 struct Routed<'a> {
     issuer: &'a Issuer,
     slot: Option<Slot<'a>>,
-    /// The entry the set's cache already held for the token, if any.
+    /// What the slot's cache held for the token (looked up once, here).
     entry: Option<Arc<CachedToken>>,
 }
 
@@ -312,14 +312,18 @@ impl Validator {
     fn route(&self, token: &str) -> Result<Routed<'_>, Error> {
         let set = match &*self.inner {
             Kind::One(issuer) => {
-                // Bounded before it is hashed.
+                // Bounded before it is hashed; an opaque token is never in this cache.
                 let slot = (token.len() <= issuer.max_token_bytes)
                     .then(|| issuer.own_slot(token))
                     .flatten();
+                let entry = slot
+                    .as_ref()
+                    .filter(|_| issuer.opaque(token).is_none())
+                    .and_then(|slot| slot.cache.get(&slot.digest));
                 return Ok(Routed {
                     issuer,
                     slot,
-                    entry: None,
+                    entry,
                 });
             }
             Kind::Many(set) => set,
@@ -369,7 +373,7 @@ impl Issuer {
     /// Everything that needs no I/O: the token cache, parsing, a known key, verification.
     ///
     /// `slot` is where the token is remembered (its digest already computed); `entry`,
-    /// what the caller already found there.
+    /// what [`Validator::route`] found there.
     fn check_now(
         &self,
         token: &str,
@@ -385,20 +389,18 @@ impl Issuer {
             let outcome = introspector.cached(&digest)?;
             return Some(self.accept(outcome));
         }
-        if let Some(slot) = &slot {
-            if let Some(entry) = entry.or_else(|| slot.cache.get(&slot.digest)) {
-                match self.revalidate(&entry) {
-                    Ok(()) => {
-                        crate::metrics::token_cache_hit();
-                        return Some(Ok(entry.claims.clone()));
-                    }
-                    Err(Some(error)) => {
-                        slot.cache.invalidate(&slot.digest);
-                        return Some(Err(error.into()));
-                    }
-                    // The key that verified it is gone: forget it, verify afresh.
-                    Err(None) => slot.cache.invalidate(&slot.digest),
+        if let (Some(slot), Some(entry)) = (&slot, entry) {
+            match self.revalidate(&entry) {
+                Ok(()) => {
+                    crate::metrics::token_cache_hit();
+                    return Some(Ok(entry.claims.clone()));
                 }
+                Err(Some(error)) => {
+                    slot.cache.invalidate(&slot.digest);
+                    return Some(Err(error.into()));
+                }
+                // The key that verified it is gone: forget it, verify afresh.
+                Err(None) => slot.cache.invalidate(&slot.digest),
             }
         }
         let jws = match self.parse(token) {
