@@ -4,9 +4,13 @@
 # The server is pinned to core 0, the load generator to core 1; all traffic
 # stays on 127.0.0.1.
 #
-#   bash bench/http.sh            # 3 rounds of 5 s per measurement (about 4 minutes)
+#   bash bench/http.sh            # everything: about 10 minutes
 #   DURATION=10s ROUNDS=5 bash bench/http.sh
-#   EXAMPLES=actix_api MEMORY=0 bash bench/http.sh    # one adapter, no memory run
+#   EXAMPLES=actix_api MEMORY=0 bash bench/http.sh    # one server, no memory run
+#   LOADERS=spin WORKLOADS="reuse no-cache" bash bench/http.sh
+#
+# Load generators (LOADERS): wrk, and spin (bench/load.rs), which never sleeps, so the
+# server is not charged for waking it on loopback (see bench/load.rs for the numbers).
 #
 # Each ratio is measured in ROUNDS rounds, the baseline and the route back to back in
 # every round, so a drift of the machine's speed hits both; the median ratio is printed
