@@ -90,10 +90,10 @@ async fn configuration_errors_are_reported() {
     assert!(Validator::any_of([]).is_err());
 }
 
-/// A repeated token is routed from memory (by its digest) to the issuer that verified it;
-/// that memory is only a route: the issuer's own checks still run on every request.
+/// A repeated token is found in the issuers' shared cache (by its digest) and handed to
+/// the issuer that verified it, whose `exp`/`nbf` and key checks still run on every hit.
 #[tokio::test]
-async fn a_remembered_route_does_not_outlive_the_key_or_the_token() {
+async fn a_shared_cache_entry_does_not_outlive_the_key_or_the_token() {
     let a = MockIssuer::start_with("api-a", Algorithm::RS256).await;
     let b = MockIssuer::start_with("api-b", Algorithm::ES256).await;
     b.set_jwks_headers(&[("cache-control", "max-age=0")]);
@@ -110,7 +110,7 @@ async fn a_remembered_route_does_not_outlive_the_key_or_the_token() {
     // One adapter: the key set changes under the test, between any two requests.
     let api = serve_one(both).await;
 
-    // Expiry: checked against the clock on the remembered route too.
+    // Expiry: checked against the clock on a shared-cache hit too.
     let short = b.token().subject("short").expires_in(2).sign();
     for _ in 0..3 {
         assert_eq!(api.get("/me", Some(&short)).await.status, 200);
@@ -120,7 +120,7 @@ async fn a_remembered_route_does_not_outlive_the_key_or_the_token() {
     reply.assert_invalid_token();
     assert!(reply.challenge.unwrap().contains("expired"));
 
-    // Key removal: the issuer's cache entry is void, and so is the way to it.
+    // Key removal: the shared entry is void once its key leaves the set.
     let token = b.token().sign();
     for _ in 0..3 {
         assert_eq!(api.get("/me", Some(&token)).await.status, 200);
@@ -130,7 +130,7 @@ async fn a_remembered_route_does_not_outlive_the_key_or_the_token() {
     assert_eq!(
         api.status_once_refused(&token).await,
         401,
-        "a remembered token outlived its key"
+        "a shared-cache entry outlived its key"
     );
     // A's tokens were never affected.
     assert_eq!(api.get("/me", Some(&a.token().sign())).await.status, 200);
