@@ -509,7 +509,9 @@ command -v curl >/dev/null || die "curl is not installed"
 if [ ! -d interop/node_modules/oidc-provider ]; then
     (cd interop && timeout 600 npm ci --no-audit --no-fund) || die "npm ci failed"
 fi
-timeout 1800 cargo build --examples || die "cargo build --examples failed"
+# --workspace: the same feature set as `cargo test --workspace`, so after the test suite this
+# reuses its build instead of compiling a second copy of tokengate, axum and reqwest.
+timeout 1800 cargo build --workspace --examples || die "cargo build --workspace --examples failed"
 
 for name in "${EXAMPLES[@]}"; do
     echo "# $name against oidc-provider $(json_get interop/node_modules/oidc-provider/package.json version)"
