@@ -227,10 +227,14 @@ impl Error {
         Some(value)
     }
 
-    /// Seconds for a `Retry-After` header, on 503 only.
+    /// Seconds for a `Retry-After` header, on 503 only: the wait rounded up (a client that
+    /// obeys it never comes back early), at least one.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Error::KeysUnavailable { retry_after } => Some(retry_after.as_secs().max(1)),
+            Error::KeysUnavailable { retry_after } => {
+                let partial = u64::from(retry_after.subsec_nanos() > 0);
+                Some(retry_after.as_secs().saturating_add(partial).max(1))
+            }
             _ => None,
         }
     }
@@ -329,6 +333,20 @@ mod tests {
         assert_eq!(err.status(), 503);
         assert_eq!(err.retry_after(), Some(1));
         assert_eq!(err.www_authenticate(), None);
+    }
+
+    #[test]
+    fn retry_after_rounds_up_so_an_obedient_client_is_never_early() {
+        let after = |millis| {
+            Error::KeysUnavailable {
+                retry_after: Duration::from_millis(millis),
+            }
+            .retry_after()
+        };
+        assert_eq!(after(0), Some(1));
+        assert_eq!(after(1000), Some(1));
+        assert_eq!(after(1001), Some(2));
+        assert_eq!(after(29_999), Some(30));
     }
 
     const METADATA: &str = "https://api.example.com/.well-known/oauth-protected-resource/v1";

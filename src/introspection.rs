@@ -15,6 +15,21 @@
 //!   than the token's own `exp` and the configured bound; concurrent introspections of
 //!   one token are a single request.
 //!
+//! A failing or flooded endpoint is not hammered:
+//!
+//! - **Failures back off.** After a failed request (unreachable, timed out, an error
+//!   status, an answer that is not JSON, refused client credentials), tokens not answered
+//!   yet get 503 at once, with the wait in `Retry-After`, until
+//!   [`INTROSPECTION_RETRY_DELAY`] has passed; the delay doubles with each failure in a
+//!   row up to [`MAX_INTROSPECTION_RETRY_DELAY`]. An outage costs the issuer about one
+//!   request per delay per API instance, and callers waiting on the same token fail
+//!   together instead of retrying one after another. Cached answers are still served.
+//! - **Requests in flight are bounded** by
+//!   [`max_concurrent_introspections`](crate::ValidatorBuilder::max_concurrent_introspections)
+//!   ([`DEFAULT_MAX_CONCURRENT_INTROSPECTIONS`](crate::DEFAULT_MAX_CONCURRENT_INTROSPECTIONS)):
+//!   a flood of distinct made-up tokens waits its turn (for at most the fetch timeout,
+//!   then 503) instead of opening a connection each.
+//!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use tokengate::{TokenFormat, Validator};
@@ -28,17 +43,27 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Url;
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde_json::{Map, Value, json};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
+use tokio::time::Instant;
 
 use crate::claims::Claims;
 use crate::error::{Error, InvalidToken};
-use crate::jwks::{FetchError, FetchLimits, fetch_metadata, scheme_allowed};
+use crate::jwks::{FetchError, FetchLimits, backoff, fetch_metadata, scheme_allowed};
+
+/// After a failed introspection request, how long tokens not answered yet are refused
+/// (503) before the endpoint is asked again: an outage costs the issuer about one request
+/// a second per API instance instead of one per incoming request, and a blip costs a
+/// second. Doubles with each failure in a row.
+pub const INTROSPECTION_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// The longest wait between two introspection attempts while the endpoint keeps failing:
+/// recovery is noticed within half a minute.
+pub const MAX_INTROSPECTION_RETRY_DELAY: Duration = Duration::from_secs(30);
 
 /// How the resource server authenticates to the introspection endpoint (RFC 7662
 /// section 2.1 requires some authentication; RFC 6749 section 2.3.1 defines these two).
@@ -78,6 +103,7 @@ pub(crate) struct IntrospectionConfig {
     pub(crate) auth: ClientAuth,
     pub(crate) cache_ttl: Duration,
     pub(crate) cache_size: u64,
+    pub(crate) max_concurrent: usize,
 }
 
 /// What an introspection decided, cached.
@@ -93,6 +119,44 @@ pub(crate) struct Introspector {
     allow_http: bool,
     /// One cell per token digest: concurrent callers wait on one request.
     cache: moka::sync::Cache<[u8; 32], Arc<OnceCell<Outcome>>>,
+    /// Permits for requests in flight.
+    permits: Semaphore,
+    /// When the endpoint may be asked again after failures.
+    budget: Mutex<Budget>,
+}
+
+/// The failure budget of the introspection endpoint.
+#[derive(Debug, Default)]
+struct Budget {
+    /// Before this, tokens not answered yet are refused without a request.
+    next_allowed: Option<Instant>,
+    /// Failures in a row, counting only requests started after the previous failure was
+    /// recorded: requests already in flight when an outage began do not lengthen the wait.
+    consecutive_failures: u32,
+    /// When the last counted failure was recorded.
+    last_failure: Option<Instant>,
+}
+
+impl Budget {
+    /// Records a failed request started at `started` and seen at `now`; returns the wait
+    /// before the next request, and whether this failure began a new outage.
+    fn failed(&mut self, started: Instant, now: Instant) -> (Duration, bool) {
+        if self.last_failure.is_none_or(|at| started > at) {
+            self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+            self.last_failure = Some(now);
+        }
+        let first = self.consecutive_failures == 1 && self.last_failure == Some(now);
+        let wait = backoff(
+            INTROSPECTION_RETRY_DELAY,
+            MAX_INTROSPECTION_RETRY_DELAY,
+            self.consecutive_failures,
+        );
+        let next = self
+            .next_allowed
+            .map_or(now + wait, |next| next.max(now + wait));
+        self.next_allowed = Some(next);
+        (next - now, first)
+    }
 }
 
 impl Introspector {
@@ -115,6 +179,7 @@ impl Introspector {
             .max_capacity(config.cache_size.max(1))
             .time_to_live(config.cache_ttl.max(Duration::from_millis(1)))
             .build();
+        let permits = Semaphore::new(config.max_concurrent.max(1));
         Ok(Introspector {
             issuer,
             config,
@@ -123,6 +188,8 @@ impl Introspector {
             limits,
             allow_http,
             cache,
+            permits,
+            budget: Mutex::default(),
         })
     }
 
@@ -134,8 +201,55 @@ impl Introspector {
     /// The answer for this token: remembered, or asked for (once for concurrent callers).
     pub(crate) async fn introspect(&self, token: &str, digest: [u8; 32]) -> Result<Outcome, Error> {
         let cell = self.cache.get_with(digest, || Arc::new(OnceCell::new()));
-        // A failed request leaves the cell empty: the next caller asks again.
-        cell.get_or_try_init(|| self.ask(token)).await.cloned()
+        // A failed request leaves the cell empty: the next waiter tries again, and finds
+        // the budget closed by the failure it waited on.
+        cell.get_or_try_init(|| self.ask_within_budget(token))
+            .await
+            .cloned()
+    }
+
+    /// One request, if the failure budget allows it and a permit frees up in time.
+    async fn ask_within_budget(&self, token: &str) -> Result<Outcome, Error> {
+        self.budget_allows()?;
+        let permit = tokio::time::timeout(self.limits.timeout, self.permits.acquire()).await;
+        let Ok(Ok(_permit)) = permit else {
+            tracing::debug!("introspection endpoint busy: every permit taken");
+            return Err(Error::KeysUnavailable {
+                retry_after: INTROSPECTION_RETRY_DELAY,
+            });
+        };
+        // A request that failed while we waited for the permit closes the budget.
+        self.budget_allows()?;
+        let started = Instant::now();
+        let outcome = self.ask(token).await;
+        let mut budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Ok(outcome) => {
+                if budget.consecutive_failures > 0 {
+                    tracing::info!("introspection endpoint recovered");
+                }
+                *budget = Budget::default();
+                Ok(outcome)
+            }
+            Err(error) => {
+                let (wait, first) = budget.failed(started, Instant::now());
+                if first {
+                    tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "introspection failed; backing off");
+                }
+                Err(Error::KeysUnavailable { retry_after: wait })
+            }
+        }
+    }
+
+    /// `Err(503)` with the time left while the failure budget forbids a request.
+    fn budget_allows(&self) -> Result<(), Error> {
+        let budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
+        match budget.next_allowed {
+            Some(next) if next > Instant::now() => Err(Error::KeysUnavailable {
+                retry_after: next - Instant::now(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     async fn endpoint(&self) -> Result<&Url, Error> {
@@ -298,5 +412,118 @@ mod tests {
         assert!(!looks_like_jwt("2YotnFZFEjr1zCsicMWpAA"));
         assert!(!looks_like_jwt("a.b.c"));
         assert!(!looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.e30"));
+    }
+
+    fn seconds(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    /// `base * 2^(n-1)` plus up to 25 % jitter.
+    fn assert_backoff(wait: Duration, base: Duration) {
+        assert!(
+            wait >= base && wait <= base + base / 4,
+            "{wait:?} for {base:?}"
+        );
+    }
+
+    #[test]
+    fn failures_in_a_row_double_the_wait_up_to_the_cap() {
+        let t0 = Instant::now();
+        let mut budget = Budget::default();
+        let mut now = t0;
+        for n in 0..8u32 {
+            let (wait, first) = budget.failed(now, now + seconds(1));
+            assert_eq!(first, n == 0);
+            let expected = INTROSPECTION_RETRY_DELAY * 2u32.pow(n);
+            assert_backoff(wait, expected.min(MAX_INTROSPECTION_RETRY_DELAY));
+            now += seconds(1) + wait; // the retry starts once the wait is over
+        }
+        assert_eq!(budget.consecutive_failures, 8);
+    }
+
+    #[test]
+    fn requests_already_in_flight_when_an_outage_began_do_not_lengthen_the_wait() {
+        let t0 = Instant::now();
+        let mut budget = Budget::default();
+        // 32 requests started together; they all fail, one after another.
+        let (first_wait, first) = budget.failed(t0, t0 + seconds(5));
+        assert!(first);
+        for i in 1..32 {
+            let (wait, first) = budget.failed(t0, t0 + seconds(5) + Duration::from_millis(i));
+            assert!(!first);
+            assert_backoff(wait, INTROSPECTION_RETRY_DELAY);
+        }
+        assert_eq!(budget.consecutive_failures, 1);
+        // The retry after the wait is a new failure in a row.
+        let retry = t0 + seconds(5) + first_wait;
+        let (wait, _) = budget.failed(retry, retry + seconds(1));
+        assert_eq!(budget.consecutive_failures, 2);
+        assert_backoff(wait, INTROSPECTION_RETRY_DELAY * 2);
+    }
+
+    fn introspector(max_concurrent: usize, timeout: Duration) -> Introspector {
+        let config = IntrospectionConfig {
+            client_id: "rs".into(),
+            client_secret: "secret".into(),
+            endpoint: Some("https://issuer.example/introspect".into()),
+            auth: ClientAuth::ClientSecretBasic,
+            cache_ttl: seconds(60),
+            cache_size: 10,
+            max_concurrent,
+        };
+        let limits = FetchLimits {
+            timeout,
+            max_body: 1024,
+        };
+        Introspector::new(
+            "https://issuer.example".into(),
+            config,
+            reqwest::Client::new(),
+            limits,
+            false,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_free_permit_in_time_the_answer_is_503_and_the_endpoint_is_not_blamed() {
+        let timeout = seconds(5);
+        let introspector = introspector(1, timeout);
+        let _taken = introspector.permits.acquire().await.unwrap();
+        let started = Instant::now();
+        let error = introspector
+            .introspect("opaque", [7; 32])
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::KeysUnavailable { .. }), "{error:?}");
+        assert_eq!(
+            started.elapsed(),
+            timeout,
+            "waited the fetch timeout, no longer"
+        );
+        assert!(introspector.budget_allows().is_ok());
+        assert_eq!(introspector.budget.lock().unwrap().consecutive_failures, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_the_budget_is_closed_no_request_is_made() {
+        let introspector = introspector(1, seconds(5));
+        introspector
+            .budget
+            .lock()
+            .unwrap()
+            .failed(Instant::now(), Instant::now());
+        // Every permit taken: a request attempt would wait the whole timeout first.
+        let _taken = introspector.permits.acquire().await.unwrap();
+        let started = Instant::now();
+        let error = introspector
+            .introspect("opaque", [7; 32])
+            .await
+            .unwrap_err();
+        let Error::KeysUnavailable { retry_after } = error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(started.elapsed(), Duration::ZERO, "refused at once");
+        assert_backoff(retry_after, INTROSPECTION_RETRY_DELAY);
     }
 }

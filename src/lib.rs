@@ -57,15 +57,17 @@ mod verify;
 
 pub use claims::{Claims, Scopes};
 pub use error::{Error, InvalidRequest, InvalidToken};
-pub use introspection::{ClientAuth, TokenFormat};
+pub use introspection::{
+    ClientAuth, INTROSPECTION_RETRY_DELAY, MAX_INTROSPECTION_RETRY_DELAY, TokenFormat,
+};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::KeySetStats;
 pub use resource_metadata::ResourceMetadata;
 pub use validator::{
     ConfigError, DEFAULT_CACHE_TTL, DEFAULT_FETCH_TIMEOUT, DEFAULT_INTROSPECTION_CACHE_TTL,
-    DEFAULT_LEEWAY, DEFAULT_MAX_CACHE_TTL, DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS,
-    DEFAULT_MAX_RETRY_BACKOFF, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_MIN_CACHE_TTL,
-    DEFAULT_REFRESH_COOLDOWN, DEFAULT_TOKEN_CACHE_SIZE, DEFAULT_TOKEN_CACHE_TTL, Validator,
-    ValidatorBuilder,
+    DEFAULT_LEEWAY, DEFAULT_MAX_CACHE_TTL, DEFAULT_MAX_CONCURRENT_INTROSPECTIONS,
+    DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS, DEFAULT_MAX_RETRY_BACKOFF, DEFAULT_MAX_TOKEN_BYTES,
+    DEFAULT_MIN_CACHE_TTL, DEFAULT_REFRESH_COOLDOWN, DEFAULT_TOKEN_CACHE_SIZE,
+    DEFAULT_TOKEN_CACHE_TTL, Validator, ValidatorBuilder,
 };
 pub use verify::SUPPORTED_ALGORITHMS;

@@ -230,6 +230,9 @@ struct IssuerState {
     introspection_client: Mutex<(String, String)>,
     opaque_tokens: Mutex<std::collections::HashMap<String, Map<String, Value>>>,
     introspection_hits: AtomicUsize,
+    /// Introspection requests being answered now, and the most at once.
+    introspections_in_flight: AtomicUsize,
+    introspection_peak: AtomicUsize,
     next_kid: AtomicUsize,
 }
 
@@ -286,6 +289,8 @@ impl MockIssuer {
             )),
             opaque_tokens: Mutex::new(std::collections::HashMap::new()),
             introspection_hits: AtomicUsize::new(0),
+            introspections_in_flight: AtomicUsize::new(0),
+            introspection_peak: AtomicUsize::new(0),
             next_kid: AtomicUsize::new(1),
         });
         let app = Router::new()
@@ -436,6 +441,11 @@ impl MockIssuer {
     /// Introspection requests received (whatever the answer).
     pub fn introspection_hits(&self) -> usize {
         self.state.introspection_hits.load(Ordering::SeqCst)
+    }
+
+    /// The most introspection requests this issuer was answering at one time.
+    pub fn introspection_peak(&self) -> usize {
+        self.state.introspection_peak.load(Ordering::SeqCst)
     }
 
     /// Ends an opaque token's life early: introspection answers `active: false` from now.
@@ -755,9 +765,30 @@ async fn introspect(
     headers: HeaderMap,
     axum::Form(form): axum::Form<std::collections::HashMap<String, String>>,
 ) -> Response {
-    use base64::engine::general_purpose::STANDARD;
+    /// Counts the request out even when its client gives up and the handler is dropped.
+    struct InFlight<'a>(&'a AtomicUsize);
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
     state.introspection_hits.fetch_add(1, Ordering::SeqCst);
-    if let Some(response) = misbehave(&state).await {
+    let now = state
+        .introspections_in_flight
+        .fetch_add(1, Ordering::SeqCst)
+        + 1;
+    state.introspection_peak.fetch_max(now, Ordering::SeqCst);
+    let _in_flight = InFlight(&state.introspections_in_flight);
+    answer_introspection(&state, &headers, &form).await
+}
+
+async fn answer_introspection(
+    state: &IssuerState,
+    headers: &HeaderMap,
+    form: &std::collections::HashMap<String, String>,
+) -> Response {
+    use base64::engine::general_purpose::STANDARD;
+    if let Some(response) = misbehave(state).await {
         return response;
     }
     let (id, secret) = state.introspection_client.lock().unwrap().clone();

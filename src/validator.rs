@@ -66,6 +66,10 @@ pub const DEFAULT_TOKEN_CACHE_TTL: Duration = Duration::from_secs(5 * 60);
 /// RFC 7662 answers are remembered this long at most (and never past the token's `exp`):
 /// a revoked opaque token is refused within a minute, at one request per token per minute.
 pub const DEFAULT_INTROSPECTION_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Introspection requests in flight at once, per validator: enough for a burst of new
+/// users, while a flood of made-up opaque tokens waits its turn instead of opening a
+/// connection to the issuer per token.
+pub const DEFAULT_MAX_CONCURRENT_INTROSPECTIONS: usize = 16;
 /// Issuers publish two or three keys; 64 covers rotation overlaps and caps the work of
 /// parsing a hostile set.
 pub const DEFAULT_MAX_KEYS: usize = 64;
@@ -642,6 +646,7 @@ pub struct ValidatorBuilder {
     introspection_endpoint: Option<String>,
     introspection_auth: ClientAuth,
     introspection_cache_ttl: Option<Duration>,
+    max_concurrent_introspections: Option<usize>,
     token_format: Option<TokenFormat>,
     require_access_token_type: bool,
     allow_insecure_http: bool,
@@ -794,6 +799,14 @@ impl ValidatorBuilder {
         self
     }
 
+    /// How many introspection requests may be in flight at once (at least one); more
+    /// wait for a turn, for at most the [fetch timeout](Self::fetch_timeout), then get
+    /// 503. Default [`DEFAULT_MAX_CONCURRENT_INTROSPECTIONS`].
+    pub fn max_concurrent_introspections(mut self, requests: usize) -> Self {
+        self.max_concurrent_introspections = Some(requests);
+        self
+    }
+
     /// Which tokens are JWTs and which are introspected. Default: [`TokenFormat::Jwt`],
     /// or [`TokenFormat::Opaque`] once [`introspection`](Self::introspection) is set.
     pub fn token_format(mut self, format: TokenFormat) -> Self {
@@ -934,6 +947,9 @@ impl ValidatorBuilder {
                         .introspection_cache_ttl
                         .unwrap_or(DEFAULT_INTROSPECTION_CACHE_TTL),
                     cache_size: token_cache_size.max(DEFAULT_TOKEN_CACHE_SIZE),
+                    max_concurrent: self
+                        .max_concurrent_introspections
+                        .unwrap_or(DEFAULT_MAX_CONCURRENT_INTROSPECTIONS),
                 };
                 let limits = FetchLimits {
                     timeout,

@@ -134,14 +134,127 @@ async fn an_unreachable_or_failing_endpoint_is_503_never_valid() {
         assert_eq!(reply.status, 503, "{behavior:?}: {reply:?}");
         assert!(reply.retry_after.is_some());
         assert!(started.elapsed() < Duration::from_secs(10));
-        // Errors are not cached: once the endpoint answers, so do we.
+        // Errors are not cached: once the endpoint answers and the retry delay it asked
+        // for has passed, so do we.
         issuer.set_behavior(Behavior::Normal);
+        wait_out(&reply).await;
         assert_eq!(
             api.get("/me", Some(&token)).await.status,
             200,
             "{behavior:?}"
         );
     }
+}
+
+/// Sleeps for the reply's `Retry-After`.
+async fn wait_out(reply: &common::Reply) {
+    let seconds: u64 = reply.retry_after.as_deref().unwrap().parse().unwrap();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+}
+
+/// `Retry-After` in seconds.
+fn retry_after(reply: &common::Reply) -> u64 {
+    reply.retry_after.as_deref().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_failing_endpoint_is_asked_once_per_retry_delay_not_once_per_request() {
+    let issuer = MockIssuer::start().await;
+    let validator = introspecting(&issuer)
+        .introspection_endpoint(issuer.introspection_url())
+        .build()
+        .unwrap();
+    let api = serve(validator).await;
+    let tokens: Vec<String> = (0..20).map(|_| issuer.token().opaque()).collect();
+    issuer.set_behavior(Behavior::Fail(500));
+
+    let first = api.get("/me", Some(&tokens[0])).await;
+    assert_eq!(first.status, 503, "{first:?}");
+    assert!(retry_after(&first) >= 1);
+    assert_eq!(issuer.introspection_hits(), 1);
+    // Within the delay, no token reaches the endpoint, on either adapter.
+    for token in &tokens {
+        let reply = api.get("/me", Some(token)).await;
+        assert_eq!(reply.status, 503, "{reply:?}");
+        assert!(reply.retry_after.is_some());
+    }
+    assert_eq!(issuer.introspection_hits(), 1);
+
+    // The delay over, one request; it fails too, and the next delay is longer.
+    wait_out(&first).await;
+    let second = api.get("/me", Some(&tokens[1])).await;
+    assert_eq!(second.status, 503);
+    assert_eq!(issuer.introspection_hits(), 2);
+    assert!(retry_after(&second) >= 2, "{second:?}");
+
+    // Recovery: after the delay, every token is answered again.
+    issuer.set_behavior(Behavior::Normal);
+    wait_out(&second).await;
+    for token in &tokens {
+        assert_eq!(api.get("/me", Some(token)).await.status, 200);
+    }
+    assert_eq!(issuer.introspection_hits(), 2 + tokens.len());
+}
+
+#[tokio::test]
+async fn callers_waiting_on_one_token_fail_together_when_the_endpoint_hangs() {
+    let issuer = MockIssuer::start().await;
+    let validator = introspecting(&issuer)
+        .introspection_endpoint(issuer.introspection_url())
+        .fetch_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let api = Arc::new(serve(validator).await);
+    let token = issuer.token().opaque();
+    issuer.set_behavior(Behavior::Hang);
+    let started = Instant::now();
+    let requests: Vec<_> = (0..20)
+        .map(|_| {
+            let (api, token) = (api.clone(), token.clone());
+            tokio::spawn(async move { api.get("/me", Some(&token)).await.status })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap(), 503);
+    }
+    // One request timed out; the 39 other callers (20 per adapter, 19 waiting on the
+    // same token) were refused with it rather than each waiting out a timeout in turn
+    // (which took 40 x 300 ms).
+    assert_eq!(issuer.introspection_hits(), 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_distinct_tokens_keeps_at_most_the_configured_requests_in_flight() {
+    let issuer = MockIssuer::start().await;
+    let validator = introspecting(&issuer)
+        .introspection_endpoint(issuer.introspection_url())
+        .max_concurrent_introspections(2)
+        .build()
+        .unwrap();
+    let api = Arc::new(serve(validator).await);
+    issuer.set_behavior(Behavior::Slow(Duration::from_millis(100)));
+    let tokens: Vec<String> = (0..12).map(|_| issuer.token().opaque()).collect();
+    let requests: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let api = api.clone();
+            tokio::spawn(async move { api.get("/me", Some(&token)).await.status })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap(), 200);
+    }
+    assert_eq!(issuer.introspection_hits(), 12, "one request per token");
+    assert!(
+        issuer.introspection_peak() <= 2,
+        "{} requests in flight at once",
+        issuer.introspection_peak()
+    );
 }
 
 #[tokio::test]

@@ -389,10 +389,11 @@ impl KeyCache {
             cooldown
         } else {
             budget.consecutive_failures = budget.consecutive_failures.saturating_add(1);
-            let exponent = (budget.consecutive_failures - 1).min(16);
-            let backoff = cooldown.saturating_mul(1 << exponent);
-            let capped = backoff.min(self.config.max_backoff.max(cooldown));
-            capped + jitter(capped / 4)
+            backoff(
+                cooldown,
+                self.config.max_backoff,
+                budget.consecutive_failures,
+            )
         };
         self.failing.store(!success, Ordering::Relaxed);
         budget.next_allowed = Some(started + wait);
@@ -481,6 +482,15 @@ fn log_rotation(old: Option<&KeySet>, new: &KeySet) {
     if !added.is_empty() || !removed.is_empty() {
         tracing::info!(?added, ?removed, "issuer keys rotated");
     }
+}
+
+/// The wait after failure `failures` in a row (counted from 1): `base * 2^(failures-1)`,
+/// capped at `max` (never below `base`), plus up to 25 % jitter so that many instances of
+/// an API do not retry in lockstep.
+pub(crate) fn backoff(base: Duration, max: Duration, failures: u32) -> Duration {
+    let exponent = failures.saturating_sub(1).min(16);
+    let capped = base.saturating_mul(1 << exponent).min(max.max(base));
+    capped + jitter(capped / 4)
 }
 
 /// A random duration in `[0, max)`, from the standard library's per-process random hasher
