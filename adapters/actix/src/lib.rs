@@ -30,7 +30,7 @@
 //! - [`TokenGate`]: middleware validating the token, verified [`tokengate::Claims`] into
 //!   the request extensions; `TokenGate::new(v).optional()` for optional authentication.
 //! - [`RequireScope`]: middleware requiring a scope (403 `insufficient_scope`).
-//! - [`Claims<T>`] and `Option<Claims<T>>`: extractors.
+//! - [`Claims<T>`] and [`OptionalClaims<T>`] (for optional authentication): extractors.
 //! - [`Rejection`]: the core error as an actix `ResponseError`, with the RFC 6750 challenge.
 //! - RFC 9728 protected resource metadata: [`resource_metadata_service`] serves the
 //!   document, and [`TokenGate::resource_metadata`] puts its URL into every challenge made
@@ -45,7 +45,7 @@ mod metadata;
 mod middleware;
 
 pub use error::Rejection;
-pub use extract::Claims;
+pub use extract::{Claims, OptionalClaims};
 pub use metadata::resource_metadata_service;
 pub use middleware::{
     GateFuture, RequireScope, RequireScopeMiddleware, TokenGate, TokenGateMiddleware,

@@ -69,7 +69,8 @@ impl TokenGate {
     }
 
     /// Lets requests without any credentials through, without claims; a token that is
-    /// sent must still be valid. Pair with `Option<Claims<T>>` in handlers.
+    /// sent must still be valid. Pair with [`OptionalClaims<T>`](crate::OptionalClaims) in
+    /// handlers.
     pub fn optional(mut self) -> Self {
         self.optional = true;
         self

@@ -10,7 +10,7 @@ use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{App, HttpResponse, test, web};
 use serde::Deserialize;
 use tokengate::testing::{Behavior, MockIssuer};
-use tokengate_actix::{Claims, Rejection, RequireScope, TokenGate};
+use tokengate_actix::{Claims, OptionalClaims, Rejection, RequireScope, TokenGate};
 
 fn validator(issuer: &MockIssuer) -> tokengate::Validator {
     tokengate::Validator::builder()
@@ -112,6 +112,59 @@ async fn optional_auth_passes_anonymous_and_refuses_bad_tokens() {
         .insert_header(bearer("x.y.z"));
     let res = test::call_service(&app, req.to_request()).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn tenant_or_stranger(OptionalClaims(c): OptionalClaims<Tenanted>) -> String {
+    match c {
+        Some(c) => format!("{}@{}", c.sub, c.tenant),
+        None => "stranger".to_owned(),
+    }
+}
+
+async fn tenant_or_stranger_by_option(c: Option<Claims<Tenanted>>) -> String {
+    match c {
+        Some(Claims(c)) => format!("{}@{}", c.sub, c.tenant),
+        None => "stranger".to_owned(),
+    }
+}
+
+#[actix_web::test]
+async fn optional_claims_refuse_a_token_whose_claims_do_not_fit_instead_of_going_anonymous() {
+    let issuer = MockIssuer::start().await;
+    let app = test::init_service(
+        App::new().service(
+            web::scope("")
+                .wrap(TokenGate::new(validator(&issuer)).optional())
+                .route("/optional", web::get().to(tenant_or_stranger))
+                .route("/option", web::get().to(tenant_or_stranger_by_option)),
+        ),
+    )
+    .await;
+    let get = |uri: &str, token: Option<&str>| {
+        let mut req = test::TestRequest::get().uri(uri);
+        if let Some(token) = token {
+            req = req.insert_header(bearer(token));
+        }
+        req.to_request()
+    };
+    let fits = issuer.token().subject("ann").claim("tenant", "acme").sign();
+    let misfit = issuer.token().subject("ann").sign(); // no `tenant`
+
+    let res = test::call_service(&app, get("/optional", None)).await;
+    assert_eq!(test::read_body(res).await, "stranger");
+    let res = test::call_service(&app, get("/optional", Some(&fits))).await;
+    assert_eq!(test::read_body(res).await, "ann@acme");
+    let res = test::call_service(&app, get("/optional", Some(&misfit))).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        challenge(&res).contains("invalid_token"),
+        "{}",
+        challenge(&res)
+    );
+
+    // What the docs warn of: actix's own `Option<E>` turns that refusal into `None`.
+    let res = test::call_service(&app, get("/option", Some(&misfit))).await;
+    assert_eq!(test::read_body(res).await, "stranger");
 }
 
 #[actix_web::test]
