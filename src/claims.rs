@@ -51,6 +51,8 @@ struct Inner {
     expires_at: i64,
     not_before: Option<i64>,
     scopes: Scopes,
+    /// A `cnf` (confirmation, RFC 7800) member is present.
+    confirmation: bool,
     /// The whole claim set, parsed on first request.
     json: OnceLock<Map<String, Value>>,
 }
@@ -105,6 +107,7 @@ impl Claims {
                 expires_at: registered.expires_at,
                 not_before: registered.not_before,
                 scopes: registered.scopes,
+                confirmation: registered.confirmation,
                 json: OnceLock::new(),
             }),
         })
@@ -143,6 +146,16 @@ impl Claims {
     /// The granted scopes.
     pub fn scopes(&self) -> &Scopes {
         &self.inner.scopes
+    }
+
+    /// Whether the token is sender-constrained: it carries a `cnf` (confirmation) claim
+    /// (RFC 7800 section 3.1), binding it to a DPoP key (`jkt`, RFC 9449 section 6) or a
+    /// client certificate (`x5t#S256`, RFC 8705 section 3.1). The validator refuses such
+    /// tokens unless
+    /// [`allow_sender_constrained_tokens`](crate::ValidatorBuilder::allow_sender_constrained_tokens)
+    /// says the binding is checked elsewhere.
+    pub fn is_sender_constrained(&self) -> bool {
+        self.inner.confirmation
     }
 
     /// `Ok` if the token grants `scope`, else the 403 `insufficient_scope` error naming it.
@@ -258,6 +271,7 @@ struct Registered<'de> {
     not_before: Option<i64>,
     scope: Option<OneOrMany<'de>>,
     scp: Option<OneOrMany<'de>>,
+    confirmation: bool,
 }
 
 /// Reads a claim's value, tagging a type error with the claim's name.
@@ -288,6 +302,7 @@ impl<'de> Deserialize<'de> for Registered<'de> {
                     not_before: None,
                     scope: None,
                     scp: None,
+                    confirmation: false,
                 };
                 while let Some(name) = map.next_key::<Text<'de>>()? {
                     // RFC 8725 section 3.8: parsers that disagree on duplicates are an attack.
@@ -306,6 +321,10 @@ impl<'de> Deserialize<'de> for Registered<'de> {
                         }
                         "scope" => r.scope = Some(claim(&mut map, "scope")?),
                         "scp" => r.scp = Some(claim(&mut map, "scp")?),
+                        "cnf" => {
+                            r.confirmation = true;
+                            map.next_value::<Skip>()?;
+                        }
                         _ => {
                             map.next_value::<Skip>()?;
                         }
@@ -344,6 +363,7 @@ impl Registered<'_> {
             expires_at,
             not_before: self.not_before,
             scopes,
+            confirmation: self.confirmation,
         })
     }
 }
@@ -356,6 +376,7 @@ struct Owned {
     expires_at: i64,
     not_before: Option<i64>,
     scopes: Scopes,
+    confirmation: bool,
 }
 
 /// The scopes a token grants: exact, case-sensitive tokens (RFC 6749 section 3.3), kept

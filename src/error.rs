@@ -95,6 +95,10 @@ pub enum InvalidToken {
     /// RFC 7662 section 2.2: the introspection endpoint says the token is not active
     /// (expired, revoked, or never issued).
     Inactive,
+    /// The token is sender-constrained (a `cnf` claim, RFC 7800): bound to a DPoP key
+    /// (RFC 9449 section 7.2) or a client certificate (RFC 8705 section 3), a binding a
+    /// `Bearer` request cannot prove.
+    SenderConstrained,
 }
 
 /// Fixed client-facing descriptions. Internal error text never reaches a client.
@@ -109,6 +113,8 @@ mod description {
     pub const NOT_FOR_US: &str = "The access token was not issued for this resource";
     pub const CLAIMS: &str = "The access token claims are invalid";
     pub const INACTIVE: &str = "The access token is not active";
+    pub const BOUND: &str =
+        "The access token is bound to a key and cannot be used as a bearer token";
     pub const SCOPE: &str = "The access token lacks a required scope";
     pub const UNAVAILABLE: &str = "The token issuer is unavailable";
 }
@@ -161,6 +167,7 @@ impl Error {
                 T::NotYetValid => description::NOT_YET_VALID,
                 T::WrongIssuer | T::WrongAudience | T::WrongType => description::NOT_FOR_US,
                 T::Inactive => description::INACTIVE,
+                T::SenderConstrained => description::BOUND,
                 T::MissingClaim(_) | T::InvalidClaim(_) => description::CLAIMS,
             },
             Error::InsufficientScope { .. } => description::SCOPE,

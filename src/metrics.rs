@@ -40,6 +40,7 @@ fn reason(error: &Error) -> &'static str {
             T::WrongIssuer => "wrong_issuer",
             T::WrongAudience => "wrong_audience",
             T::Inactive => "inactive",
+            T::SenderConstrained => "sender_constrained",
         },
     }
 }

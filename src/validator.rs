@@ -134,6 +134,7 @@ struct Issuer {
     leeway: i64,
     max_token_bytes: usize,
     require_access_token_type: bool,
+    allow_sender_constrained: bool,
     keys: Arc<KeyCache>,
     token_cache: Option<TokenCache>,
     token_cache_ttl: Duration,
@@ -441,6 +442,7 @@ impl Issuer {
     /// every use (a cached answer must not outlive the token).
     fn accept(&self, outcome: Result<Claims, InvalidToken>) -> Result<Claims, Error> {
         let claims = outcome?;
+        self.check_binding(&claims)?;
         if claims.audience().is_empty() {
             // The answer named no audience (RFC 7662 makes it optional): the rest applies.
             if claims.issuer() != self.issuer {
@@ -523,6 +525,7 @@ impl Issuer {
     /// RFC 7519 section 4.1 and RFC 9068 section 4: the claims every access token must pass.
     fn check_claims(&self, claims: &Claims) -> Result<(), InvalidToken> {
         let policy = self;
+        self.check_binding(claims)?;
         if claims.issuer() != policy.issuer {
             return Err(InvalidToken::WrongIssuer);
         }
@@ -534,6 +537,18 @@ impl Issuer {
             return Err(InvalidToken::WrongAudience);
         }
         self.check_lifetime(claims)
+    }
+
+    /// A sender-constrained token proves nothing when presented as a bearer token: its
+    /// binding must be checked, or it must be refused. RFC 9449 section 7.2 (DPoP-bound
+    /// tokens received as bearer tokens MUST be rejected) and RFC 8705 section 3 (a
+    /// certificate-bound token whose certificate does not match MUST be rejected with
+    /// `invalid_token`). Never cached: the check runs before a token enters the cache.
+    fn check_binding(&self, claims: &Claims) -> Result<(), InvalidToken> {
+        if claims.is_sender_constrained() && !self.allow_sender_constrained {
+            return Err(InvalidToken::SenderConstrained);
+        }
+        Ok(())
     }
 
     /// `exp` and `nbf` against the clock, with the leeway: on every request, cached or not.
@@ -649,6 +664,7 @@ pub struct ValidatorBuilder {
     max_concurrent_introspections: Option<usize>,
     token_format: Option<TokenFormat>,
     require_access_token_type: bool,
+    allow_sender_constrained: bool,
     allow_insecure_http: bool,
     http_client: Option<reqwest::Client>,
 }
@@ -822,6 +838,18 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Accept sender-constrained tokens (those with a `cnf` claim: DPoP-bound, RFC 9449,
+    /// or certificate-bound, RFC 8705) as bearer tokens. Off by default: a `Bearer`
+    /// request does not prove possession of the bound key, so accepting the token would
+    /// let whoever stole it use it, which is what the binding exists to stop (RFC 9449
+    /// section 7.2). Turn it on only when something in front of this validator checks
+    /// the binding, such as a proxy that terminates mutual TLS and compares the client
+    /// certificate with `cnf.x5t#S256` ([`Claims::is_sender_constrained`]).
+    pub fn allow_sender_constrained_tokens(mut self, allow: bool) -> Self {
+        self.allow_sender_constrained = allow;
+        self
+    }
+
     /// Allow `http` issuer and JWKS URLs on non-loopback hosts. Never do this in
     /// production: anyone on the path could swap the keys. Loopback `http` is always
     /// allowed, for development issuers.
@@ -981,6 +1009,7 @@ impl ValidatorBuilder {
                 leeway: leeway.as_secs() as i64,
                 max_token_bytes,
                 require_access_token_type: self.require_access_token_type,
+                allow_sender_constrained: self.allow_sender_constrained,
                 keys,
                 token_cache,
                 token_cache_ttl: self.token_cache_ttl.unwrap_or(DEFAULT_TOKEN_CACHE_TTL),

@@ -378,6 +378,75 @@ async fn access_token_type_mode_refuses_id_tokens() {
     api.get("/me", Some(&untyped)).await.assert_invalid_token();
 }
 
+/// RFC 9449 section 7.2 and RFC 8705 section 3: a token bound to a key (`cnf`) is
+/// refused as a bearer token, whatever the binding, however the member name is spelled,
+/// on every repeat (a refusal is never cached as a pass), and through introspection.
+#[tokio::test]
+async fn sender_constrained_tokens_are_not_bearer_tokens() {
+    let issuer = MockIssuer::start().await;
+    let api = serve(builder_for(&issuer).build().unwrap()).await;
+    assert_eq!(
+        api.get("/me", Some(&issuer.token().sign())).await.status,
+        200
+    );
+    let bindings = [
+        json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+        json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+        json!({}),
+        json!(null),
+        json!("not an object"),
+    ];
+    for cnf in &bindings {
+        let token = issuer.token().claim("cnf", cnf.clone()).sign();
+        for _ in 0..2 {
+            let reply = api.get("/me", Some(&token)).await;
+            reply.assert_invalid_token();
+            assert!(
+                reply
+                    .challenge
+                    .as_deref()
+                    .unwrap()
+                    .contains("bound to a key"),
+                "{cnf}: {reply:?}"
+            );
+        }
+    }
+    // An escaped member name is the same member (RFC 8259 section 7).
+    let claims = issuer.token().claims_json();
+    let escaped = format!(r#"{},"cnf":{{"jkt":"x"}}}}"#, &claims[..claims.len() - 1]);
+    let token = issuer.token().raw_payload(escaped).sign();
+    api.get("/me", Some(&token)).await.assert_invalid_token();
+    // A look-alike member is not a binding.
+    let token = issuer.token().claim("cnf2", json!({"jkt": "x"})).sign();
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+
+    // Introspection answers carry `cnf` too (RFC 9449 section 6.2).
+    let (id, secret) = tokengate::testing::DEFAULT_INTROSPECTION_CLIENT;
+    let introspecting = builder_for(&issuer)
+        .introspection(id, secret)
+        .token_format(tokengate::TokenFormat::JwtOrOpaque)
+        .build()
+        .unwrap();
+    let api = serve(introspecting).await;
+    assert_eq!(
+        api.get("/me", Some(&issuer.token().opaque())).await.status,
+        200
+    );
+    let bound = issuer.token().claim("cnf", bindings[0].clone()).opaque();
+    api.get("/me", Some(&bound)).await.assert_invalid_token();
+
+    // Allowed where something in front checks the binding: the handler sees `cnf`.
+    let lenient = builder_for(&issuer)
+        .allow_sender_constrained_tokens(true)
+        .build()
+        .unwrap();
+    let api = serve(lenient).await;
+    let token = issuer.token().claim("cnf", bindings[1].clone()).sign();
+    let reply = api.get("/me", Some(&token)).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["cnf"], bindings[1]);
+}
+
 #[tokio::test]
 async fn scope_lookalikes_never_grant_admin() {
     let (issuer, api) = issuer_and_api().await;
