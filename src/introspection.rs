@@ -485,22 +485,27 @@ mod tests {
         .unwrap()
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn without_a_free_permit_in_time_the_answer_is_503_and_the_endpoint_is_not_blamed() {
-        let timeout = seconds(5);
-        let introspector = introspector(1, timeout);
-        let _taken = introspector.permits.acquire().await.unwrap();
+    /// Introspects a token, expecting 503: its `Retry-After` and how long the call took.
+    async fn refused(introspector: &Introspector) -> (Duration, Duration) {
         let started = Instant::now();
         let error = introspector
             .introspect("opaque", [7; 32])
             .await
             .unwrap_err();
-        assert!(matches!(error, Error::KeysUnavailable { .. }), "{error:?}");
-        assert_eq!(
-            started.elapsed(),
-            timeout,
-            "waited the fetch timeout, no longer"
-        );
+        let Error::KeysUnavailable { retry_after } = error else {
+            panic!("{error:?}");
+        };
+        (retry_after, started.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_free_permit_in_time_the_answer_is_503_and_the_endpoint_is_not_blamed() {
+        let timeout = seconds(5);
+        let introspector = introspector(1, timeout);
+        let _taken = introspector.permits.acquire().await.unwrap();
+        let (retry_after, waited) = refused(&introspector).await;
+        assert_eq!(waited, timeout, "waited the fetch timeout, no longer");
+        assert_eq!(retry_after, INTROSPECTION_RETRY_DELAY);
         assert!(introspector.budget_allows().is_ok());
         assert_eq!(introspector.budget.lock().unwrap().consecutive_failures, 0);
     }
@@ -515,15 +520,8 @@ mod tests {
             .failed(Instant::now(), Instant::now());
         // Every permit taken: a request attempt would wait the whole timeout first.
         let _taken = introspector.permits.acquire().await.unwrap();
-        let started = Instant::now();
-        let error = introspector
-            .introspect("opaque", [7; 32])
-            .await
-            .unwrap_err();
-        let Error::KeysUnavailable { retry_after } = error else {
-            panic!("{error:?}");
-        };
-        assert_eq!(started.elapsed(), Duration::ZERO, "refused at once");
+        let (retry_after, waited) = refused(&introspector).await;
+        assert_eq!(waited, Duration::ZERO, "refused at once");
         assert_backoff(retry_after, INTROSPECTION_RETRY_DELAY);
     }
 }

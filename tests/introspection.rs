@@ -10,6 +10,22 @@ use common::{builder_for, serve};
 use tokengate::testing::{Behavior, DEFAULT_INTROSPECTION_CLIENT, MockIssuer};
 use tokengate::{ClientAuth, TokenFormat, ValidatorBuilder};
 
+/// `GET /me` with each token, all at once; the statuses in the tokens' order.
+async fn concurrently(api: &Arc<common::Api>, tokens: Vec<String>) -> Vec<u16> {
+    let requests: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let api = api.clone();
+            tokio::spawn(async move { api.get("/me", Some(&token)).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.await.unwrap());
+    }
+    statuses
+}
+
 fn introspecting(issuer: &MockIssuer) -> ValidatorBuilder {
     let (id, secret) = DEFAULT_INTROSPECTION_CLIENT;
     builder_for(issuer).introspection(id, secret)
@@ -34,15 +50,8 @@ async fn answers_are_cached_and_a_flood_of_one_token_is_one_introspection() {
     issuer.set_behavior(Behavior::Slow(Duration::from_millis(200)));
     let api = Arc::new(serve(introspecting(&issuer).build().unwrap()).await);
     let token = issuer.token().opaque();
-    let requests: Vec<_> = (0..100)
-        .map(|_| {
-            let (api, token) = (api.clone(), token.clone());
-            tokio::spawn(async move { api.get("/me", Some(&token)).await.status })
-        })
-        .collect();
-    for request in requests {
-        assert_eq!(request.await.unwrap(), 200);
-    }
+    let statuses = concurrently(&api, vec![token; 100]).await;
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
     // Discovery (once) plus one introspection for 200 requests (100 per adapter).
     assert_eq!(issuer.introspection_hits(), 1);
 }
@@ -208,15 +217,8 @@ async fn callers_waiting_on_one_token_fail_together_when_the_endpoint_hangs() {
     let token = issuer.token().opaque();
     issuer.set_behavior(Behavior::Hang);
     let started = Instant::now();
-    let requests: Vec<_> = (0..20)
-        .map(|_| {
-            let (api, token) = (api.clone(), token.clone());
-            tokio::spawn(async move { api.get("/me", Some(&token)).await.status })
-        })
-        .collect();
-    for request in requests {
-        assert_eq!(request.await.unwrap(), 503);
-    }
+    let statuses = concurrently(&api, vec![token; 20]).await;
+    assert!(statuses.iter().all(|&s| s == 503), "{statuses:?}");
     // One request timed out; the 39 other callers (20 per adapter, 19 waiting on the
     // same token) were refused with it rather than each waiting out a timeout in turn
     // (which took 40 x 300 ms).
@@ -239,16 +241,8 @@ async fn a_flood_of_distinct_tokens_keeps_at_most_the_configured_requests_in_fli
     let api = Arc::new(serve(validator).await);
     issuer.set_behavior(Behavior::Slow(Duration::from_millis(100)));
     let tokens: Vec<String> = (0..12).map(|_| issuer.token().opaque()).collect();
-    let requests: Vec<_> = tokens
-        .into_iter()
-        .map(|token| {
-            let api = api.clone();
-            tokio::spawn(async move { api.get("/me", Some(&token)).await.status })
-        })
-        .collect();
-    for request in requests {
-        assert_eq!(request.await.unwrap(), 200);
-    }
+    let statuses = concurrently(&api, tokens).await;
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
     assert_eq!(issuer.introspection_hits(), 12, "one request per token");
     assert!(
         issuer.introspection_peak() <= 2,
