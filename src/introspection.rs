@@ -118,11 +118,28 @@ pub(crate) struct Introspector {
     limits: FetchLimits,
     allow_http: bool,
     /// One cell per token digest: concurrent callers wait on one request.
-    cache: moka::sync::Cache<[u8; 32], Arc<OnceCell<Outcome>>>,
+    cache: moka::sync::Cache<[u8; 32], Arc<Pending>>,
     /// Permits for requests in flight.
     permits: Semaphore,
     /// When the endpoint may be asked again after failures.
     budget: Mutex<Budget>,
+}
+
+/// One token's answer, and what its callers share while there is none.
+#[derive(Default)]
+struct Pending {
+    answer: OnceCell<Outcome>,
+    /// Attempts that ended without an answer, and the error of the last one: a caller
+    /// that waited on a failed attempt is given its error instead of trying again in
+    /// turn (which, behind a hung endpoint, would make the last of `n` callers wait `n`
+    /// timeouts).
+    failures: Mutex<(u64, Option<Error>)>,
+}
+
+impl Pending {
+    fn failures(&self) -> std::sync::MutexGuard<'_, (u64, Option<Error>)> {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The failure budget of the introspection endpoint.
@@ -195,17 +212,29 @@ impl Introspector {
 
     /// A remembered answer for this token, if any.
     pub(crate) fn cached(&self, digest: &[u8; 32]) -> Option<Outcome> {
-        self.cache.get(digest)?.get().cloned()
+        self.cache.get(digest)?.answer.get().cloned()
     }
 
     /// The answer for this token: remembered, or asked for (once for concurrent callers).
     pub(crate) async fn introspect(&self, token: &str, digest: [u8; 32]) -> Result<Outcome, Error> {
-        let cell = self.cache.get_with(digest, || Arc::new(OnceCell::new()));
-        // A failed request leaves the cell empty: the next waiter tries again, and finds
-        // the budget closed by the failure it waited on.
-        cell.get_or_try_init(|| self.ask_within_budget(token))
-            .await
-            .cloned()
+        let pending = self.cache.get_with(digest, Arc::default);
+        let failures_before = pending.failures().0;
+        // A failed attempt leaves the answer empty, so the next waiter runs this again: it
+        // takes the failure it waited on rather than asking (or queueing) once more.
+        let attempt = async {
+            if let (failures, Some(error)) = &*pending.failures() {
+                if *failures > failures_before {
+                    return Err(error.clone());
+                }
+            }
+            let result = self.ask_within_budget(token).await;
+            if let Err(error) = &result {
+                let mut failures = pending.failures();
+                *failures = (failures.0 + 1, Some(error.clone()));
+            }
+            result
+        };
+        pending.answer.get_or_try_init(|| attempt).await.cloned()
     }
 
     /// One request, if the failure budget allows it and a permit frees up in time.
@@ -508,6 +537,28 @@ mod tests {
         assert_eq!(retry_after, INTROSPECTION_RETRY_DELAY);
         assert!(introspector.budget_allows().is_ok());
         assert_eq!(introspector.budget.lock().unwrap().consecutive_failures, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_waiting_on_one_token_share_a_failed_attempt_instead_of_queueing_again() {
+        let timeout = seconds(5);
+        let introspector = introspector(1, timeout);
+        let _taken = introspector.permits.acquire().await.unwrap();
+        let started = Instant::now();
+        let (a, b, c) = tokio::join!(
+            refused(&introspector),
+            refused(&introspector),
+            refused(&introspector)
+        );
+        assert_eq!(
+            started.elapsed(),
+            timeout,
+            "one wait for all, not three in turn"
+        );
+        assert_eq!([a.1, b.1, c.1], [timeout; 3]);
+        // A caller arriving after that failure tries again for itself.
+        let (_, waited) = refused(&introspector).await;
+        assert_eq!(waited, timeout);
     }
 
     #[tokio::test(start_paused = true)]
