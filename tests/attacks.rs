@@ -434,6 +434,12 @@ async fn sender_constrained_tokens_are_not_bearer_tokens() {
     );
     let bound = issuer.token().claim("cnf", bindings[0].clone()).opaque();
     api.get("/me", Some(&bound)).await.assert_invalid_token();
+    // Also where the answer names no audience (the path that skips the audience check).
+    let unrestricted = issuer.token().without_claim("aud");
+    let bound = unrestricted.claim("cnf", bindings[0].clone()).opaque();
+    api.get("/me", Some(&bound)).await.assert_invalid_token();
+    let free = issuer.token().without_claim("aud").opaque();
+    assert_eq!(api.get("/me", Some(&free)).await.status, 200);
 
     // Allowed where something in front checks the binding: the handler sees `cnf`.
     let lenient = builder_for(&issuer)
