@@ -106,6 +106,9 @@ struct Issuers {
     token_cache: Option<TokenCache>,
     /// The largest size cap of any member: the bound before any hashing or decoding.
     max_token_bytes: usize,
+    /// The member that introspects opaque tokens, if one does: a token not shaped like a
+    /// JWT names no issuer, so it goes there.
+    introspecting: Option<usize>,
 }
 
 /// Where a token is remembered once verified, and found when it comes again.
@@ -179,6 +182,15 @@ impl Validator {
     /// checks) without its payload being decoded again. A member built with
     /// `token_cache_size(0)` keeps its tokens out of it.
     ///
+    /// Opaque tokens carry no `iss` to route by: a token not shaped like a JWT goes to
+    /// the member configured to introspect opaque tokens
+    /// ([`introspection`](ValidatorBuilder::introspection) with
+    /// [`TokenFormat::Opaque`](crate::TokenFormat::Opaque) or
+    /// [`JwtOrOpaque`](crate::TokenFormat::JwtOrOpaque)). At most one member may be: with
+    /// two, nothing in the token says which to ask, and `any_of` refuses
+    /// ([`ConfigError::SeveralIntrospectingIssuers`]). With none, opaque tokens are
+    /// `invalid_token`.
+    ///
     /// ```
     /// # use tokengate::Validator;
     /// let a = Validator::builder().issuer("https://a.example").audience("api").build().unwrap();
@@ -216,12 +228,21 @@ impl Validator {
             .collect();
         let token_cache =
             (!capacities.is_empty()).then(|| new_token_cache(capacities.iter().sum()));
+        let mut introspecting = singles()
+            .enumerate()
+            .filter(|(_, m)| m.introspects_opaque_tokens())
+            .map(|(i, _)| i);
+        let (first, second) = (introspecting.next(), introspecting.next());
+        if second.is_some() {
+            return Err(ConfigError::SeveralIntrospectingIssuers);
+        }
         Ok(Validator {
             inner: Arc::new(Kind::Many(Issuers {
                 members,
                 index,
                 token_cache,
                 max_token_bytes,
+                introspecting: first,
             })),
         })
     }
@@ -352,8 +373,13 @@ impl Validator {
                 });
             }
         }
-        let iss = crate::verify::peek_issuer(token)?;
-        let member = *set.index.get(&*iss).ok_or(InvalidToken::WrongIssuer)?;
+        let member = match set.introspecting {
+            Some(member) if !looks_like_jwt(token) => member,
+            _ => {
+                let iss = crate::verify::peek_issuer(token)?;
+                *set.index.get(&*iss).ok_or(InvalidToken::WrongIssuer)?
+            }
+        };
         let issuer = set.members[member].single();
         Ok(Routed {
             issuer,
@@ -426,6 +452,11 @@ impl Issuer {
             member: 0,
             digest: token_digest(token),
         })
+    }
+
+    /// Whether tokens not shaped like a JWT are introspected here.
+    fn introspects_opaque_tokens(&self) -> bool {
+        self.introspection.is_some() && self.token_format != TokenFormat::Jwt
     }
 
     /// The introspector, if this token is to be introspected rather than verified.
@@ -1059,6 +1090,9 @@ pub enum ConfigError {
     MissingIntrospectionClient,
     /// Both `jwks_url` and a static `jwks` were given.
     ConflictingKeySources,
+    /// `any_of` was given more than one validator that introspects opaque tokens: an
+    /// opaque token names no issuer, so nothing would say which to ask.
+    SeveralIntrospectingIssuers,
     /// The static `jwks` is not a JWK Set with at least one usable key.
     InvalidJwks,
     /// The default HTTP client could not be built (no TLS roots).
@@ -1092,6 +1126,9 @@ impl fmt::Display for ConfigError {
                 write!(f, "issuer {issuer:?} is configured twice: each issuer needs exactly one policy")
             }
             ConfigError::ConflictingKeySources => f.write_str("jwks_url and jwks are exclusive: give one key source"),
+            ConfigError::SeveralIntrospectingIssuers => f.write_str(
+                "any_of was given several validators that introspect opaque tokens: an opaque token names no issuer, so at most one may",
+            ),
             ConfigError::InvalidJwks => f.write_str("jwks is not a JWK Set with at least one usable signature key"),
             ConfigError::HttpClient => f.write_str("http client: the default TLS client could not be built"),
         }

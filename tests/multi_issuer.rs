@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::{builder_for, serve, serve_one};
-use tokengate::testing::{DEFAULT_AUDIENCE, MockIssuer};
-use tokengate::{Algorithm, ConfigError, Validator};
+use tokengate::testing::{DEFAULT_AUDIENCE, DEFAULT_INTROSPECTION_CLIENT, MockIssuer};
+use tokengate::{Algorithm, ConfigError, TokenFormat, Validator};
 
 async fn two_issuers() -> (MockIssuer, MockIssuer, common::Api) {
     let a = MockIssuer::start_with("api-a", Algorithm::RS256).await;
@@ -88,6 +88,66 @@ async fn configuration_errors_are_reported() {
     ]);
     assert!(matches!(twice, Err(ConfigError::DuplicateIssuer(_))));
     assert!(Validator::any_of([]).is_err());
+
+    // Two members introspecting opaque tokens: nothing says which to ask.
+    let b = MockIssuer::start_with("api-b", Algorithm::ES256).await;
+    let (id, secret) = DEFAULT_INTROSPECTION_CLIENT;
+    let two = Validator::any_of([
+        builder_for(&a).introspection(id, secret).build().unwrap(),
+        builder_for(&b).introspection(id, secret).build().unwrap(),
+    ]);
+    assert!(matches!(two, Err(ConfigError::SeveralIntrospectingIssuers)));
+    // One introspecting and one that only verifies JWTs: fine.
+    let one = Validator::any_of([
+        builder_for(&a).introspection(id, secret).build().unwrap(),
+        builder_for(&b)
+            .introspection(id, secret)
+            .token_format(TokenFormat::Jwt)
+            .build()
+            .unwrap(),
+    ]);
+    assert!(one.is_ok());
+}
+
+/// Opaque tokens name no issuer: they go to the one member that introspects, and JWTs
+/// are still routed by `iss`, to whichever issuer minted them.
+#[tokio::test]
+async fn opaque_tokens_go_to_the_introspecting_issuer() {
+    let a = MockIssuer::start_with("api-a", Algorithm::RS256).await;
+    let b = MockIssuer::start_with("api-b", Algorithm::ES256).await;
+    let (id, secret) = DEFAULT_INTROSPECTION_CLIENT;
+    let both = Validator::any_of([
+        builder_for(&a).build().unwrap(),
+        builder_for(&b)
+            .introspection(id, secret)
+            .token_format(TokenFormat::JwtOrOpaque)
+            .build()
+            .unwrap(),
+    ])
+    .unwrap();
+    let api = serve(both).await;
+    let opaque = b.token().subject("olga").opaque();
+    let reply = api.get("/me", Some(&opaque)).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["sub"], "olga");
+    assert_eq!(reply.json()["iss"], b.issuer());
+    api.get("/me", Some("made-up-opaque-token"))
+        .await
+        .assert_invalid_token();
+    assert_eq!(b.introspection_hits(), 2, "B was asked about both");
+    assert_eq!(a.introspection_hits(), 0);
+    // JWTs of either issuer are verified locally, as before.
+    assert_eq!(api.get("/me", Some(&a.token().sign())).await.status, 200);
+    assert_eq!(api.get("/me", Some(&b.token().sign())).await.status, 200);
+    assert_eq!(b.introspection_hits(), 2);
+
+    // Without an introspecting member, an opaque token is refused without a request.
+    let jwt_only = Validator::any_of([builder_for(&b).build().unwrap()]).unwrap();
+    let api = serve(jwt_only).await;
+    api.get("/me", Some(&b.token().opaque()))
+        .await
+        .assert_invalid_token();
+    assert_eq!(b.introspection_hits(), 2);
 }
 
 /// A repeated token is found in the issuers' shared cache (by its digest) and handed to

@@ -135,9 +135,10 @@ pub async fn setup() -> Setup {
         );
         (build(builder), Some(dev))
     } else if issuers.len() > 1 {
-        if jwks_url.is_some() || introspection_url.is_some() {
+        if jwks_url.is_some() || client.is_some() {
+            // An opaque token names no issuer: introspection asks one.
             exit_with(
-                "TOKENGATE_JWKS_URL and TOKENGATE_INTROSPECTION_URL need a single TOKENGATE_ISSUER",
+                "TOKENGATE_JWKS_URL and introspection (TOKENGATE_CLIENT_ID) need a single TOKENGATE_ISSUER",
             );
         }
         let each = issuers
