@@ -127,6 +127,24 @@ struct Routed<'a> {
     slot: Option<Slot<'a>>,
     /// What the slot's cache held for the token (looked up once, here).
     entry: Option<Arc<CachedToken>>,
+    /// The issuer's introspector, if this token is to be introspected (decided once,
+    /// here: for `JwtOrOpaque` it scans the token's shape).
+    introspector: Option<&'a Introspector>,
+}
+
+impl Routed<'_> {
+    /// [`Issuer::check_now`] with what routing found.
+    fn check_now(&mut self, token: &str) -> Option<Result<Claims, Error>> {
+        self.issuer
+            .check_now(token, self.slot, self.entry.take(), self.introspector)
+    }
+
+    /// [`Issuer::check_fetching`] with what routing found.
+    async fn check_fetching(&self, token: &str) -> Result<Claims, Error> {
+        self.issuer
+            .check_fetching(token, self.slot, self.introspector)
+            .await
+    }
 }
 
 /// One issuer's policy and keys.
@@ -269,9 +287,9 @@ impl Validator {
     /// fetch per cooldown, shared by all concurrent callers) or no key set was fetched yet.
     pub async fn validate(&self, token: &str) -> Result<Claims, Error> {
         let result = match self.route(token) {
-            Ok(routed) => match routed.issuer.check_now(token, routed.slot, routed.entry) {
+            Ok(mut routed) => match routed.check_now(token) {
                 Some(result) => result,
-                None => routed.issuer.check_fetching(token, routed.slot).await,
+                None => routed.check_fetching(token).await,
             },
             Err(error) => Err(error),
         };
@@ -285,7 +303,7 @@ impl Validator {
     /// allocating a future.
     pub fn try_validate(&self, token: &str) -> Option<Result<Claims, Error>> {
         let result = match self.route(token) {
-            Ok(routed) => routed.issuer.check_now(token, routed.slot, routed.entry)?,
+            Ok(mut routed) => routed.check_now(token)?,
             Err(error) => Err(error),
         };
         log_rejection(&result);
@@ -342,14 +360,16 @@ impl Validator {
                 let slot = (token.len() <= issuer.max_token_bytes)
                     .then(|| issuer.own_slot(token))
                     .flatten();
+                let introspector = issuer.opaque(|| looks_like_jwt(token));
                 let entry = slot
                     .as_ref()
-                    .filter(|_| issuer.opaque(token).is_none())
+                    .filter(|_| introspector.is_none())
                     .and_then(|slot| slot.cache.get(&slot.digest));
                 return Ok(Routed {
                     issuer,
                     slot,
                     entry,
+                    introspector,
                 });
             }
             Kind::Many(set) => set,
@@ -366,21 +386,26 @@ impl Validator {
         if let Some(slot) = &mut slot {
             if let Some(entry) = slot.cache.get(&slot.digest) {
                 slot.member = entry.member;
+                // Only verified JWTs are cached: never one to introspect.
                 return Ok(Routed {
                     issuer: set.members[entry.member].single(),
                     slot: Some(*slot),
                     entry: Some(entry),
+                    introspector: None,
                 });
             }
         }
-        let member = match set.introspecting {
-            Some(member) if !looks_like_jwt(token) => member,
+        // The shape is scanned once, and only when some member introspects.
+        let jwt_shaped = set.introspecting.map(|_| looks_like_jwt(token));
+        let member = match (set.introspecting, jwt_shaped) {
+            (Some(member), Some(false)) => member,
             _ => {
                 let iss = crate::verify::peek_issuer(token)?;
                 *set.index.get(&*iss).ok_or(InvalidToken::WrongIssuer)?
             }
         };
         let issuer = set.members[member].single();
+        let introspector = issuer.opaque(|| jwt_shaped.unwrap_or_else(|| looks_like_jwt(token)));
         Ok(Routed {
             issuer,
             // A member configured without a token cache keeps its tokens out of it.
@@ -388,6 +413,7 @@ impl Validator {
                 .filter(|_| issuer.token_cache.is_some())
                 .map(|slot| Slot { member, ..slot }),
             entry: None,
+            introspector,
         })
     }
 
@@ -410,12 +436,13 @@ impl Issuer {
         token: &str,
         slot: Option<Slot<'_>>,
         entry: Option<Arc<CachedToken>>,
+        introspector: Option<&Introspector>,
     ) -> Option<Result<Claims, Error>> {
         let policy = self;
         if token.len() > policy.max_token_bytes {
             return Some(Err(InvalidToken::TooLarge.into()));
         }
-        if let Some(introspector) = self.opaque(token) {
+        if let Some(introspector) = introspector {
             let digest = slot.map_or_else(|| token_digest(token), |s| s.digest);
             let outcome = introspector.cached(&digest)?;
             return Some(self.accept(outcome));
@@ -459,13 +486,14 @@ impl Issuer {
         self.introspection.is_some() && self.token_format != TokenFormat::Jwt
     }
 
-    /// The introspector, if this token is to be introspected rather than verified.
-    fn opaque(&self, token: &str) -> Option<&Introspector> {
+    /// The introspector, if this token is to be introspected rather than verified;
+    /// `jwt_shaped` scans the token's shape, for `JwtOrOpaque` only.
+    fn opaque(&self, jwt_shaped: impl FnOnce() -> bool) -> Option<&Introspector> {
         let introspector = self.introspection.as_ref()?;
         match self.token_format {
             TokenFormat::Jwt => None,
             TokenFormat::Opaque => Some(introspector),
-            TokenFormat::JwtOrOpaque => (!looks_like_jwt(token)).then_some(introspector),
+            TokenFormat::JwtOrOpaque => (!jwt_shaped()).then_some(introspector),
         }
     }
 
@@ -488,8 +516,13 @@ impl Issuer {
 
     /// The path that may fetch keys (or introspect). Only ever reached after
     /// [`Issuer::check_now`], which has already applied the size cap.
-    async fn check_fetching(&self, token: &str, slot: Option<Slot<'_>>) -> Result<Claims, Error> {
-        if let Some(introspector) = self.opaque(token) {
+    async fn check_fetching(
+        &self,
+        token: &str,
+        slot: Option<Slot<'_>>,
+        introspector: Option<&Introspector>,
+    ) -> Result<Claims, Error> {
+        if let Some(introspector) = introspector {
             let digest = slot.map_or_else(|| token_digest(token), |s| s.digest);
             let outcome = introspector.introspect(token, digest).await?;
             return self.accept(outcome);
