@@ -273,9 +273,11 @@ impl Introspector {
     /// `Err(503)` with the time left while the failure budget forbids a request.
     fn budget_allows(&self) -> Result<(), Error> {
         let budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
+        // One reading of the clock: the wait is what is left of the window it saw.
+        let now = Instant::now();
         match budget.next_allowed {
-            Some(next) if next > Instant::now() => Err(Error::KeysUnavailable {
-                retry_after: next - Instant::now(),
+            Some(next) if next > now => Err(Error::KeysUnavailable {
+                retry_after: next - now,
             }),
             _ => Ok(()),
         }
