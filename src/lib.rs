@@ -34,7 +34,7 @@
 //!   ([`ResourceMetadata`]).
 //!
 //! Framework adapters (`tokengate-tower` for axum/hyper/tonic, `tokengate-actix`) are thin:
-//! all policy lives here.
+//! all policy lives here, and every request is decided by [`gate::Gate::decide`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -44,11 +44,13 @@ pub mod claims;
 #[cfg(feature = "dev-issuer")]
 pub mod dev_server;
 pub mod error;
+pub mod gate;
 pub mod introspection;
 mod json;
 pub mod jwks;
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 mod metrics;
+pub mod request;
 pub mod resource_metadata;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -57,6 +59,7 @@ mod verify;
 
 pub use claims::{Claims, Scopes};
 pub use error::{Error, InvalidRequest, InvalidToken};
+pub use gate::{Decision, Gate};
 pub use introspection::{
     ClientAuth, INTROSPECTION_RETRY_DELAY, MAX_INTROSPECTION_RETRY_DELAY, TokenFormat,
 };

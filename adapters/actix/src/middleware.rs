@@ -37,42 +37,46 @@ use std::task::{Context, Poll, ready};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::header::{AUTHORIZATION, HeaderName};
 use actix_web::{Error as ActixError, HttpMessage};
 use pin_project_lite::pin_project;
-use tokengate::{Claims, Error, ResourceMetadata, Validator, bearer};
+use tokengate::gate::{Decision, Gate, require_scope};
+use tokengate::request::RequestParts;
+use tokengate::{Claims, Error, ResourceMetadata, Validator};
 
 use crate::error::{Rejection, add_resource_metadata};
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
+/// The `DPoP` request header (RFC 9449 section 4.1).
+const DPOP: HeaderName = HeaderName::from_static("dpop");
+
 /// Requires a valid bearer token on every request it wraps, putting the verified
 /// [`tokengate::Claims`] into the request extensions.
 ///
-/// Rejections (401, 400, 503) are answered through [`Rejection`]'s `ResponseError`,
-/// without calling the wrapped service.
+/// What passes is decided by the core's [`Gate`]; rejections (401, 400, 503) are
+/// answered through [`Rejection`]'s `ResponseError`, without calling the wrapped service.
 #[derive(Clone, Debug)]
 pub struct TokenGate {
-    validator: Validator,
-    optional: bool,
-    resource_metadata: Option<Arc<str>>,
+    gate: Gate,
 }
 
 impl TokenGate {
     /// Requires a valid token on every request.
     pub fn new(validator: Validator) -> Self {
-        TokenGate {
-            validator,
-            optional: false,
-            resource_metadata: None,
-        }
+        TokenGate::from_gate(Gate::new(validator))
+    }
+
+    /// Carries out the decisions of `gate`, configured in the core.
+    pub fn from_gate(gate: Gate) -> Self {
+        TokenGate { gate }
     }
 
     /// Lets requests without any credentials through, without claims; a token that is
     /// sent must still be valid. Pair with [`OptionalClaims<T>`](crate::OptionalClaims) in
-    /// handlers.
+    /// handlers. ([`Gate::optional`].)
     pub fn optional(mut self) -> Self {
-        self.optional = true;
+        self.gate = self.gate.optional();
         self
     }
 
@@ -127,7 +131,7 @@ impl TokenGate {
     /// # }
     /// ```
     pub fn resource_metadata(mut self, metadata: &ResourceMetadata) -> Self {
-        self.resource_metadata = Some(metadata.metadata_url().into());
+        self.gate = self.gate.resource_metadata(metadata);
         self
     }
 }
@@ -146,9 +150,7 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(TokenGateMiddleware {
             service: Rc::new(service),
-            validator: self.validator.clone(),
-            optional: self.optional,
-            resource_metadata: self.resource_metadata.clone(),
+            gate: self.gate.clone(),
         }))
     }
 }
@@ -156,9 +158,7 @@ where
 /// The service made by [`TokenGate`].
 pub struct TokenGateMiddleware<S> {
     service: Rc<S>,
-    validator: Validator,
-    optional: bool,
-    resource_metadata: Option<Arc<str>>,
+    gate: Gate,
 }
 
 impl<S, B> Service<ServiceRequest> for TokenGateMiddleware<S>
@@ -173,30 +173,33 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let metadata = self.resource_metadata.as_deref();
-        let headers = request.headers().get_all(AUTHORIZATION);
-        let token = match bearer::extract(headers.map(|v| v.as_bytes())) {
-            Ok(Some(token)) => token,
-            Ok(None) if self.optional => return self.call_inner(request),
-            Ok(None) => return GateFuture::rejected(request, Error::MissingCredentials, metadata),
-            Err(error) => return GateFuture::rejected(request, error, metadata),
-        };
+        let headers = request.headers();
+        let parts = RequestParts::new()
+            .authorization(headers.get_all(AUTHORIZATION).map(|v| v.as_bytes()))
+            .dpop(headers.get_all(DPOP).map(|v| v.as_bytes()))
+            .method(request.method().as_str())
+            .target(request.uri().path_and_query().map_or("/", |p| p.as_str()));
         // Most requests are decided from memory, without copying the token.
-        match self.validator.try_validate(token) {
-            Some(Ok(claims)) => {
-                request.extensions_mut().insert(claims);
+        match self.gate.decide(&parts) {
+            Decision::Pass(claims) => {
+                if let Some(claims) = claims {
+                    request.extensions_mut().insert(claims);
+                }
                 self.call_inner(request)
             }
-            Some(Err(error)) => GateFuture::rejected(request, error, metadata),
-            None => {
-                let token = token.to_owned();
-                let validator = self.validator.clone();
+            Decision::Reject(error) => {
+                let metadata = self.gate.resource_metadata_url().map(|url| &**url);
+                GateFuture::rejected(request, error, metadata)
+            }
+            Decision::Pending(pending) => {
                 let service = Rc::clone(&self.service);
-                let metadata = self.resource_metadata.clone();
+                let metadata = self.gate.resource_metadata_url().cloned();
                 GateFuture::waiting(Box::pin(async move {
-                    match validator.validate(&token).await {
+                    match pending.await {
                         Ok(claims) => {
-                            request.extensions_mut().insert(claims);
+                            if let Some(claims) = claims {
+                                request.extensions_mut().insert(claims);
+                            }
                             let response = service.call(request).await?;
                             Ok(leaving_gate(response, metadata.as_deref()))
                         }
@@ -214,7 +217,10 @@ where
     B: MessageBody + 'static,
 {
     fn call_inner(&self, request: ServiceRequest) -> GateFuture<S::Future, B> {
-        GateFuture::inner(self.service.call(request), self.resource_metadata.clone())
+        GateFuture::inner(
+            self.service.call(request),
+            self.gate.resource_metadata_url().cloned(),
+        )
     }
 }
 
@@ -359,10 +365,7 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let verdict = match request.extensions().get::<Claims>() {
-            Some(claims) => claims.require_scope(&self.scope),
-            None => Err(Error::MissingCredentials),
-        };
+        let verdict = require_scope(request.extensions().get::<Claims>(), &self.scope);
         match verdict {
             Ok(()) => GateFuture::inner(self.service.call(request), None),
             Err(error) => GateFuture::rejected(request, error, None),

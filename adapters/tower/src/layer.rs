@@ -43,41 +43,47 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::header::AUTHORIZATION;
-use http::{Request, Response};
+use http::{HeaderName, Request, Response};
 use pin_project_lite::pin_project;
-use tokengate::{Claims, Error, ResourceMetadata, Validator, bearer};
+use tokengate::gate::{Decision, Gate, Pending};
+use tokengate::request::RequestParts;
+use tokengate::{Error, ResourceMetadata, Validator};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::response::{add_resource_metadata, rejection_with};
 
+/// The `DPoP` request header (RFC 9449 section 4.1).
+static DPOP: HeaderName = HeaderName::from_static("dpop");
+
 /// Applies [`TokenGate`] to a service: every request must carry a valid bearer token.
 ///
-/// The verified [`Claims`] are put into the request's extensions for the handler.
+/// The verified [`Claims`](tokengate::Claims) are put into the request's extensions for
+/// the handler. What passes is decided by the core's [`Gate`]; this layer only carries
+/// the decision out.
 #[derive(Clone, Debug)]
 pub struct TokenGateLayer {
-    validator: Validator,
-    optional: bool,
-    resource_metadata: Option<Arc<str>>,
+    gate: Gate,
 }
 
 impl TokenGateLayer {
     /// Requires a valid bearer token on every request.
     pub fn new(validator: Validator) -> Self {
-        TokenGateLayer {
-            validator,
-            optional: false,
-            resource_metadata: None,
-        }
+        TokenGateLayer::from_gate(Gate::new(validator))
+    }
+
+    /// Carries out the decisions of `gate`, configured in the core.
+    pub fn from_gate(gate: Gate) -> Self {
+        TokenGateLayer { gate }
     }
 
     /// Lets requests without any credentials through, without claims; a token that is
     /// sent must still be valid. Pair with `Option<Claims<T>>` in axum handlers.
+    /// ([`Gate::optional`].)
     pub fn optional(mut self) -> Self {
-        self.optional = true;
+        self.gate = self.gate.optional();
         self
     }
-
     /// Adds RFC 9728 section 5.1 `resource_metadata="<URL>"` to every challenge, with the
     /// URL of `metadata`'s document ([`ResourceMetadata::metadata_url`]), so a client
     /// refused here can discover which authorization server to ask for a token.
@@ -129,7 +135,7 @@ impl TokenGateLayer {
     /// # }
     /// ```
     pub fn resource_metadata(mut self, metadata: &ResourceMetadata) -> Self {
-        self.resource_metadata = Some(metadata.metadata_url().into());
+        self.gate = self.gate.resource_metadata(metadata);
         self
     }
 }
@@ -140,9 +146,7 @@ impl<S> Layer<S> for TokenGateLayer {
     fn layer(&self, inner: S) -> Self::Service {
         TokenGate {
             inner,
-            validator: self.validator.clone(),
-            optional: self.optional,
-            resource_metadata: self.resource_metadata.clone(),
+            gate: self.gate.clone(),
         }
     }
 }
@@ -154,9 +158,7 @@ impl<S> Layer<S> for TokenGateLayer {
 #[derive(Clone, Debug)]
 pub struct TokenGate<S> {
     inner: S,
-    validator: Validator,
-    optional: bool,
-    resource_metadata: Option<Arc<str>>,
+    gate: Gate,
 }
 
 impl<S> TokenGate<S> {
@@ -186,8 +188,6 @@ impl<S> TokenGate<S> {
     }
 }
 
-type Validation = Pin<Box<dyn Future<Output = Result<Claims, Error>> + Send>>;
-
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TokenGate<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
@@ -201,42 +201,38 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let headers = request.headers().get_all(AUTHORIZATION);
-        let metadata = self.resource_metadata.clone();
-        let token = match bearer::extract(headers.iter().map(|v| v.as_bytes())) {
-            Ok(Some(token)) => token,
-            Ok(None) if self.optional => {
-                return ResponseFuture::calling(self.inner.call(request), metadata);
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let metadata = self.gate.resource_metadata_url().cloned();
+        let headers = request.headers();
+        let parts = RequestParts::new()
+            .authorization(headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()))
+            .dpop(headers.get_all(&DPOP).iter().map(|v| v.as_bytes()))
+            .method(request.method().as_str())
+            .target(request.uri().path_and_query().map_or("/", |p| p.as_str()));
+        // Most requests are decided from memory: the inner service, polled ready, is
+        // called right here (no clone of it, no future allocated).
+        match self.gate.decide(&parts) {
+            Decision::Pass(claims) => {
+                if let Some(claims) = claims {
+                    request.extensions_mut().insert(claims);
+                }
+                ResponseFuture::calling(self.inner.call(request), metadata)
             }
-            Ok(None) => return ResponseFuture::rejected(Error::MissingCredentials, metadata),
-            Err(error) => return ResponseFuture::rejected(error, metadata),
-        };
-        // Most requests are decided from memory: no future to allocate, no token to copy,
-        // and the inner service, polled ready, is called right here (no clone of it).
-        match self.validator.try_validate(token) {
-            Some(Ok(claims)) => {
-                let mut request = request;
-                request.extensions_mut().insert(claims);
-                return ResponseFuture::calling(self.inner.call(request), metadata);
+            Decision::Reject(error) => ResponseFuture::rejected(error, metadata),
+            Decision::Pending(pending) => {
+                // The inner service is called later, from the future: tower's advice is
+                // to take the one that was polled ready and leave a clone in its place.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture {
+                    state: State::Validating {
+                        pending,
+                        inner: Some(inner),
+                        request: Some(request),
+                    },
+                    resource_metadata: metadata,
+                }
             }
-            Some(Err(error)) => return ResponseFuture::rejected(error, metadata),
-            None => {}
-        }
-        // The inner service is called later, from the future: tower's advice is to take
-        // the one that was polled ready and leave a clone in its place.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let token = token.to_owned();
-        let validator = self.validator.clone();
-        let validation: Validation = Box::pin(async move { validator.validate(&token).await });
-        ResponseFuture {
-            state: State::Validating {
-                validation,
-                inner: Some(inner),
-                request: Some(request),
-            },
-            resource_metadata: metadata,
         }
     }
 }
@@ -260,7 +256,8 @@ pin_project! {
         S: Service<Request<B>>,
     {
         Validating {
-            validation: Validation,
+            #[pin]
+            pending: Pending,
             inner: Option<S>,
             request: Option<Request<B>>,
         },
@@ -305,18 +302,20 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Validating {
-                    validation,
+                    pending,
                     inner,
                     request,
                 } => {
-                    let outcome = ready!(validation.as_mut().poll(cx));
+                    let outcome = ready!(pending.poll(cx));
                     let (Some(mut inner), Some(mut request)) = (inner.take(), request.take())
                     else {
                         unreachable!("Validating is left as soon as validation completes")
                     };
                     match outcome {
                         Ok(claims) => {
-                            request.extensions_mut().insert(claims);
+                            if let Some(claims) = claims {
+                                request.extensions_mut().insert(claims);
+                            }
                             let future = inner.call(request);
                             this.state.set(State::Calling { future });
                         }

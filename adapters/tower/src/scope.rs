@@ -39,6 +39,7 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
+use tokengate::gate::require_scope;
 use tokengate::{Claims, Error};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -110,11 +111,7 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let verdict = match request.extensions().get::<Claims>() {
-            Some(claims) => claims.require_scope(&self.scope),
-            None => Err(Error::MissingCredentials),
-        };
-        let state = match verdict {
+        let state = match require_scope(request.extensions().get::<Claims>(), &self.scope) {
             Ok(()) => ScopeState::Inner {
                 future: self.inner.call(request),
             },
