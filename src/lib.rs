@@ -40,6 +40,7 @@
 #![warn(missing_docs)]
 
 pub mod bearer;
+pub mod binding;
 pub mod claims;
 #[cfg(feature = "dev-issuer")]
 pub mod dev_server;

@@ -1,0 +1,8 @@
+//! Sender-constrained access tokens: a token bound to a key its client must prove it
+//! holds on every request.
+//!
+//! - [`dpop`]: RFC 9449 DPoP proofs (the `DPoP` header), checked against the request and
+//!   the token's `cnf.jkt`, with a [`replay`] store for their `jti`s.
+
+pub mod dpop;
+pub mod replay;
