@@ -2,7 +2,10 @@
 //! holds on every request.
 //!
 //! - [`dpop`]: RFC 9449 DPoP proofs (the `DPoP` header), checked against the request and
-//!   the token's `cnf.jkt`, with a [`replay`] store for their `jti`s.
+//!   the token's `cnf.jkt`, with a [`replay`] store for their `jti`s (in memory, or in
+//!   Redis across replicas with feature `redis`).
 
 pub mod dpop;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod replay;

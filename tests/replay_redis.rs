@@ -1,0 +1,162 @@
+//! The Redis replay store against a real `redis-server` (Debian's package; `.ci/run`
+//! installs it when missing). Each test starts its own server on a free 127.0.0.1 port,
+//! with no persistence, and stops it when done.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokengate::binding::redis::RedisReplayStore;
+use tokengate::binding::replay::{ReplayStore, Seen};
+
+/// A `redis-server` on 127.0.0.1 for the length of a test.
+struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    fn start() -> RedisServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = RedisServer { port, child: None };
+        server.restart();
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts the server (again) on its port and waits until it accepts connections.
+    fn restart(&mut self) {
+        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(&binary)
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {binary} ({e}): install it (apt-get install redis-server)")
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+const TTL: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn a_proof_is_first_once_across_replicas_sharing_redis() {
+    let redis = RedisServer::start();
+    // Two API instances, each with its own connection to the one Redis.
+    let one = RedisReplayStore::connect(&redis.url()).unwrap();
+    let two = RedisReplayStore::connect(&redis.url()).unwrap();
+    assert_eq!(one.record([1; 32], TTL).await, Ok(Seen::First));
+    assert_eq!(two.record([1; 32], TTL).await, Ok(Seen::Before));
+    assert_eq!(one.record([1; 32], TTL).await, Ok(Seen::Before));
+    assert_eq!(two.record([2; 32], TTL).await, Ok(Seen::First));
+}
+
+#[tokio::test]
+async fn concurrent_replays_on_two_replicas_admit_exactly_one() {
+    let redis = RedisServer::start();
+    let stores: Vec<_> = (0..2)
+        .map(|_| RedisReplayStore::connect(&redis.url()).unwrap())
+        .collect();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = stores[i % 2].clone();
+        tasks.push(tokio::spawn(
+            async move { store.record([7; 32], TTL).await },
+        ));
+    }
+    let mut firsts = 0;
+    for task in tasks {
+        if task.await.unwrap() == Ok(Seen::First) {
+            firsts += 1;
+        }
+    }
+    assert_eq!(firsts, 1);
+}
+
+#[tokio::test]
+async fn an_entry_expires_with_its_ttl() {
+    let redis = RedisServer::start();
+    let store = RedisReplayStore::connect(&redis.url()).unwrap();
+    let short = Duration::from_millis(100);
+    assert_eq!(store.record([3; 32], short).await, Ok(Seen::First));
+    assert_eq!(store.record([3; 32], short).await, Ok(Seen::Before));
+    // Redis expires keys on its own clock: poll, bounded.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if store.record([3; 32], short).await == Ok(Seen::First) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the key never expired");
+    }
+}
+
+#[tokio::test]
+async fn redis_down_is_unavailable_never_first_and_recovery_needs_no_restart() {
+    let mut redis = RedisServer::start();
+    let store = RedisReplayStore::connect(&redis.url()).unwrap();
+    assert_eq!(store.record([4; 32], TTL).await, Ok(Seen::First));
+
+    redis.stop();
+    let started = Instant::now();
+    let answer = store.record([5; 32], TTL).await;
+    assert!(answer.is_err(), "Redis down must not say First: {answer:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a request waits at most about the timeout for Redis"
+    );
+
+    // The same store, without any call to reconnect, works again once Redis is back.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match store.record([5; 32], TTL).await {
+            Ok(seen) => {
+                assert_eq!(seen, Seen::First);
+                break;
+            }
+            Err(_) => assert!(Instant::now() < deadline, "never recovered"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_store_starts_while_redis_is_down() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = RedisReplayStore::connect(&format!("redis://127.0.0.1:{port}/")).unwrap();
+    assert!(store.record([6; 32], TTL).await.is_err());
+    assert!(RedisReplayStore::connect("not a url").is_err());
+}
