@@ -38,17 +38,65 @@ where
     if values.next().is_some() {
         return Err(InvalidRequest::MultipleAuthorizationHeaders.into());
     }
-    parse_credentials(value)
+    parse_credentials(value, SCHEME)
 }
 
-/// Parses one `Authorization` value: `Bearer 1*SP b64token`.
-fn parse_credentials(value: &[u8]) -> Result<Option<&str>, Error> {
+/// An `Authorization` scheme tokengate reads a token from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Bearer` (RFC 6750 section 2.1).
+    Bearer,
+    /// `DPoP` (RFC 9449 section 7.1): a DPoP-bound token, with its proof in the `DPoP`
+    /// header.
+    Dpop,
+}
+
+/// The DPoP scheme's name, matched case-insensitively like `Bearer`.
+const DPOP_SCHEME: &[u8] = b"dpop";
+
+/// Like [`extract`], but also reads `Authorization: DPoP <token>` (RFC 9449 section
+/// 7.1, the same `token68` syntax), saying which scheme carried the token.
+///
+/// ```
+/// use tokengate::bearer::{self, Scheme};
+///
+/// let dpop: [&[u8]; 1] = [b"DPoP eyJhbGciOiJFUzI1NiJ9.e30.c2ln"];
+/// assert_eq!(
+///     bearer::extract_credentials(dpop),
+///     Ok(Some((Scheme::Dpop, "eyJhbGciOiJFUzI1NiJ9.e30.c2ln")))
+/// );
+/// ```
+pub fn extract_credentials<'a, I>(authorization: I) -> Result<Option<(Scheme, &'a str)>, Error>
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
+    let mut values = authorization.into_iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(InvalidRequest::MultipleAuthorizationHeaders.into());
+    }
+    let trimmed = value.trim_ascii();
+    let is_dpop = trimmed.len() >= DPOP_SCHEME.len()
+        && trimmed[..DPOP_SCHEME.len()].eq_ignore_ascii_case(DPOP_SCHEME)
+        && trimmed
+            .get(DPOP_SCHEME.len())
+            .is_none_or(|b| matches!(b, b' ' | b'\t'));
+    if is_dpop {
+        return Ok(parse_credentials(value, DPOP_SCHEME)?.map(|t| (Scheme::Dpop, t)));
+    }
+    Ok(parse_credentials(value, SCHEME)?.map(|t| (Scheme::Bearer, t)))
+}
+
+/// Parses one `Authorization` value: `<scheme> 1*SP b64token`.
+fn parse_credentials<'a>(value: &'a [u8], scheme: &[u8]) -> Result<Option<&'a str>, Error> {
     let value = value.trim_ascii();
     let scheme_len = value
         .iter()
         .position(|b| *b == b' ' || *b == b'\t')
         .unwrap_or(value.len());
-    if !value[..scheme_len].eq_ignore_ascii_case(SCHEME) {
+    if !value[..scheme_len].eq_ignore_ascii_case(scheme) {
         // Not ours; but a value no header may carry is still a malformed request.
         return if value.iter().all(|b| is_field_byte(*b)) {
             Ok(None)

@@ -37,6 +37,9 @@ pub enum Error {
         /// The scope the resource requires, named in the challenge.
         required: String,
     },
+    /// The DPoP proof sent with a DPoP-bound token is missing, invalid, replayed or made
+    /// with another key (RFC 9449 section 7.1 `invalid_dpop_proof`, 401).
+    InvalidDpopProof(crate::binding::dpop::InvalidProof),
     /// The issuer could not be consulted (503): no key set was ever fetched from it, or
     /// its introspection endpoint failed. Never a verdict on the token.
     KeysUnavailable {
@@ -117,6 +120,7 @@ mod description {
         "The access token is bound to a key and cannot be used as a bearer token";
     pub const SCOPE: &str = "The access token lacks a required scope";
     pub const UNAVAILABLE: &str = "The token issuer is unavailable";
+    pub const DPOP_PROOF: &str = "The DPoP proof is missing or invalid";
 }
 
 impl Error {
@@ -130,7 +134,7 @@ impl Error {
     /// The HTTP status code RFC 6750 section 3.1 gives this error.
     pub fn status(&self) -> u16 {
         match self {
-            Error::MissingCredentials | Error::InvalidToken(_) => 401,
+            Error::MissingCredentials | Error::InvalidToken(_) | Error::InvalidDpopProof(_) => 401,
             Error::InvalidRequest(_) => 400,
             Error::InsufficientScope { .. } => 403,
             Error::KeysUnavailable { .. } => 503,
@@ -144,6 +148,7 @@ impl Error {
             Error::InvalidRequest(_) => Some("invalid_request"),
             Error::InvalidToken(_) => Some("invalid_token"),
             Error::InsufficientScope { .. } => Some("insufficient_scope"),
+            Error::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
         }
     }
 
@@ -172,6 +177,7 @@ impl Error {
             },
             Error::InsufficientScope { .. } => description::SCOPE,
             Error::KeysUnavailable { .. } => description::UNAVAILABLE,
+            Error::InvalidDpopProof(_) => description::DPOP_PROOF,
         }
     }
 
@@ -208,30 +214,91 @@ impl Error {
     /// );
     /// ```
     pub fn www_authenticate_with(&self, resource_metadata: Option<&str>) -> Option<String> {
+        self.www_authenticate_in(&Challenges {
+            resource_metadata,
+            ..Challenges::default()
+        })
+    }
+
+    /// The `WWW-Authenticate` value offering the schemes of `challenges`: `Bearer` (RFC
+    /// 6750 section 3) and/or `DPoP` (RFC 9449 section 7.1, with its `algs`), the error's
+    /// attributes on the scheme the request used, and `resource_metadata` on each.
+    ///
+    /// ```
+    /// use tokengate::Error;
+    /// use tokengate::error::Challenges;
+    ///
+    /// let both = Challenges { dpop_algs: Some("ES256 EdDSA"), ..Challenges::default() };
+    /// assert_eq!(
+    ///     Error::MissingCredentials.www_authenticate_in(&both).unwrap(),
+    ///     r#"Bearer, DPoP algs="ES256 EdDSA""#,
+    /// );
+    /// ```
+    pub fn www_authenticate_in(&self, challenges: &Challenges<'_>) -> Option<String> {
         if matches!(self, Error::KeysUnavailable { .. }) {
             return None;
         }
+        let dpop_error = challenges.dpop_algs.is_some()
+            && (challenges.dpop_used
+                || !challenges.bearer
+                || matches!(self, Error::InvalidDpopProof(_)));
         let mut value = String::with_capacity(160);
-        value.push_str("Bearer");
-        let code = self.error_code();
-        if let Some(code) = code {
-            value.push_str(" error=\"");
-            value.push_str(code);
-            value.push_str("\", error_description=");
-            push_quoted(&mut value, self.description());
-            if let Error::InsufficientScope { required } = self {
-                value.push_str(", scope=");
-                push_quoted(&mut value, required);
+        if challenges.bearer || challenges.dpop_algs.is_none() {
+            value.push_str("Bearer");
+            let with_error = !dpop_error;
+            self.push_attributes(&mut value, with_error, None, challenges.resource_metadata);
+        }
+        if let Some(algs) = challenges.dpop_algs {
+            if !value.is_empty() {
+                value.push_str(", ");
             }
+            value.push_str("DPoP");
+            self.push_attributes(
+                &mut value,
+                dpop_error,
+                Some(algs),
+                challenges.resource_metadata,
+            );
+        }
+        Some(value)
+    }
+
+    /// A challenge's attributes: `algs` first (DPoP), then the error's, then the metadata.
+    fn push_attributes(
+        &self,
+        value: &mut String,
+        with_error: bool,
+        algs: Option<&str>,
+        resource_metadata: Option<&str>,
+    ) {
+        let mut first = true;
+        let mut separator = |value: &mut String| {
+            value.push_str(if first { " " } else { ", " });
+            first = false;
+        };
+        if let Some(algs) = algs {
+            separator(value);
+            value.push_str("algs=");
+            push_quoted(value, algs);
         }
         // RFC 6750 section 3.1: with no credentials, no error code and no description;
         // only the attributes that help the client get a token.
-        if let Some(url) = resource_metadata {
-            value.push_str(if code.is_some() { ", " } else { " " });
-            value.push_str("resource_metadata=");
-            push_quoted(&mut value, url);
+        if let (true, Some(code)) = (with_error, self.error_code()) {
+            separator(value);
+            value.push_str("error=\"");
+            value.push_str(code);
+            value.push_str("\", error_description=");
+            push_quoted(value, self.description());
+            if let Error::InsufficientScope { required } = self {
+                value.push_str(", scope=");
+                push_quoted(value, required);
+            }
         }
-        Some(value)
+        if let Some(url) = resource_metadata {
+            separator(value);
+            value.push_str("resource_metadata=");
+            push_quoted(value, url);
+        }
     }
 
     /// Seconds for a `Retry-After` header, on 503 only: the wait rounded up (a client that
@@ -243,6 +310,32 @@ impl Error {
                 Some(retry_after.as_secs().saturating_add(partial).max(1))
             }
             _ => None,
+        }
+    }
+}
+
+/// What a `WWW-Authenticate` header offers: the schemes a resource accepts and the
+/// attributes that help a client get a token. The default is a bearer-only resource.
+#[derive(Debug, Clone, Copy)]
+pub struct Challenges<'a> {
+    /// Bearer tokens are accepted (a `Bearer` challenge).
+    pub bearer: bool,
+    /// DPoP-bound tokens are accepted, with proofs signed by these algorithms (a `DPoP`
+    /// challenge with `algs`, RFC 9449 section 7.1).
+    pub dpop_algs: Option<&'a str>,
+    /// The request used the `DPoP` scheme: the error goes on the `DPoP` challenge.
+    pub dpop_used: bool,
+    /// RFC 9728 section 5.1 `resource_metadata`, on every challenge.
+    pub resource_metadata: Option<&'a str>,
+}
+
+impl Default for Challenges<'_> {
+    fn default() -> Self {
+        Challenges {
+            bearer: true,
+            dpop_algs: None,
+            dpop_used: false,
+            resource_metadata: None,
         }
     }
 }
@@ -272,6 +365,7 @@ impl fmt::Display for Error {
                 write!(f, "insufficient_scope (requires {required:?})")
             }
             Error::MissingCredentials => f.write_str("no bearer token"),
+            Error::InvalidDpopProof(reason) => write!(f, "invalid_dpop_proof ({reason:?})"),
             Error::KeysUnavailable { .. } => {
                 f.write_str("issuer unavailable (no key set yet, or introspection failed)")
             }

@@ -22,8 +22,8 @@
 //! let gate = Gate::new(validator);
 //!
 //! // No credentials: refused with a bare challenge (RFC 6750 section 3.1).
-//! let Decision::Reject(error) = gate.decide(&RequestParts::new()) else { panic!() };
-//! assert_eq!(error.www_authenticate().as_deref(), Some("Bearer"));
+//! let Decision::Reject(refusal) = gate.decide(&RequestParts::new()) else { panic!() };
+//! assert_eq!(gate.challenge(&refusal).as_deref(), Some("Bearer"));
 //!
 //! // A valid token: the first request waits for the issuer's keys, later ones do not.
 //! let header = format!("Bearer {}", issuer.token().subject("alice").sign());
@@ -40,12 +40,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::bearer;
+use crate::bearer::{self, Scheme};
+use crate::binding::dpop::{Dpop, DpopRefusal};
 use crate::claims::Claims;
-use crate::error::Error;
-use crate::request::RequestParts;
+use crate::error::{Challenges, Error, InvalidToken};
+use crate::request::{HeaderValues, RequestParts};
 use crate::resource_metadata::ResourceMetadata;
-use crate::validator::Validator;
+use crate::validator::{Presented, Validator};
 
 /// What the gate decided of one request.
 #[derive(Debug)]
@@ -53,28 +54,57 @@ pub enum Decision {
     /// Let the request through, with the verified claims (`None`: an optional gate and
     /// no credentials).
     Pass(Option<Claims>),
-    /// Refuse it with this error (its status and challenge are the response).
-    Reject(Error),
+    /// Refuse it (its status and challenge are the response: [`Gate::challenge`]).
+    Reject(Refusal),
     /// The decision needs the issuer (keys not fetched yet, an unknown `kid`, an
-    /// introspection): await the [`Pending`] for it.
+    /// introspection) or the replay store (a DPoP proof): await the [`Pending`].
     Pending(Pending),
 }
 
 impl Decision {
     /// The final verdict, awaiting the issuer when the decision needs it.
-    pub async fn resolve(self) -> Result<Option<Claims>, Error> {
+    pub async fn resolve(self) -> Result<Option<Claims>, Refusal> {
         match self {
             Decision::Pass(claims) => Ok(claims),
-            Decision::Reject(error) => Err(error),
+            Decision::Reject(refusal) => Err(refusal),
             Decision::Pending(pending) => pending.await,
         }
     }
 }
 
-/// A decision that waits on the issuer. Owns what it needs (the token is copied), so an
-/// adapter can hold it beside the request it belongs to.
+/// A refused request: the error, and the scheme its credentials came with (so the
+/// challenge puts the error on the right one, RFC 9449 section 7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    error: Error,
+    scheme: Option<Scheme>,
+}
+
+impl Refusal {
+    fn new(error: Error, scheme: Option<Scheme>) -> Self {
+        Refusal { error, scheme }
+    }
+
+    /// Why.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The error, for an adapter's own rejection type.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+
+    /// The scheme the request's credentials used, if any.
+    pub fn scheme(&self) -> Option<Scheme> {
+        self.scheme
+    }
+}
+
+/// A decision that waits on the issuer or the replay store. Owns what it needs (the
+/// token is copied), so an adapter can hold it beside the request it belongs to.
 pub struct Pending {
-    future: Pin<Box<dyn Future<Output = Result<Option<Claims>, Error>> + Send>>,
+    future: Pin<Box<dyn Future<Output = Result<Option<Claims>, Refusal>> + Send>>,
 }
 
 impl fmt::Debug for Pending {
@@ -84,7 +114,7 @@ impl fmt::Debug for Pending {
 }
 
 impl Future for Pending {
-    type Output = Result<Option<Claims>, Error>;
+    type Output = Result<Option<Claims>, Refusal>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.future.as_mut().poll(cx)
@@ -93,81 +123,212 @@ impl Future for Pending {
 
 /// The gate's settings and its validator: what an adapter's layer or middleware holds.
 ///
-/// Cheap to clone (a validator handle and an optional shared URL).
+/// Cheap to clone: one shared pointer.
 #[derive(Clone, Debug)]
 pub struct Gate {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone, Debug)]
+struct Inner {
     validator: Validator,
     optional: bool,
     resource_metadata: Option<Arc<str>>,
+    dpop: Option<Dpop>,
+    /// The `algs` of the DPoP challenge, rendered once.
+    dpop_algs: Option<String>,
 }
 
 impl Gate {
     /// Requires a valid token on every request.
     pub fn new(validator: Validator) -> Self {
         Gate {
-            validator,
-            optional: false,
-            resource_metadata: None,
+            inner: Arc::new(Inner {
+                validator,
+                optional: false,
+                resource_metadata: None,
+                dpop: None,
+                dpop_algs: None,
+            }),
         }
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Inner)) -> Self {
+        change(Arc::make_mut(&mut self.inner));
+        self
     }
 
     /// Lets requests without any credentials through, without claims; a token that is
     /// sent must still be valid (RFC 6750 section 3: a request with no credentials is
     /// not an error when the resource does not require them).
-    pub fn optional(mut self) -> Self {
-        self.optional = true;
-        self
+    pub fn optional(self) -> Self {
+        self.with(|inner| inner.optional = true)
     }
 
     /// Names `metadata`'s document (RFC 9728 section 5.1 `resource_metadata`) in every
     /// challenge made by or inside this gate.
-    pub fn resource_metadata(mut self, metadata: &ResourceMetadata) -> Self {
-        self.resource_metadata = Some(metadata.metadata_url().into());
-        self
+    pub fn resource_metadata(self, metadata: &ResourceMetadata) -> Self {
+        let url: Arc<str> = metadata.metadata_url().into();
+        self.with(|inner| inner.resource_metadata = Some(url))
+    }
+
+    /// Accepts DPoP-bound tokens with their proofs (RFC 9449): `Authorization: DPoP
+    /// <token>` and one `DPoP` header. With [`Dpop::required`], bearer tokens are
+    /// refused; otherwise both are accepted, and a bound token sent as a bearer token
+    /// stays refused.
+    pub fn dpop(self, dpop: Dpop) -> Self {
+        let algs = dpop.algs();
+        self.with(|inner| {
+            inner.dpop = Some(dpop);
+            inner.dpop_algs = Some(algs);
+        })
     }
 
     /// The validator behind the gate.
     pub fn validator(&self) -> &Validator {
-        &self.validator
+        &self.inner.validator
     }
 
     /// Whether requests without credentials pass.
     pub fn is_optional(&self) -> bool {
-        self.optional
+        self.inner.optional
     }
 
     /// The RFC 9728 metadata URL challenges carry, if one was set.
     pub fn resource_metadata_url(&self) -> Option<&Arc<str>> {
-        self.resource_metadata.as_ref()
+        self.inner.resource_metadata.as_ref()
+    }
+
+    /// The `WWW-Authenticate` value for a refusal of this gate (`None` for 503): the
+    /// schemes it accepts, the error on the scheme the request used, and the metadata
+    /// URL on each challenge.
+    pub fn challenge(&self, refusal: &Refusal) -> Option<String> {
+        refusal
+            .error
+            .www_authenticate_in(&self.challenges(refusal.scheme))
+    }
+
+    /// The `WWW-Authenticate` value for an error made inside the gate (a scope
+    /// requirement, an extractor, a handler).
+    pub fn challenge_inner(&self, error: &Error) -> Option<String> {
+        error.www_authenticate_in(&self.challenges(None))
+    }
+
+    fn challenges(&self, scheme: Option<Scheme>) -> Challenges<'_> {
+        let inner = &*self.inner;
+        Challenges {
+            bearer: !inner.dpop.as_ref().is_some_and(Dpop::is_required),
+            dpop_algs: inner.dpop_algs.as_deref(),
+            dpop_used: scheme == Some(Scheme::Dpop),
+            resource_metadata: inner.resource_metadata.as_deref(),
+        }
     }
 
     /// Decides one request: from memory when it can (most requests: no allocation, no
     /// copy of the token), or as a [`Decision::Pending`] that waits on the issuer.
     ///
-    /// - no credentials, or another scheme than `Bearer`: refused with a bare challenge
-    ///   (`401`, RFC 6750 section 3.1), or passed without claims when the gate is
-    ///   [`optional`](Self::optional);
-    /// - a malformed request (two `Authorization` headers, `Bearer` without a token):
+    /// - no credentials, or a scheme the gate does not take: refused with a bare
+    ///   challenge (`401`, RFC 6750 section 3.1), or passed without claims when the gate
+    ///   is [`optional`](Self::optional);
+    /// - a malformed request (two `Authorization` headers, a scheme without a token):
     ///   `400 invalid_request`, even when optional;
-    /// - a token: exactly what [`Validator::validate`] says of it.
+    /// - a bearer token: exactly what [`Validator::validate`] says of it (a bound token
+    ///   is refused: RFC 9449 section 7.2), or refused when DPoP is required;
+    /// - a DPoP token: validated, then its proof checked against this request and the
+    ///   token's `cnf.jkt`, and its `jti` recorded (RFC 9449 sections 4.3, 7.1).
     pub fn decide(&self, request: &RequestParts<'_>) -> Decision {
-        let token = match bearer::extract(request.authorization_values().iter()) {
-            Ok(Some(token)) => token,
-            Ok(None) if self.optional => return Decision::Pass(None),
-            Ok(None) => return Decision::Reject(Error::MissingCredentials),
-            Err(error) => return Decision::Reject(error),
+        let inner = &*self.inner;
+        let credentials = match bearer::extract_credentials(request.authorization_values().iter()) {
+            Ok(credentials) => credentials,
+            Err(error) => return Decision::Reject(Refusal::new(error, None)),
         };
-        match self.validator.try_validate(token) {
-            Some(Ok(claims)) => Decision::Pass(Some(claims)),
-            Some(Err(error)) => Decision::Reject(error),
-            None => {
-                let validator = self.validator.clone();
-                let token = token.to_owned();
-                Decision::Pending(Pending {
-                    future: Box::pin(async move { validator.validate(&token).await.map(Some) }),
-                })
+        let (scheme, token) = match (credentials, &inner.dpop) {
+            (Some((Scheme::Dpop, _)), None) | (None, _) => {
+                // No credentials of a scheme we take.
+                return if inner.optional {
+                    Decision::Pass(None)
+                } else {
+                    Decision::Reject(Refusal::new(Error::MissingCredentials, None))
+                };
             }
+            (Some((Scheme::Bearer, _)), Some(dpop)) if dpop.is_required() => {
+                return Decision::Reject(Refusal::new(Error::MissingCredentials, None));
+            }
+            (Some(credentials), _) => credentials,
+        };
+        if scheme == Scheme::Bearer {
+            return match inner.validator.try_validate(token) {
+                Some(Ok(claims)) => Decision::Pass(Some(claims)),
+                Some(Err(error)) => Decision::Reject(Refusal::new(error, Some(scheme))),
+                None => {
+                    let validator = inner.validator.clone();
+                    let token = token.to_owned();
+                    Decision::Pending(Pending {
+                        future: Box::pin(async move {
+                            validator
+                                .validate(&token)
+                                .await
+                                .map(Some)
+                                .map_err(|error| Refusal::new(error, Some(Scheme::Bearer)))
+                        }),
+                    })
+                }
+            };
         }
+        self.decide_dpop(request, token)
+    }
+
+    /// A DPoP request: always pending, as the replay store must record the proof.
+    fn decide_dpop(&self, request: &RequestParts<'_>, token: &str) -> Decision {
+        let refuse = |error| Refusal::new(error, Some(Scheme::Dpop));
+        // What the proof check needs, copied out of the request.
+        let proof = match request.dpop_values() {
+            HeaderValues::One(proof) => Some(proof.to_vec()),
+            _ => None,
+        };
+        let method = request.method_str().to_owned();
+        let target = request.target_str().to_owned();
+        let token = token.to_owned();
+        let gate = self.clone();
+        Decision::Pending(Pending {
+            future: Box::pin(async move {
+                let inner = &*gate.inner;
+                let Some(dpop) = &inner.dpop else {
+                    return Err(refuse(Error::MissingCredentials));
+                };
+                let claims = inner
+                    .validator
+                    .validate_as(&token, Presented::Bound)
+                    .await
+                    .map_err(refuse)?;
+                // RFC 9449 section 6.1: a DPoP-bound token carries `cnf.jkt`; one that
+                // does not is not a DPoP token, whatever the scheme says.
+                let Some(jkt) = claims
+                    .get("cnf")
+                    .and_then(|cnf| cnf.get("jkt"))
+                    .and_then(|jkt| jkt.as_str())
+                else {
+                    return Err(refuse(InvalidToken::InvalidClaim("cnf").into()));
+                };
+                let proofs = match &proof {
+                    Some(proof) => HeaderValues::One(proof),
+                    None => HeaderValues::Absent,
+                };
+                match dpop
+                    .check(proofs, &method, &target, &token, Some(jkt))
+                    .await
+                {
+                    Ok(()) => Ok(Some(claims)),
+                    Err(DpopRefusal::Proof(reason)) => {
+                        tracing::debug!(?reason, "DPoP proof refused");
+                        Err(refuse(Error::InvalidDpopProof(reason)))
+                    }
+                    Err(DpopRefusal::StoreUnavailable(_)) => Err(refuse(Error::KeysUnavailable {
+                        retry_after: std::time::Duration::from_secs(1),
+                    })),
+                }
+            }),
+        })
     }
 }
 
@@ -207,7 +368,7 @@ mod tests {
         for request in [RequestParts::new(), basic] {
             assert!(matches!(
                 gate.decide(&request),
-                Decision::Reject(Error::MissingCredentials)
+                Decision::Reject(r) if *r.error() == Error::MissingCredentials
             ));
             assert!(matches!(
                 gate.clone().optional().decide(&request),
@@ -224,13 +385,13 @@ mod tests {
         let request = RequestParts::new().authorization([expired.as_bytes()]);
         assert!(matches!(
             gate.decide(&request),
-            Decision::Reject(Error::InvalidToken(_))
+            Decision::Reject(r) if matches!(r.error(), Error::InvalidToken(_))
         ));
         let token = format!("Bearer {}", issuer.token().sign());
         let twice = RequestParts::new().authorization([token.as_bytes(), token.as_bytes()]);
         assert!(matches!(
             gate.decide(&twice),
-            Decision::Reject(Error::InvalidRequest(_))
+            Decision::Reject(r) if matches!(r.error(), Error::InvalidRequest(_))
         ));
     }
 

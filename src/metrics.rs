@@ -23,6 +23,7 @@ fn reason(error: &Error) -> &'static str {
         Error::InvalidRequest(_) => "invalid_request",
         Error::InsufficientScope { .. } => "insufficient_scope",
         Error::KeysUnavailable { .. } => "keys_unavailable",
+        Error::InvalidDpopProof(_) => "invalid_dpop_proof",
         Error::InvalidToken(reason) => match reason {
             T::TooLarge => "too_large",
             T::Malformed => "malformed",

@@ -147,6 +147,16 @@ impl Routed<'_> {
     }
 }
 
+/// How a token was presented (RFC 9449 section 7): its binding is checked accordingly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Presented {
+    /// `Authorization: Bearer`: proves nothing of a key, so a bound token is refused.
+    Bearer,
+    /// With a proof of possession the gate checks on this request (DPoP): a bound token
+    /// passes here, and the gate compares its `cnf` with the proof.
+    Bound,
+}
+
 /// One issuer's policy and keys.
 struct Issuer {
     issuer: String,
@@ -286,15 +296,7 @@ impl Validator {
     /// Waits on the network only when the token names a key we have not seen (at most one
     /// fetch per cooldown, shared by all concurrent callers) or no key set was fetched yet.
     pub async fn validate(&self, token: &str) -> Result<Claims, Error> {
-        let result = match self.route(token) {
-            Ok(mut routed) => match routed.check_now(token) {
-                Some(result) => result,
-                None => routed.check_fetching(token).await,
-            },
-            Err(error) => Err(error),
-        };
-        log_rejection(&result);
-        result
+        self.validate_as(token, Presented::Bearer).await
     }
 
     /// Validates a token from memory alone, or returns `None` when the issuer's keys must
@@ -302,8 +304,37 @@ impl Validator {
     /// [`validate`](Self::validate). Adapters use it to answer most requests without
     /// allocating a future.
     pub fn try_validate(&self, token: &str) -> Option<Result<Claims, Error>> {
+        self.try_validate_as(token, Presented::Bearer)
+    }
+
+    /// [`validate`](Self::validate), for a token presented as `presented`.
+    pub(crate) async fn validate_as(
+        &self,
+        token: &str,
+        presented: Presented,
+    ) -> Result<Claims, Error> {
         let result = match self.route(token) {
-            Ok(mut routed) => routed.check_now(token)?,
+            Ok(mut routed) => match routed.check_now(token) {
+                Some(result) => result,
+                None => routed.check_fetching(token).await,
+            }
+            .and_then(|claims| routed.issuer.check_binding(claims, presented)),
+            Err(error) => Err(error),
+        };
+        log_rejection(&result);
+        result
+    }
+
+    /// [`try_validate`](Self::try_validate), for a token presented as `presented`.
+    pub(crate) fn try_validate_as(
+        &self,
+        token: &str,
+        presented: Presented,
+    ) -> Option<Result<Claims, Error>> {
+        let result = match self.route(token) {
+            Ok(mut routed) => routed
+                .check_now(token)?
+                .and_then(|claims| routed.issuer.check_binding(claims, presented)),
             Err(error) => Err(error),
         };
         log_rejection(&result);
@@ -503,7 +534,6 @@ impl Issuer {
         let claims = outcome?;
         if claims.audience().is_empty() {
             // The answer named no audience (RFC 7662 makes it optional): the rest applies.
-            self.check_binding(&claims)?;
             if claims.issuer() != self.issuer {
                 return Err(InvalidToken::WrongIssuer.into());
             }
@@ -589,7 +619,6 @@ impl Issuer {
     /// RFC 7519 section 4.1 and RFC 9068 section 4: the claims every access token must pass.
     fn check_claims(&self, claims: &Claims) -> Result<(), InvalidToken> {
         let policy = self;
-        self.check_binding(claims)?;
         if claims.issuer() != policy.issuer {
             return Err(InvalidToken::WrongIssuer);
         }
@@ -607,12 +636,17 @@ impl Issuer {
     /// binding must be checked, or it must be refused. RFC 9449 section 7.2 (DPoP-bound
     /// tokens received as bearer tokens MUST be rejected) and RFC 8705 section 3 (a
     /// certificate-bound token whose certificate does not match MUST be rejected with
-    /// `invalid_token`). Never cached: the check runs before a token enters the cache.
-    fn check_binding(&self, claims: &Claims) -> Result<(), InvalidToken> {
-        if claims.is_sender_constrained() && !self.allow_sender_constrained {
-            return Err(InvalidToken::SenderConstrained);
+    /// `invalid_token`). Runs on every request, token cache hit or not: the cache holds
+    /// bound tokens too (their binding is the gate's check of each request's proof).
+    fn check_binding(&self, claims: Claims, presented: Presented) -> Result<Claims, Error> {
+        match presented {
+            Presented::Bearer
+                if claims.is_sender_constrained() && !self.allow_sender_constrained =>
+            {
+                Err(InvalidToken::SenderConstrained.into())
+            }
+            _ => Ok(claims),
         }
-        Ok(())
     }
 
     /// `exp` and `nbf` against the clock, with the leeway: on every request, cached or not.

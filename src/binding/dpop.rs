@@ -31,8 +31,10 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
+use super::replay::{MemoryReplayStore, ReplayStore, Seen, StoreUnavailable};
 use crate::json::NumericDate;
 use crate::jwks::parse_jwk;
+use crate::request::HeaderValues;
 use crate::verify::{parse_asymmetric_alg, verify_with};
 
 /// The `typ` of a DPoP proof (RFC 9449 section 4.2), compared exactly.
@@ -285,6 +287,232 @@ pub fn thumbprint(jwk: &serde_json::Map<String, Value>) -> Option<String> {
     Some(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes())))
 }
 
+/// How a gate accepts DPoP-bound tokens (RFC 9449 section 7): where its API is reached
+/// (the `htu` clients sign), which proofs it accepts, and where it remembers their `jti`s.
+///
+/// ```
+/// use tokengate::binding::dpop::Dpop;
+///
+/// let dpop = Dpop::new("https://api.example.com").unwrap(); // bound or bearer tokens
+/// let only = Dpop::new("https://api.example.com").unwrap().required(); // bound only
+/// assert!(Dpop::new("not a url").is_err());
+/// ```
+#[derive(Clone)]
+pub struct Dpop {
+    required: bool,
+    policy: ProofPolicy,
+    public_base: Url,
+    store: std::sync::Arc<dyn ReplayStore>,
+}
+
+impl std::fmt::Debug for Dpop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dpop")
+            .field("required", &self.required)
+            .field("policy", &self.policy)
+            .field("public_base", &self.public_base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a DPoP request was refused: its proof, or the replay store could not say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DpopRefusal {
+    /// 401 `invalid_dpop_proof` (RFC 9449 section 7.1).
+    Proof(InvalidProof),
+    /// The replay store did not answer: 503, never accepted unchecked.
+    StoreUnavailable(StoreUnavailable),
+}
+
+impl Dpop {
+    /// Accepts DPoP-bound tokens with their proofs, beside bearer tokens, for an API
+    /// that clients reach at `public_base_url` (`https://api.example.com`; behind a proxy,
+    /// the URL the clients use, not the one the server listens on). Only its scheme,
+    /// host and port are used: `htu` must be that origin and the request's path.
+    ///
+    /// Defaults: [`SUPPORTED_ALGORITHMS`](crate::SUPPORTED_ALGORITHMS),
+    /// [`DEFAULT_PROOF_WINDOW`], a 5-second leeway, and a [`MemoryReplayStore`] (one
+    /// process: several replicas need a shared store, [`Dpop::replay_store`]).
+    pub fn new(public_base_url: &str) -> Result<Self, &'static str> {
+        let public_base =
+            Url::parse(public_base_url).map_err(|_| "the DPoP public base URL is not a URL")?;
+        if !matches!(public_base.scheme(), "https" | "http") || public_base.host().is_none() {
+            return Err("the DPoP public base URL must be an http(s) URL with a host");
+        }
+        Ok(Dpop {
+            required: false,
+            policy: ProofPolicy {
+                algorithms: crate::SUPPORTED_ALGORITHMS.to_vec(),
+                window: DEFAULT_PROOF_WINDOW,
+                leeway: DEFAULT_PROOF_LEEWAY,
+            },
+            public_base,
+            store: std::sync::Arc::new(MemoryReplayStore::default()),
+        })
+    }
+
+    /// Accepts only DPoP-bound tokens: a bearer token is refused (RFC 9449 section 7.1).
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// The algorithms proofs may be signed with (asymmetric only; HMAC and `none` never
+    /// parse). Also what `algs` in the challenge lists.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.policy.algorithms = algorithms
+            .into_iter()
+            .filter(|alg| crate::SUPPORTED_ALGORITHMS.contains(alg))
+            .collect();
+        self
+    }
+
+    /// How far a proof's `iat` may be from now, either way (before the leeway).
+    pub fn proof_window(mut self, window: Duration) -> Self {
+        self.policy.window = window;
+        self
+    }
+
+    /// Clock drift tolerated beyond the window.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.policy.leeway = leeway;
+        self
+    }
+
+    /// Where proofs' `jti`s are remembered: share one store (Redis, feature `redis`)
+    /// between the replicas of an API so a proof replayed on another is refused too.
+    pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
+        self.store = std::sync::Arc::new(store);
+        self
+    }
+
+    /// Whether bearer tokens are refused.
+    pub fn is_required(&self) -> bool {
+        self.required
+    }
+
+    /// The `algs` of the `DPoP` challenge, space-separated (RFC 9449 section 7.1).
+    pub fn algs(&self) -> String {
+        let names: Vec<&str> = self
+            .policy
+            .algorithms
+            .iter()
+            .map(|a| alg_name(*a))
+            .collect();
+        names.join(" ")
+    }
+
+    /// How long a proof's replay key is kept: as long as its `iat` can be accepted,
+    /// from the earliest to the latest.
+    fn replay_ttl(&self) -> Duration {
+        self.policy
+            .window
+            .saturating_add(self.policy.leeway)
+            .saturating_mul(2)
+            .max(Duration::from_secs(1))
+    }
+
+    /// The URI the client must have signed: our public origin and the request's path.
+    fn expected_uri(&self, target: &str) -> Option<Url> {
+        // A proxy may send an absolute URI; only its path matters here.
+        let path = match target.find("://") {
+            Some(_) => Url::parse(target).ok()?.path().to_owned(),
+            None => target.split(['?', '#']).next().unwrap_or("/").to_owned(),
+        };
+        if !path.starts_with('/') {
+            return None;
+        }
+        let mut uri = self.public_base.clone();
+        uri.set_path(&path);
+        uri.set_query(None);
+        uri.set_fragment(None);
+        Some(uri)
+    }
+
+    /// The whole check of a request carrying `Authorization: DPoP <token>` (RFC 9449
+    /// sections 4.3 and 7.1), once the token itself was validated: exactly one proof,
+    /// valid for this request and token, signed by the key the token is bound to
+    /// (`cnf.jkt`), never seen before.
+    pub(crate) async fn check(
+        &self,
+        proofs: HeaderValues<'_>,
+        method: &str,
+        target: &str,
+        token: &str,
+        jkt: Option<&str>,
+    ) -> Result<(), DpopRefusal> {
+        let proof = self.check_now(proofs, method, target, token, jkt)?;
+        match self
+            .store
+            .record(proof.replay_key(), self.replay_ttl())
+            .await
+        {
+            Ok(Seen::First) => Ok(()),
+            Ok(Seen::Before) => Err(DpopRefusal::Proof(InvalidProof::Replayed)),
+            Err(error) => {
+                tracing::warn!(%error, "DPoP replay store unavailable: refusing with 503");
+                Err(DpopRefusal::StoreUnavailable(error))
+            }
+        }
+    }
+
+    /// Everything but the replay store.
+    fn check_now(
+        &self,
+        proofs: HeaderValues<'_>,
+        method: &str,
+        target: &str,
+        token: &str,
+        jkt: Option<&str>,
+    ) -> Result<VerifiedProof, DpopRefusal> {
+        let refuse = |reason| Err(DpopRefusal::Proof(reason));
+        // RFC 9449 section 7.1: a DPoP-bound token needs exactly one proof, and a token
+        // presented with the DPoP scheme must be bound (an unbound token is not).
+        let HeaderValues::One(proof) = proofs else {
+            return refuse(InvalidProof::MissingProof);
+        };
+        let Some(jkt) = jkt else {
+            return refuse(InvalidProof::KeyMismatch);
+        };
+        let Ok(proof) = std::str::from_utf8(proof) else {
+            return refuse(InvalidProof::Malformed);
+        };
+        let Some(uri) = self.expected_uri(target) else {
+            return refuse(InvalidProof::UriMismatch);
+        };
+        let context = ProofContext {
+            method,
+            uri: &uri,
+            access_token: token,
+            now: crate::validator::unix_now(),
+        };
+        let verified =
+            check_proof(proof.trim_ascii(), &self.policy, &context).map_err(DpopRefusal::Proof)?;
+        if verified.jkt != jkt {
+            return refuse(InvalidProof::KeyMismatch);
+        }
+        Ok(verified)
+    }
+}
+
+/// Clock drift tolerated beyond the proof window by default.
+pub const DEFAULT_PROOF_LEEWAY: Duration = Duration::from_secs(5);
+
+/// The RFC 7518 name of an asymmetric algorithm.
+fn alg_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::RS256 => "RS256",
+        Algorithm::RS384 => "RS384",
+        Algorithm::RS512 => "RS512",
+        Algorithm::PS256 => "PS256",
+        Algorithm::PS384 => "PS384",
+        Algorithm::PS512 => "PS512",
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        _ => "EdDSA",
+    }
+}
+
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use serde_json::json;
@@ -293,6 +521,9 @@ mod tests {
     use crate::testing::{TestKey, alg_name};
 
     const NOW: i64 = 1_700_000_000;
+
+    /// A named change to a proof and the refusal it must cause.
+    type Case = (&'static str, fn(&mut Value), InvalidProof);
     const TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln";
 
     fn policy() -> ProofPolicy {
@@ -406,7 +637,7 @@ mod tests {
 
     #[test]
     fn the_request_must_match_method_uri_time_and_token() {
-        let cases: [(&str, fn(&mut Value), InvalidProof); 7] = [
+        let cases: [Case; 7] = [
             (
                 "htm",
                 |c| c["htm"] = json!("POST"),
@@ -492,7 +723,7 @@ mod tests {
 
     #[test]
     fn the_header_must_be_a_dpop_proof_with_a_public_key() {
-        let cases: [(&str, fn(&mut Value), InvalidProof); 6] = [
+        let cases: [Case; 6] = [
             (
                 "typ jwt",
                 |h| h["typ"] = json!("JWT"),

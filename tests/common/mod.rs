@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::{Json, Router, routing::get};
 use serde_json::{Value, json};
 use tokengate::testing::MockIssuer;
-use tokengate::{Validator, ValidatorBuilder};
+use tokengate::{Gate, Validator, ValidatorBuilder};
 use tokengate_tower::{Claims, RequireScopeLayer, TokenGateLayer};
 
 /// A running API: the routes of the examples, in-process, on both adapters.
@@ -46,13 +46,20 @@ pub fn builder_for(issuer: &MockIssuer) -> ValidatorBuilder {
 }
 
 pub fn router(validator: Validator) -> Router {
+    router_with(Gate::new(validator))
+}
+
+/// [`router`] with the protected routes behind `gate` (the optional route keeps a plain
+/// optional gate on the same validator).
+pub fn router_with(gate: Gate) -> Router {
+    let validator = gate.validator().clone();
     let protected = Router::new()
         .route("/me", get(|Claims(c): Claims| async move { Json(c) }))
         .route(
             "/admin",
             get(|| async { Json(json!({"admin": true})) }).layer(RequireScopeLayer::new("admin")),
         )
-        .layer(TokenGateLayer::new(validator.clone()));
+        .layer(TokenGateLayer::from_gate(gate));
     let optional = Router::new()
         .route(
             "/greet",
@@ -72,6 +79,11 @@ pub fn router(validator: Validator) -> Router {
 
 /// The same routes on actix-web.
 fn actix_server(validator: Validator) -> (String, actix_web::dev::Server) {
+    actix_server_with(Gate::new(validator))
+}
+
+fn actix_server_with(gate: Gate) -> (String, actix_web::dev::Server) {
+    let validator = gate.validator().clone();
     use actix_web::{App, HttpServer, web};
     use tokengate_actix::{Claims as ActixClaims, RequireScope, TokenGate};
 
@@ -97,7 +109,7 @@ fn actix_server(validator: Validator) -> (String, actix_web::dev::Server) {
             )
             .service(
                 web::scope("")
-                    .wrap(TokenGate::new(validator.clone()))
+                    .wrap(TokenGate::from_gate(gate.clone()))
                     .route(
                         "/me",
                         web::get().to(|ActixClaims(c): ActixClaims| async move { web::Json(c) }),
@@ -119,13 +131,19 @@ fn actix_server(validator: Validator) -> (String, actix_web::dev::Server) {
 
 /// Serves the routes on both adapters until the returned [`Api`] is dropped.
 pub async fn serve(validator: Validator) -> Api {
+    serve_gated(|| Gate::new(validator.clone())).await
+}
+
+/// Serves the routes on both adapters, each behind its own gate from `gate` (so that,
+/// for DPoP, each adapter has its own replay store and one proof can be sent to both).
+pub async fn serve_gated(gate: impl Fn() -> Gate) -> Api {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(validator.clone());
+    let app = router_with(gate());
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let (actix_base, actix_server) = actix_server(validator);
+    let (actix_base, actix_server) = actix_server_with(gate());
     let actix = actix_server.handle();
     tokio::spawn(actix_server);
     Api {
@@ -219,11 +237,20 @@ impl Api {
 
     /// GET `path` with these raw `Authorization` header values, from both adapters.
     pub async fn get_with_headers(&self, path: &str, authorization: &[&str]) -> Reply {
-        let axum = self.get_from(&self.base, path, authorization).await;
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|v| ("authorization", *v))
+            .collect();
+        self.get_with(path, &headers).await
+    }
+
+    /// GET `path` with these raw headers (name, value), from both adapters.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let axum = self.send_to(&self.base, path, headers).await;
         if !self.compare {
             return axum;
         }
-        let actix = self.get_from(&self.actix_base, path, authorization).await;
+        let actix = self.send_to(&self.actix_base, path, headers).await;
         assert_eq!(
             (axum.status, &axum.challenge, axum.retry_after.is_some()),
             (actix.status, &actix.challenge, actix.retry_after.is_some()),
@@ -238,10 +265,11 @@ impl Api {
         axum
     }
 
-    async fn get_from(&self, base: &str, path: &str, authorization: &[&str]) -> Reply {
+    /// GET `base` + `path` with these raw headers: one adapter.
+    pub async fn send_to(&self, base: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
         let mut request = self.client.get(format!("{base}{path}"));
-        for value in authorization {
-            request = request.header("authorization", *value);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         reply(request.send().await.unwrap()).await
     }

@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use tokengate::Error;
+use tokengate::gate::Gate;
 
 /// A refusal: the status and RFC 6750 challenge the core decided, with an empty body.
 ///
@@ -58,22 +59,28 @@ impl ResponseError for Rejection {
 
 /// Put into a response's extensions once its challenge carries `resource_metadata`, so
 /// that of nested gates the innermost one's URL stays.
-struct MetadataAdded;
+/// Marks a response whose challenge a gate already wrote (the innermost gate's wins).
+struct Rechallenged;
 
-/// If `response` renders a [`Rejection`], writes its challenge again with RFC 9728
-/// `resource_metadata`.
-pub(crate) fn add_resource_metadata<B>(response: &mut ServiceResponse<B>, resource_metadata: &str) {
+/// If `response` renders a [`Rejection`] made inside `gate`, writes its challenge again
+/// as the gate words it (its schemes, its RFC 9728 `resource_metadata`).
+pub(crate) fn rechallenge<B>(response: &mut ServiceResponse<B>, gate: &Gate) {
     let response = response.response_mut();
-    if response.extensions().contains::<MetadataAdded>() {
+    if response.extensions().contains::<Rechallenged>() {
         return;
     }
     let challenge = response
         .error()
         .and_then(|e| e.as_error::<Rejection>())
-        .and_then(|rejection| rejection.0.www_authenticate_with(Some(resource_metadata)));
+        .and_then(|rejection| gate.challenge_inner(&rejection.0));
+    set_challenge(response, challenge);
+}
+
+/// Writes `challenge` as the response's `WWW-Authenticate`, marked as written.
+pub(crate) fn set_challenge<B>(response: &mut HttpResponse<B>, challenge: Option<String>) {
     // The core only emits visible ASCII, so the header value is always valid.
     if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
         response.headers_mut().insert(WWW_AUTHENTICATE, value);
-        response.extensions_mut().insert(MetadataAdded);
+        response.extensions_mut().insert(Rechallenged);
     }
 }

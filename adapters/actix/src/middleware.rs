@@ -32,7 +32,6 @@
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -40,11 +39,11 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::header::{AUTHORIZATION, HeaderName};
 use actix_web::{Error as ActixError, HttpMessage};
 use pin_project_lite::pin_project;
-use tokengate::gate::{Decision, Gate, require_scope};
+use tokengate::gate::{Decision, Gate, Refusal, require_scope};
 use tokengate::request::RequestParts;
-use tokengate::{Claims, Error, ResourceMetadata, Validator};
+use tokengate::{Claims, ResourceMetadata, Validator};
 
-use crate::error::{Rejection, add_resource_metadata};
+use crate::error::{Rejection, rechallenge, set_challenge};
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
@@ -134,6 +133,14 @@ impl TokenGate {
         self.gate = self.gate.resource_metadata(metadata);
         self
     }
+
+    /// Accepts DPoP-bound tokens with their proofs (RFC 9449), beside bearer tokens or,
+    /// with [`Dpop::required`](tokengate::binding::dpop::Dpop::required), instead of
+    /// them. ([`Gate::dpop`].)
+    pub fn dpop(mut self, dpop: tokengate::binding::dpop::Dpop) -> Self {
+        self.gate = self.gate.dpop(dpop);
+        self
+    }
 }
 
 impl<S, B> Transform<S, ServiceRequest> for TokenGate
@@ -187,13 +194,10 @@ where
                 }
                 self.call_inner(request)
             }
-            Decision::Reject(error) => {
-                let metadata = self.gate.resource_metadata_url().map(|url| &**url);
-                GateFuture::rejected(request, error, metadata)
-            }
+            Decision::Reject(refusal) => GateFuture::rejected(request, &self.gate, refusal),
             Decision::Pending(pending) => {
                 let service = Rc::clone(&self.service);
-                let metadata = self.gate.resource_metadata_url().cloned();
+                let gate = self.gate.clone();
                 GateFuture::waiting(Box::pin(async move {
                     match pending.await {
                         Ok(claims) => {
@@ -201,9 +205,9 @@ where
                                 request.extensions_mut().insert(claims);
                             }
                             let response = service.call(request).await?;
-                            Ok(leaving_gate(response, metadata.as_deref()))
+                            Ok(leaving_gate(response, Some(&gate)))
                         }
-                        Err(error) => Ok(rejection(request, error, metadata.as_deref())),
+                        Err(refusal) => Ok(rejection(request, &gate, refusal)),
                     }
                 }))
             }
@@ -217,10 +221,7 @@ where
     B: MessageBody + 'static,
 {
     fn call_inner(&self, request: ServiceRequest) -> GateFuture<S::Future, B> {
-        GateFuture::inner(
-            self.service.call(request),
-            self.gate.resource_metadata_url().cloned(),
-        )
+        GateFuture::inner(self.service.call(request), Some(self.gate.clone()))
     }
 }
 
@@ -237,16 +238,16 @@ pin_project! {
 pin_project! {
     #[project = GateProj]
     enum GateState<F, B> {
-        Inner { #[pin] future: F, metadata: Option<Arc<str>> },
+        Inner { #[pin] future: F, gate: Option<Gate> },
         Ready { response: Option<ServiceResponse<EitherBody<B>>> },
         Waiting { future: LocalBoxFuture<Result<ServiceResponse<EitherBody<B>>, ActixError>> },
     }
 }
 
 impl<F, B> GateFuture<F, B> {
-    fn inner(future: F, metadata: Option<Arc<str>>) -> Self {
+    fn inner(future: F, gate: Option<Gate>) -> Self {
         GateFuture {
-            state: GateState::Inner { future, metadata },
+            state: GateState::Inner { future, gate },
         }
     }
 
@@ -256,10 +257,14 @@ impl<F, B> GateFuture<F, B> {
         }
     }
 
-    fn rejected(request: ServiceRequest, error: Error, metadata: Option<&str>) -> Self {
+    fn rejected(request: ServiceRequest, gate: &Gate, refusal: Refusal) -> Self {
+        GateFuture::ready(rejection(request, gate, refusal))
+    }
+
+    fn ready(response: ServiceResponse<EitherBody<B>>) -> Self {
         GateFuture {
             state: GateState::Ready {
-                response: Some(rejection(request, error, metadata)),
+                response: Some(response),
             },
         }
     }
@@ -273,9 +278,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            GateProj::Inner { future, metadata } => {
+            GateProj::Inner { future, gate } => {
                 let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(leaving_gate(response, metadata.as_deref())))
+                Poll::Ready(Ok(leaving_gate(response, gate.as_ref())))
             }
             GateProj::Ready { response } => Poll::Ready(Ok(response
                 .take()
@@ -286,26 +291,26 @@ where
 }
 
 /// A response from inside the gate: a [`Rejection`] made there (by [`RequireScope`], an
-/// extractor or a handler) learns the gate's resource metadata URL here.
+/// extractor or a handler) learns the gate's challenge here.
 fn leaving_gate<B>(
     mut response: ServiceResponse<B>,
-    metadata: Option<&str>,
+    gate: Option<&Gate>,
 ) -> ServiceResponse<EitherBody<B>> {
-    if let Some(url) = metadata {
-        add_resource_metadata(&mut response, url);
+    if let Some(gate) = gate {
+        rechallenge(&mut response, gate);
     }
     response.map_into_left_body()
 }
 
+/// The gate's own refusal, challenged as the gate says.
 fn rejection<B>(
     request: ServiceRequest,
-    error: Error,
-    metadata: Option<&str>,
+    gate: &Gate,
+    refusal: Refusal,
 ) -> ServiceResponse<EitherBody<B>> {
-    let mut response = request.error_response(Rejection(error));
-    if let Some(url) = metadata {
-        add_resource_metadata(&mut response, url);
-    }
+    let challenge = gate.challenge(&refusal);
+    let mut response = request.error_response(Rejection(refusal.into_error()));
+    set_challenge(response.response_mut(), challenge);
     response.map_into_right_body()
 }
 
@@ -368,7 +373,12 @@ where
         let verdict = require_scope(request.extensions().get::<Claims>(), &self.scope);
         match verdict {
             Ok(()) => GateFuture::inner(self.service.call(request), None),
-            Err(error) => GateFuture::rejected(request, error, None),
+            // Rendered plainly; the gate outside it rewrites the challenge on the way out.
+            Err(error) => GateFuture::ready(
+                request
+                    .error_response(Rejection(error))
+                    .map_into_right_body(),
+            ),
         }
     }
 }

@@ -39,19 +39,18 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::header::AUTHORIZATION;
 use http::{HeaderName, Request, Response};
 use pin_project_lite::pin_project;
-use tokengate::gate::{Decision, Gate, Pending};
+use tokengate::gate::{Decision, Gate, Pending, Refusal};
 use tokengate::request::RequestParts;
-use tokengate::{Error, ResourceMetadata, Validator};
+use tokengate::{ResourceMetadata, Validator};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::response::{add_resource_metadata, rejection_with};
+use crate::response::{rechallenge, refusal};
 
 /// The `DPoP` request header (RFC 9449 section 4.1).
 static DPOP: HeaderName = HeaderName::from_static("dpop");
@@ -138,6 +137,14 @@ impl TokenGateLayer {
         self.gate = self.gate.resource_metadata(metadata);
         self
     }
+
+    /// Accepts DPoP-bound tokens with their proofs (RFC 9449), beside bearer tokens or,
+    /// with [`Dpop::required`](tokengate::binding::dpop::Dpop::required), instead of
+    /// them. ([`Gate::dpop`].)
+    pub fn dpop(mut self, dpop: tokengate::binding::dpop::Dpop) -> Self {
+        self.gate = self.gate.dpop(dpop);
+        self
+    }
 }
 
 impl<S> Layer<S> for TokenGateLayer {
@@ -202,7 +209,6 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let metadata = self.gate.resource_metadata_url().cloned();
         let headers = request.headers();
         let parts = RequestParts::new()
             .authorization(headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()))
@@ -216,9 +222,9 @@ where
                 if let Some(claims) = claims {
                     request.extensions_mut().insert(claims);
                 }
-                ResponseFuture::calling(self.inner.call(request), metadata)
+                ResponseFuture::calling(self.inner.call(request), &self.gate)
             }
-            Decision::Reject(error) => ResponseFuture::rejected(error, metadata),
+            Decision::Reject(refusal) => ResponseFuture::rejected(refusal, &self.gate),
             Decision::Pending(pending) => {
                 // The inner service is called later, from the future: tower's advice is
                 // to take the one that was polled ready and leave a clone in its place.
@@ -230,7 +236,7 @@ where
                         inner: Some(inner),
                         request: Some(request),
                     },
-                    resource_metadata: metadata,
+                    gate: self.gate.clone(),
                 }
             }
         }
@@ -245,7 +251,7 @@ pin_project! {
     {
         #[pin]
         state: State<S, B>,
-        resource_metadata: Option<Arc<str>>,
+        gate: Gate,
     }
 }
 
@@ -266,7 +272,7 @@ pin_project! {
             future: S::Future,
         },
         Rejected {
-            error: Option<Error>,
+            refusal: Option<Refusal>,
         },
     }
 }
@@ -275,17 +281,19 @@ impl<S, B> ResponseFuture<S, B>
 where
     S: Service<Request<B>>,
 {
-    fn calling(future: S::Future, resource_metadata: Option<Arc<str>>) -> Self {
+    fn calling(future: S::Future, gate: &Gate) -> Self {
         ResponseFuture {
             state: State::Calling { future },
-            resource_metadata,
+            gate: gate.clone(),
         }
     }
 
-    fn rejected(error: Error, resource_metadata: Option<Arc<str>>) -> Self {
+    fn rejected(refusal: Refusal, gate: &Gate) -> Self {
         ResponseFuture {
-            state: State::Rejected { error: Some(error) },
-            resource_metadata,
+            state: State::Rejected {
+                refusal: Some(refusal),
+            },
+            gate: gate.clone(),
         }
     }
 }
@@ -319,23 +327,22 @@ where
                             let future = inner.call(request);
                             this.state.set(State::Calling { future });
                         }
-                        Err(error) => this.state.set(State::Rejected { error: Some(error) }),
+                        Err(refusal) => this.state.set(State::Rejected {
+                            refusal: Some(refusal),
+                        }),
                     }
                 }
                 StateProj::Calling { future } => {
                     let mut response = ready!(future.poll(cx))?;
-                    // A rejection made inside the gate learns the metadata URL here.
-                    if let Some(url) = this.resource_metadata.as_deref() {
-                        add_resource_metadata(&mut response, url);
-                    }
+                    // A rejection made inside the gate learns the gate's challenge here.
+                    rechallenge(&mut response, this.gate);
                     return Poll::Ready(Ok(response));
                 }
-                StateProj::Rejected { error } => {
-                    let error = error
+                StateProj::Rejected { refusal: rejected } => {
+                    let rejected = rejected
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    let url = this.resource_metadata.as_deref();
-                    return Poll::Ready(Ok(rejection_with(&error, url)));
+                    return Poll::Ready(Ok(refusal(this.gate, &rejected)));
                 }
             }
         }

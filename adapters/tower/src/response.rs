@@ -4,34 +4,37 @@
 use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use tokengate::Error;
+use tokengate::gate::{Gate, Refusal};
 
 /// Put into the extensions of a rejection made inside a [`TokenGate`](crate::TokenGate)
 /// (by [`RequireScope`](crate::RequireScope) or an axum `Rejection`), which cannot know
-/// the gate's resource metadata URL: the gate, on the way out, rewrites the challenge
-/// with it ([`add_resource_metadata`]).
+/// the gate's settings: the gate, on the way out, rewrites the challenge with them
+/// ([`rechallenge`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Challenged(Error);
 
-/// The response for `error`, with an empty body of the service's own body type, marked
-/// [`Challenged`] for a gate outside it.
+/// The response for `error` made outside the gate's own decision, with an empty body of
+/// the service's own body type, marked [`Challenged`] for a gate outside it.
 pub(crate) fn rejection<B: Default>(error: &Error) -> Response<B> {
-    let mut response = rejection_with(error, None);
+    let mut response = respond(error, error.www_authenticate());
     if response.headers().contains_key(WWW_AUTHENTICATE) {
         response.extensions_mut().insert(Challenged(error.clone()));
     }
     response
 }
 
-/// The response for `error`, its challenge carrying RFC 9728 `resource_metadata` when a
-/// URL is given.
-pub(crate) fn rejection_with<B: Default>(
-    error: &Error,
-    resource_metadata: Option<&str>,
-) -> Response<B> {
+/// The response for the gate's own refusal, challenged as the gate says.
+pub(crate) fn refusal<B: Default>(gate: &Gate, refusal: &Refusal) -> Response<B> {
+    respond(refusal.error(), gate.challenge(refusal))
+}
+
+fn respond<B: Default>(error: &Error, challenge: Option<String>) -> Response<B> {
     let mut response = Response::new(B::default());
     *response.status_mut() =
         StatusCode::from_u16(error.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-    set_challenge(&mut response, error, resource_metadata);
+    if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
     if let Some(seconds) = error.retry_after() {
         response
             .headers_mut()
@@ -40,19 +43,14 @@ pub(crate) fn rejection_with<B: Default>(
     response
 }
 
-/// If `response` is a [`Challenged`] rejection, writes its challenge again with
-/// `resource_metadata`. The mark is taken off, so the innermost gate's URL is the one
-/// that stays when gates are nested.
-pub(crate) fn add_resource_metadata<B>(response: &mut Response<B>, resource_metadata: &str) {
+/// A rejection made inside the gate learns the gate's challenge (its schemes and its
+/// resource metadata URL) on the way out.
+pub(crate) fn rechallenge<B>(response: &mut Response<B>, gate: &Gate) {
     if let Some(Challenged(error)) = response.extensions_mut().remove::<Challenged>() {
-        set_challenge(response, &error, Some(resource_metadata));
-    }
-}
-
-fn set_challenge<B>(response: &mut Response<B>, error: &Error, resource_metadata: Option<&str>) {
-    if let Some(challenge) = error.www_authenticate_with(resource_metadata) {
-        // The core only emits visible ASCII, so this always succeeds.
-        if let Ok(value) = HeaderValue::from_str(&challenge) {
+        if let Some(value) = gate
+            .challenge_inner(&error)
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
             response.headers_mut().insert(WWW_AUTHENTICATE, value);
         }
     }
