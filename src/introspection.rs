@@ -47,7 +47,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Url;
-use reqwest::header::{ACCEPT, AUTHORIZATION};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::Instant;
@@ -98,7 +99,8 @@ pub enum TokenFormat {
 #[derive(Debug, Clone)]
 pub(crate) struct IntrospectionConfig {
     pub(crate) client_id: String,
-    pub(crate) client_secret: String,
+    /// Redacted in `Debug`; exposed only to build the request.
+    pub(crate) client_secret: SecretString,
     pub(crate) endpoint: Option<String>,
     pub(crate) auth: ClientAuth,
     pub(crate) cache_ttl: Duration,
@@ -317,15 +319,22 @@ impl Introspector {
                 let credentials = format!(
                     "{}:{}",
                     form_urlencode(&self.config.client_id),
-                    form_urlencode(&self.config.client_secret)
+                    form_urlencode(self.config.client_secret.expose_secret())
                 );
                 use base64::Engine;
                 let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
-                request = request.header(AUTHORIZATION, format!("Basic {encoded}"));
+                // Sensitive, as `RequestBuilder::basic_auth` marks it: kept out of
+                // debug output and of HTTP/2 header compression tables.
+                let mut value =
+                    HeaderValue::from_str(&format!("Basic {encoded}")).map_err(|_| {
+                        unavailable(&FetchError::Invalid("unusable client credentials"))
+                    })?;
+                value.set_sensitive(true);
+                request = request.header(AUTHORIZATION, value);
             }
             ClientAuth::ClientSecretPost => {
                 form.push(("client_id", &self.config.client_id));
-                form.push(("client_secret", &self.config.client_secret));
+                form.push(("client_secret", self.config.client_secret.expose_secret()));
             }
         }
         let limits = &self.limits;

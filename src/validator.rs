@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Algorithm;
 use reqwest::Url;
+use secrecy::SecretString;
 
 use crate::claims::Claims;
 use crate::error::{Error, InvalidToken};
@@ -721,7 +722,8 @@ pub struct ValidatorBuilder {
     max_retry_backoff: Option<Duration>,
     token_cache_size: Option<u64>,
     token_cache_ttl: Option<Duration>,
-    introspection: Option<(String, String)>,
+    /// The client id and secret; the secret is redacted in `Debug`.
+    introspection: Option<(String, SecretString)>,
     introspection_endpoint: Option<String>,
     introspection_auth: ClientAuth,
     introspection_cache_ttl: Option<Duration>,
@@ -856,7 +858,7 @@ impl ValidatorBuilder {
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
     ) -> Self {
-        self.introspection = Some((client_id.into(), client_secret.into()));
+        self.introspection = Some((client_id.into(), SecretString::from(client_secret.into())));
         self
     }
 

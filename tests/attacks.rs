@@ -735,3 +735,25 @@ async fn oversized_headers_are_refused_by_every_adapter() {
         }
     }
 }
+
+/// Issue 12, item 12: neither builder's `Debug` shows a client secret.
+#[tokio::test]
+async fn builders_never_print_client_secrets() {
+    let secret = "hunter2-very-secret";
+    let builder = tokengate::Validator::builder()
+        .issuer("https://id.example")
+        .audience("api")
+        .introspection("my-api", secret);
+    let printed = format!("{builder:?}");
+    assert!(printed.contains("my-api"), "{printed}");
+    assert!(!printed.contains(secret), "{printed}");
+    let dev = tokengate::dev_server::DevServer::builder().client(
+        "my-app",
+        secret,
+        ["http://127.0.0.1:9/cb"],
+        ["read"],
+    );
+    let printed = format!("{dev:?}");
+    assert!(printed.contains("my-app"), "{printed}");
+    assert!(!printed.contains(secret), "{printed}");
+}
