@@ -55,7 +55,10 @@ use tokio::time::Instant;
 
 use crate::claims::Claims;
 use crate::error::{Error, InvalidToken};
-use crate::jwks::{FetchError, FetchLimits, backoff, fetch_metadata, scheme_allowed};
+use crate::jwks::{
+    FetchError, FetchLimits, backoff, check_not_redirected, check_url, fetch_metadata,
+    scheme_allowed,
+};
 
 /// After a failed introspection request, how long tokens not answered yet are refused
 /// (503) before the endpoint is asked again: an outage costs the issuer about one request
@@ -312,8 +315,13 @@ impl Introspector {
     /// One request to the endpoint (RFC 7662 section 2.1).
     async fn ask(&self, token: &str) -> Result<Outcome, Error> {
         let url = self.endpoint().await?.clone();
+        // The one scheme policy, before the token or the secret leaves this process.
+        check_url(&url, self.allow_http).map_err(|error| unavailable(&error))?;
         let mut form = vec![("token", token), ("token_type_hint", "access_token")];
-        let mut request = self.client.post(url).header(ACCEPT, "application/json");
+        let mut request = self
+            .client
+            .post(url.clone())
+            .header(ACCEPT, "application/json");
         match self.config.auth {
             ClientAuth::ClientSecretBasic => {
                 let credentials = format!(
@@ -344,6 +352,7 @@ impl Introspector {
                 .send()
                 .await
                 .map_err(FetchError::Transport)?;
+            check_not_redirected(&url, &response)?;
             let status = response.status();
             if !status.is_success() {
                 return Err(FetchError::Status(status.as_u16()));
@@ -514,6 +523,7 @@ mod tests {
         let limits = FetchLimits {
             timeout,
             max_body: 1024,
+            allow_http: false,
         };
         Introspector::new(
             "https://issuer.example".into(),
