@@ -51,7 +51,8 @@ pub enum Error {
 pub enum InvalidRequest {
     /// More than one `Authorization` header (RFC 6750 section 2: one method, once).
     MultipleAuthorizationHeaders,
-    /// `Authorization: Bearer` with nothing, or with something that is not token68.
+    /// `Authorization: Bearer` with no token. (A token of characters outside `b64token`
+    /// is [`InvalidToken::Malformed`]: RFC 6750 section 3.1.)
     MalformedBearer,
     /// The `Authorization` header is not valid visible ASCII.
     MalformedHeader,

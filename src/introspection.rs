@@ -47,14 +47,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Url;
-use reqwest::header::{ACCEPT, AUTHORIZATION};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::Instant;
 
 use crate::claims::Claims;
 use crate::error::{Error, InvalidToken};
-use crate::jwks::{FetchError, FetchLimits, backoff, fetch_metadata, scheme_allowed};
+use crate::jwks::{
+    FetchError, FetchLimits, backoff, check_not_redirected, check_url, fetch_metadata,
+    scheme_allowed,
+};
 
 /// After a failed introspection request, how long tokens not answered yet are refused
 /// (503) before the endpoint is asked again: an outage costs the issuer about one request
@@ -98,7 +102,8 @@ pub enum TokenFormat {
 #[derive(Debug, Clone)]
 pub(crate) struct IntrospectionConfig {
     pub(crate) client_id: String,
-    pub(crate) client_secret: String,
+    /// Redacted in `Debug`; exposed only to build the request.
+    pub(crate) client_secret: SecretString,
     pub(crate) endpoint: Option<String>,
     pub(crate) auth: ClientAuth,
     pub(crate) cache_ttl: Duration,
@@ -310,22 +315,34 @@ impl Introspector {
     /// One request to the endpoint (RFC 7662 section 2.1).
     async fn ask(&self, token: &str) -> Result<Outcome, Error> {
         let url = self.endpoint().await?.clone();
+        // The one scheme policy, before the token or the secret leaves this process.
+        check_url(&url, self.allow_http).map_err(|error| unavailable(&error))?;
         let mut form = vec![("token", token), ("token_type_hint", "access_token")];
-        let mut request = self.client.post(url).header(ACCEPT, "application/json");
+        let mut request = self
+            .client
+            .post(url.clone())
+            .header(ACCEPT, "application/json");
         match self.config.auth {
             ClientAuth::ClientSecretBasic => {
                 let credentials = format!(
                     "{}:{}",
                     form_urlencode(&self.config.client_id),
-                    form_urlencode(&self.config.client_secret)
+                    form_urlencode(self.config.client_secret.expose_secret())
                 );
                 use base64::Engine;
                 let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
-                request = request.header(AUTHORIZATION, format!("Basic {encoded}"));
+                // Sensitive, as `RequestBuilder::basic_auth` marks it: kept out of
+                // debug output and of HTTP/2 header compression tables.
+                let mut value =
+                    HeaderValue::from_str(&format!("Basic {encoded}")).map_err(|_| {
+                        unavailable(&FetchError::Invalid("unusable client credentials"))
+                    })?;
+                value.set_sensitive(true);
+                request = request.header(AUTHORIZATION, value);
             }
             ClientAuth::ClientSecretPost => {
                 form.push(("client_id", &self.config.client_id));
-                form.push(("client_secret", &self.config.client_secret));
+                form.push(("client_secret", self.config.client_secret.expose_secret()));
             }
         }
         let limits = &self.limits;
@@ -335,6 +352,7 @@ impl Introspector {
                 .send()
                 .await
                 .map_err(FetchError::Transport)?;
+            check_not_redirected(&url, &response)?;
             let status = response.status();
             if !status.is_success() {
                 return Err(FetchError::Status(status.as_u16()));
@@ -505,6 +523,7 @@ mod tests {
         let limits = FetchLimits {
             timeout,
             max_body: 1024,
+            allow_http: false,
         };
         Introspector::new(
             "https://issuer.example".into(),

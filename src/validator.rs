@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Algorithm;
 use reqwest::Url;
+use secrecy::SecretString;
 
 use crate::claims::Claims;
 use crate::error::{Error, InvalidToken};
@@ -724,7 +725,8 @@ pub struct ValidatorBuilder {
     max_retry_backoff: Option<Duration>,
     token_cache_size: Option<u64>,
     token_cache_ttl: Option<Duration>,
-    introspection: Option<(String, String)>,
+    /// The client id and secret; the secret is redacted in `Debug`.
+    introspection: Option<(String, SecretString)>,
     introspection_endpoint: Option<String>,
     introspection_auth: ClientAuth,
     introspection_cache_ttl: Option<Duration>,
@@ -860,7 +862,7 @@ impl ValidatorBuilder {
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
     ) -> Self {
-        self.introspection = Some((client_id.into(), client_secret.into()));
+        self.introspection = Some((client_id.into(), SecretString::from(client_secret.into())));
         self
     }
 
@@ -918,16 +920,29 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Allow `http` issuer and JWKS URLs on non-loopback hosts. Never do this in
-    /// production: anyone on the path could swap the keys. Loopback `http` is always
-    /// allowed, for development issuers.
+    /// Allow plain `http` URLs (issuer, JWKS, introspection endpoint, and redirects to
+    /// them) on non-loopback hosts. Never do this in production: anyone on the path could
+    /// swap the keys, or read the client secret and every opaque token. Loopback `http`
+    /// is always allowed, for development issuers (and a redirect to it only from
+    /// loopback `http`).
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
     }
 
-    /// Use this HTTP client for discovery and JWKS fetches (proxies, custom roots).
-    /// The fetch timeout and body cap still apply.
+    /// Use this HTTP client for discovery, JWKS fetches and introspection (proxies,
+    /// custom roots). The fetch timeout and body cap still apply, and so does the scheme
+    /// policy: every request's URL is checked before it is sent, and every answer that
+    /// came through a redirect to a URL the policy refuses (https to http, or to
+    /// loopback http from anywhere but loopback http) is discarded, as is any redirected
+    /// introspection answer.
+    ///
+    /// tokengate cannot stop your client from *sending* a redirected request, though:
+    /// build it with `reqwest::redirect::Policy::none()` (or a policy as strict as the
+    /// default's: https only, at most three hops), or a 307/308 on the introspection POST
+    /// re-sends the token, and with `client_secret_post` the secret, to its target. The
+    /// default client follows at most three redirects on GETs, within the policy, and
+    /// none on introspection requests.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -958,15 +973,19 @@ impl ValidatorBuilder {
                 }
                 KeySource::JwksUrl(url)
             }
-            (None, None) => {
-                if !scheme_allowed(&issuer_url, self.allow_insecure_http) {
-                    return Err(ConfigError::InsecureUrl("issuer"));
-                }
-                KeySource::Discovery {
-                    issuer: issuer.clone(),
-                }
-            }
+            (None, None) => KeySource::Discovery {
+                issuer: issuer.clone(),
+            },
         };
+        // The issuer is contacted for key discovery, and for the introspection endpoint
+        // when none is configured: then it obeys the scheme policy like every other URL
+        // (else whoever is on the path of a plain-http issuer names the endpoint that
+        // receives our client credentials and every opaque token).
+        let contacts_issuer = matches!(source, KeySource::Discovery { .. })
+            || (self.introspection.is_some() && self.introspection_endpoint.is_none());
+        if contacts_issuer && !scheme_allowed(&issuer_url, self.allow_insecure_http) {
+            return Err(ConfigError::InsecureUrl("issuer"));
+        }
         let algorithms = self
             .algorithms
             .unwrap_or_else(|| SUPPORTED_ALGORITHMS.to_vec());
@@ -1008,11 +1027,17 @@ impl ValidatorBuilder {
             max: max_ttl,
             default: self.default_cache_ttl.unwrap_or(DEFAULT_CACHE_TTL),
         };
-        let client = match self.http_client {
-            Some(client) => client,
-            None => {
-                default_client(self.allow_insecure_http).map_err(|_| ConfigError::HttpClient)?
-            }
+        // GETs (discovery, JWKS) may follow a few redirects within the scheme policy; the
+        // introspection requests follow none. A client of the user's serves both, and
+        // every answer's URL is checked against the policy all the same.
+        let (client, introspection_client) = match self.http_client {
+            Some(client) => (client.clone(), client),
+            None => (
+                default_client(redirect_policy(self.allow_insecure_http))
+                    .map_err(|_| ConfigError::HttpClient)?,
+                default_client(reqwest::redirect::Policy::none())
+                    .map_err(|_| ConfigError::HttpClient)?,
+            ),
         };
         let keys = Arc::new(KeyCache::new(KeyCacheConfig {
             source,
@@ -1020,6 +1045,7 @@ impl ValidatorBuilder {
             limits: FetchLimits {
                 timeout,
                 max_body: max_jwks_bytes,
+                allow_http: self.allow_insecure_http,
             },
             cooldown: self.refresh_cooldown.unwrap_or(DEFAULT_REFRESH_COOLDOWN),
             max_backoff: self.max_retry_backoff.unwrap_or(DEFAULT_MAX_RETRY_BACKOFF),
@@ -1050,11 +1076,12 @@ impl ValidatorBuilder {
                 let limits = FetchLimits {
                     timeout,
                     max_body: max_jwks_bytes,
+                    allow_http: self.allow_insecure_http,
                 };
                 let introspector = Introspector::new(
                     issuer.clone(),
                     config,
-                    client.clone(),
+                    introspection_client,
                     limits,
                     self.allow_insecure_http,
                 )
@@ -1088,11 +1115,12 @@ impl ValidatorBuilder {
     }
 }
 
-/// The default HTTP client: rustls, at most three redirects and only to URLs the scheme
-/// policy allows (a redirect must not move a JWKS fetch to plain http), a connect timeout.
-fn default_client(allow_http: bool) -> reqwest::Result<reqwest::Client> {
+/// A default HTTP client: rustls, a connect timeout, and `redirects`: for GETs at most
+/// three and only where the scheme policy allows (a redirect must not move a JWKS fetch
+/// to plain http), for the introspection requests none.
+fn default_client(redirects: reqwest::redirect::Policy) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
-        .redirect(redirect_policy(allow_http))
+        .redirect(redirects)
         .connect_timeout(DEFAULT_FETCH_TIMEOUT)
         .user_agent(concat!("tokengate/", env!("CARGO_PKG_VERSION")))
         .build()

@@ -53,6 +53,7 @@ pub use key_set::{MAX_RSA_BITS, MIN_RSA_BITS};
 pub(crate) use cache_policy::TtlBounds;
 pub(crate) use discovery::fetch_metadata;
 pub(crate) use fetch::{FetchError, FetchLimits, redirect_policy, scheme_allowed};
+pub(crate) use fetch::{check_not_redirected, check_url};
 #[cfg(test)]
 pub(crate) use key_set::parse_jwk;
 pub(crate) use key_set::{KeySet, Lookup, MAX_KID_BYTES, VerifyingKey};
