@@ -720,6 +720,8 @@ mod tests {
             limits: FetchLimits {
                 timeout: Duration::from_secs(30),
                 max_body: 512 * 1024,
+                // The mock issuer is on loopback http, which the policy allows anyway.
+                allow_http: false,
             },
             cooldown: Duration::ZERO,
             max_backoff: Duration::from_secs(1),
