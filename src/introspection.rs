@@ -365,6 +365,14 @@ impl Introspector {
         if answer.remove("active") != Some(Value::Bool(true)) {
             return Err(InvalidToken::Inactive);
         }
+        // A refresh token (or any other kind the server can introspect) is not an access
+        // token, whatever else its answer says.
+        if answer
+            .get("token_type")
+            .is_some_and(|t| !is_access_token_type(t))
+        {
+            return Err(InvalidToken::WrongType);
+        }
         // Members the answer leaves out are vouched for by the endpoint we asked: our
         // issuer, our audience; without `exp`, the cache bound limits the trust.
         match answer.get("iss") {
@@ -384,6 +392,26 @@ impl Introspector {
         let bytes = serde_json::to_vec(&answer).map_err(|_| InvalidToken::Malformed)?;
         Claims::from_payload(bytes)
     }
+}
+
+/// The `token_type` values of an access token (RFC 7662 section 2.2 uses the token types
+/// of RFC 6749 section 7.1): `Bearer` (RFC 6750), `DPoP` (RFC 9449), compared
+/// case-insensitively as RFC 6749 section 5.1 says, and the names servers use for the
+/// kind of token, `access_token` (RFC 7009 section 2.1 token type hints) and its RFC 8693
+/// section 3 URI. Anything else present (`refresh_token`, a number, ...) is refused; an
+/// answer without `token_type` is not refused for it.
+fn is_access_token_type(token_type: &Value) -> bool {
+    const ACCESS_TOKEN_TYPES: [&str; 4] = [
+        "Bearer",
+        "DPoP",
+        "access_token",
+        "urn:ietf:params:oauth:token-type:access_token",
+    ];
+    token_type.as_str().is_some_and(|t| {
+        ACCESS_TOKEN_TYPES
+            .iter()
+            .any(|access| t.eq_ignore_ascii_case(access))
+    })
 }
 
 fn unavailable(error: &FetchError) -> Error {
@@ -435,6 +463,35 @@ mod tests {
     fn credentials_are_form_urlencoded() {
         assert_eq!(form_urlencode("a b:c/d"), "a+b%3Ac%2Fd");
         assert_eq!(form_urlencode("plain-id_1.x"), "plain-id_1.x");
+    }
+
+    #[test]
+    fn only_access_token_types_pass() {
+        for t in [
+            "Bearer",
+            "bearer",
+            "DPoP",
+            "dpop",
+            "access_token",
+            "ACCESS_TOKEN",
+        ] {
+            assert!(is_access_token_type(&json!(t)), "{t}");
+        }
+        assert!(is_access_token_type(&json!(
+            "urn:ietf:params:oauth:token-type:access_token"
+        )));
+        for t in [
+            json!("refresh_token"),
+            json!("urn:ietf:params:oauth:token-type:refresh_token"),
+            json!("id_token"),
+            json!("Bearer "),
+            json!(""),
+            json!(null),
+            json!(true),
+            json!(["Bearer"]),
+        ] {
+            assert!(!is_access_token_type(&t), "{t}");
+        }
     }
 
     #[test]

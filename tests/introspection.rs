@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{builder_for, serve};
+use serde_json::json;
 use tokengate::testing::{Behavior, DEFAULT_INTROSPECTION_CLIENT, MockIssuer};
 use tokengate::{ClientAuth, TokenFormat, ValidatorBuilder};
 
@@ -350,4 +351,47 @@ async fn oversized_opaque_tokens_are_refused_before_any_introspection() {
     api.get("/me", Some(&huge)).await.assert_invalid_token();
     assert_eq!(issuer.introspection_hits(), 0);
     assert_eq!(issuer.discovery_hits(), 0);
+}
+
+// Issue 12, item 9: `token_type` in an answer.
+
+#[tokio::test]
+async fn an_answer_for_a_refresh_token_or_another_non_access_token_type_is_invalid_token() {
+    let issuer = MockIssuer::start().await;
+    let api = serve(introspecting(&issuer).build().unwrap()).await;
+    for token_type in [
+        json!("refresh_token"),
+        json!("urn:ietf:params:oauth:token-type:refresh_token"),
+        json!("urn:ietf:params:oauth:token-type:id_token"),
+        json!("N_A"),
+        json!("Bearer "),
+        json!(""),
+        json!(1),
+        json!(["Bearer"]),
+    ] {
+        let token = issuer
+            .token()
+            .claim("token_type", token_type.clone())
+            .opaque();
+        let reply = api.get("/me", Some(&token)).await;
+        assert_eq!(reply.status, 401, "token_type {token_type}: {reply:?}");
+        reply.assert_invalid_token();
+    }
+    // Access token types pass, compared case-insensitively; so does an answer naming none.
+    for token_type in [
+        json!("Bearer"),
+        json!("bearer"),
+        json!("BEARER"),
+        json!("access_token"),
+        json!("DPoP"),
+        json!("dpop"),
+        json!(null),
+    ] {
+        let token = issuer
+            .token()
+            .claim("token_type", token_type.clone())
+            .opaque();
+        let reply = api.get("/me", Some(&token)).await;
+        assert_eq!(reply.status, 200, "token_type {token_type}: {reply:?}");
+    }
 }
