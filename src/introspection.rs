@@ -9,8 +9,12 @@
 //!   or misconfigured endpoint is 503, never "valid";
 //! - where the answer names `iss`, `aud`, `exp` or `nbf`, they are checked as for a JWT,
 //!   so an opaque token minted for another resource is refused; an answer without `aud`
-//!   (a token the server did not restrict to any resource) is accepted, with no audience
-//!   in its claims;
+//!   (a token the server did not restrict to any resource, which every API introspecting
+//!   at that server would otherwise accept) is refused too, unless
+//!   [`allow_introspection_without_audience`](crate::ValidatorBuilder::allow_introspection_without_audience)
+//!   says otherwise; then its claims have no audience;
+//! - a `token_type` that is present must be an access token's (`Bearer`, `DPoP`,
+//!   `access_token`): a refresh token is not an access token;
 //! - answers are cached by SHA-256 of the token (never the token itself) for no longer
 //!   than the token's own `exp` and the configured bound; concurrent introspections of
 //!   one token are a single request.
@@ -104,6 +108,9 @@ pub(crate) struct IntrospectionConfig {
     pub(crate) cache_ttl: Duration,
     pub(crate) cache_size: u64,
     pub(crate) max_concurrent: usize,
+    /// Accept answers that name no audience
+    /// ([`allow_introspection_without_audience`](crate::ValidatorBuilder::allow_introspection_without_audience)).
+    pub(crate) allow_without_audience: bool,
 }
 
 /// What an introspection decided, cached.
@@ -382,10 +389,22 @@ impl Introspector {
             Some(Value::String(iss)) if *iss == self.issuer => {}
             Some(_) => return Err(InvalidToken::WrongIssuer),
         }
-        // No `aud`: the endpoint did not restrict the token to any resource. Record that
-        // as no audience rather than inventing ours; `accept` lets it through (RFC 7662
-        // makes `aud` optional) and handlers see exactly what the server said.
-        answer.entry("aud").or_insert_with(|| json!([]));
+        // No `aud` (or an empty one): the server bound the token to no resource, so it
+        // would pass at every API that introspects here. Refused, unless configured;
+        // then recorded as no audience rather than inventing ours, which `accept` lets
+        // through (RFC 7662 section 2.2 makes `aud` optional) and handlers see exactly
+        // what the server said.
+        let unrestricted = match answer.get("aud") {
+            None | Some(Value::Null) => true,
+            Some(Value::Array(audiences)) => audiences.is_empty(),
+            Some(_) => false,
+        };
+        if unrestricted {
+            if !self.config.allow_without_audience {
+                return Err(InvalidToken::WrongAudience);
+            }
+            answer.insert("aud".into(), json!([]));
+        }
         answer.entry("exp").or_insert_with(|| {
             json!(crate::validator::unix_now() + self.config.cache_ttl.as_secs() as i64)
         });
@@ -558,6 +577,7 @@ mod tests {
             cache_ttl: seconds(60),
             cache_size: 10,
             max_concurrent,
+            allow_without_audience: false,
         };
         let limits = FetchLimits {
             timeout,

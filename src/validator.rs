@@ -502,7 +502,8 @@ impl Issuer {
     fn accept(&self, outcome: Result<Claims, InvalidToken>) -> Result<Claims, Error> {
         let claims = outcome?;
         if claims.audience().is_empty() {
-            // The answer named no audience (RFC 7662 makes it optional): the rest applies.
+            // The answer named no audience (RFC 7662 makes it optional), which the
+            // introspector let through only with `allow_introspection_without_audience`.
             self.check_binding(&claims)?;
             if claims.issuer() != self.issuer {
                 return Err(InvalidToken::WrongIssuer.into());
@@ -726,6 +727,7 @@ pub struct ValidatorBuilder {
     introspection_auth: ClientAuth,
     introspection_cache_ttl: Option<Duration>,
     max_concurrent_introspections: Option<usize>,
+    allow_introspection_without_audience: bool,
     token_format: Option<TokenFormat>,
     require_access_token_type: bool,
     allow_sender_constrained: bool,
@@ -756,7 +758,9 @@ impl ValidatorBuilder {
     }
 
     /// An audience (`aud`) this API answers to; call again to accept several. Required:
-    /// without it, a token the same issuer minted for any other API would pass.
+    /// without it, a token the same issuer minted for any other API would pass. An
+    /// introspected token whose answer names no audience is refused as well, unless
+    /// [`allow_introspection_without_audience`](Self::allow_introspection_without_audience).
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into());
         self
@@ -884,6 +888,19 @@ impl ValidatorBuilder {
     /// 503. Default [`DEFAULT_MAX_CONCURRENT_INTROSPECTIONS`].
     pub fn max_concurrent_introspections(mut self, requests: usize) -> Self {
         self.max_concurrent_introspections = Some(requests);
+        self
+    }
+
+    /// Accept introspection answers that name no audience (no `aud`, or an empty one).
+    /// Off by default: such a token is bound to no resource (a token requested without an
+    /// RFC 8707 resource indicator, or one of any other client of the issuer), so every
+    /// API that introspects at this issuer would accept it. RFC 7662 section 2.2 makes
+    /// `aud` optional; turn this on only when your issuer never names audiences in its
+    /// answers and every token it issues is meant for this API. The claims of such a
+    /// token then have no audience (none is invented). An answer naming other audiences
+    /// is refused either way.
+    pub fn allow_introspection_without_audience(mut self, allow: bool) -> Self {
+        self.allow_introspection_without_audience = allow;
         self
     }
 
@@ -1042,6 +1059,7 @@ impl ValidatorBuilder {
                     max_concurrent: self
                         .max_concurrent_introspections
                         .unwrap_or(DEFAULT_MAX_CONCURRENT_INTROSPECTIONS),
+                    allow_without_audience: self.allow_introspection_without_audience,
                 };
                 let limits = FetchLimits {
                     timeout,

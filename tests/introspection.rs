@@ -113,18 +113,6 @@ async fn tokens_for_another_resource_or_issuer_are_refused() {
     ] {
         api.get("/me", Some(&token)).await.assert_invalid_token();
     }
-    // No aud, iss or exp in the answer: vouched for by the endpoint we asked, and the
-    // claims say exactly that (no audience is invented).
-    let bare = issuer
-        .token()
-        .without_claim("aud")
-        .without_claim("iss")
-        .without_claim("exp")
-        .opaque();
-    let reply = api.get("/me", Some(&bare)).await;
-    assert_eq!(reply.status, 200);
-    assert_eq!(reply.json()["aud"], serde_json::json!([]));
-    assert_eq!(reply.json()["iss"], issuer.issuer());
 }
 
 #[tokio::test]
@@ -394,4 +382,56 @@ async fn an_answer_for_a_refresh_token_or_another_non_access_token_type_is_inval
         let reply = api.get("/me", Some(&token)).await;
         assert_eq!(reply.status, 200, "token_type {token_type}: {reply:?}");
     }
+}
+
+// Issue 12, item 6: an answer without `aud`.
+
+#[tokio::test]
+async fn an_answer_without_an_audience_is_refused_unless_explicitly_allowed() {
+    let issuer = MockIssuer::start().await;
+    // Tokens a real server binds to no resource: requested without a resource indicator.
+    let unbound = issuer.token().without_claim("aud").opaque();
+    let empty = issuer.token().audience(json!([])).opaque();
+    let other = issuer.token().audience("another-api").opaque();
+    let api = serve(introspecting(&issuer).build().unwrap()).await;
+    for token in [&unbound, &empty, &other] {
+        let reply = api.get("/me", Some(token)).await;
+        reply.assert_invalid_token();
+        assert!(
+            reply
+                .challenge
+                .as_deref()
+                .unwrap()
+                .contains("not issued for this resource"),
+            "{reply:?}"
+        );
+    }
+    drop(api);
+
+    // The opt-in: accepted, and the claims say exactly that (no audience is invented).
+    let api = serve(
+        introspecting(&issuer)
+            .allow_introspection_without_audience(true)
+            .build()
+            .unwrap(),
+    )
+    .await;
+    for token in [&unbound, &empty] {
+        let reply = api.get("/me", Some(token)).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(reply.json()["aud"], json!([]));
+    }
+    // Still refused: another audience, which is a restriction to another resource.
+    api.get("/me", Some(&other)).await.assert_invalid_token();
+    // No aud, iss or exp in the answer: vouched for by the endpoint we asked.
+    let bare = issuer
+        .token()
+        .without_claim("aud")
+        .without_claim("iss")
+        .without_claim("exp")
+        .opaque();
+    let reply = api.get("/me", Some(&bare)).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["aud"], json!([]));
+    assert_eq!(reply.json()["iss"], issuer.issuer());
 }
