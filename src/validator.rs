@@ -129,7 +129,7 @@ struct Routed<'a> {
     entry: Option<Arc<CachedToken>>,
     /// The issuer's introspector, if this token is to be introspected (decided once,
     /// here: for `JwtOrOpaque` it scans the token's shape).
-    introspector: Option<&'a Introspector>,
+    introspector: Option<&'a Arc<Introspector>>,
 }
 
 impl Routed<'_> {
@@ -159,7 +159,7 @@ struct Issuer {
     keys: Arc<KeyCache>,
     token_cache: Option<TokenCache>,
     token_cache_ttl: Duration,
-    introspection: Option<Introspector>,
+    introspection: Option<Arc<Introspector>>,
     token_format: TokenFormat,
 }
 
@@ -436,7 +436,7 @@ impl Issuer {
         token: &str,
         slot: Option<Slot<'_>>,
         entry: Option<Arc<CachedToken>>,
-        introspector: Option<&Introspector>,
+        introspector: Option<&Arc<Introspector>>,
     ) -> Option<Result<Claims, Error>> {
         let policy = self;
         if token.len() > policy.max_token_bytes {
@@ -488,7 +488,7 @@ impl Issuer {
 
     /// The introspector, if this token is to be introspected rather than verified;
     /// `jwt_shaped` scans the token's shape, for `JwtOrOpaque` only.
-    fn opaque(&self, jwt_shaped: impl FnOnce() -> bool) -> Option<&Introspector> {
+    fn opaque(&self, jwt_shaped: impl FnOnce() -> bool) -> Option<&Arc<Introspector>> {
         let introspector = self.introspection.as_ref()?;
         match self.token_format {
             TokenFormat::Jwt => None,
@@ -521,7 +521,7 @@ impl Issuer {
         &self,
         token: &str,
         slot: Option<Slot<'_>>,
-        introspector: Option<&Introspector>,
+        introspector: Option<&Arc<Introspector>>,
     ) -> Result<Claims, Error> {
         if let Some(introspector) = introspector {
             let digest = slot.map_or_else(|| token_digest(token), |s| s.digest);
@@ -837,7 +837,10 @@ impl ValidatorBuilder {
 
     /// How many verified tokens to remember (by SHA-256 of the token); `0` turns the
     /// cache off. Default [`DEFAULT_TOKEN_CACHE_SIZE`]. A hit still checks `exp`/`nbf`
-    /// against the clock and that the verifying key is still published.
+    /// against the clock and that the verifying key is still published. With
+    /// introspection, it also bounds the answers remembered, so `0` turns that cache
+    /// off too: every opaque token is introspected on every request (concurrent requests
+    /// for one token still share one call).
     pub fn token_cache_size(mut self, entries: u64) -> Self {
         self.token_cache_size = Some(entries);
         self
@@ -877,15 +880,19 @@ impl ValidatorBuilder {
     }
 
     /// How long an introspection answer is remembered at most (never past the token's
-    /// `exp`). Default [`DEFAULT_INTROSPECTION_CACHE_TTL`].
+    /// `exp`). Default [`DEFAULT_INTROSPECTION_CACHE_TTL`]. `Duration::ZERO`: answers are
+    /// not remembered; every request is introspected (concurrent requests for one token
+    /// still share one call), so a revoked token is refused at once.
     pub fn introspection_cache_ttl(mut self, ttl: Duration) -> Self {
         self.introspection_cache_ttl = Some(ttl);
         self
     }
 
-    /// How many introspection requests may be in flight at once (at least one); more
-    /// wait for a turn, for at most the [fetch timeout](Self::fetch_timeout), then get
-    /// 503. Default [`DEFAULT_MAX_CONCURRENT_INTROSPECTIONS`].
+    /// How many introspection requests may be in flight at once; more wait for a turn,
+    /// for at most the [fetch timeout](Self::fetch_timeout), then get 503. A request
+    /// keeps its turn until the endpoint answered or timed out, even when the client
+    /// that caused it has gone. Default [`DEFAULT_MAX_CONCURRENT_INTROSPECTIONS`]; zero
+    /// is refused by [`build`](Self::build).
     pub fn max_concurrent_introspections(mut self, requests: usize) -> Self {
         self.max_concurrent_introspections = Some(requests);
         self
@@ -1055,7 +1062,7 @@ impl ValidatorBuilder {
                     cache_ttl: self
                         .introspection_cache_ttl
                         .unwrap_or(DEFAULT_INTROSPECTION_CACHE_TTL),
-                    cache_size: token_cache_size.max(DEFAULT_TOKEN_CACHE_SIZE),
+                    cache_size: token_cache_size,
                     max_concurrent: self
                         .max_concurrent_introspections
                         .unwrap_or(DEFAULT_MAX_CONCURRENT_INTROSPECTIONS),
@@ -1073,7 +1080,7 @@ impl ValidatorBuilder {
                     self.allow_insecure_http,
                 )
                 .map_err(|_| ConfigError::InsecureUrl("introspection_endpoint"))?;
-                Some(introspector)
+                Some(Arc::new(introspector))
             }
         };
         let token_format = match (self.token_format, &introspection) {
