@@ -780,6 +780,13 @@ impl ValidatorBuilder {
     }
 
     /// The shortest time between two key-set fetches. Default [`DEFAULT_REFRESH_COOLDOWN`].
+    ///
+    /// `Duration::ZERO` is allowed, for tests that rotate keys: there is then no fetch
+    /// budget at all. A token with an unknown `kid` always causes a fetch (concurrent
+    /// requests still share one), and a failed fetch is retried by the next request that
+    /// needs keys, without backoff ([`max_retry_backoff`](Self::max_retry_backoff) has
+    /// nothing to double). Never in production: a flood of made-up `kid`s becomes a
+    /// stream of fetches.
     pub fn refresh_cooldown(mut self, cooldown: Duration) -> Self {
         self.refresh_cooldown = Some(cooldown);
         self
@@ -828,8 +835,9 @@ impl ValidatorBuilder {
         self
     }
 
-    /// The longest wait between retries after repeated fetch failures.
-    /// Default [`DEFAULT_MAX_RETRY_BACKOFF`].
+    /// The longest wait between retries after repeated fetch failures (never less than
+    /// the [cooldown](Self::refresh_cooldown): a smaller value retries every cooldown).
+    /// Default [`DEFAULT_MAX_RETRY_BACKOFF`]; zero is refused by [`build`](Self::build).
     pub fn max_retry_backoff(mut self, backoff: Duration) -> Self {
         self.max_retry_backoff = Some(backoff);
         self
@@ -1013,10 +1021,20 @@ impl ValidatorBuilder {
             (max_token_bytes, "max_token_bytes"),
             (max_jwks_bytes, "max_jwks_bytes"),
             (max_keys, "max_keys"),
+            (
+                self.max_concurrent_introspections
+                    .unwrap_or(DEFAULT_MAX_CONCURRENT_INTROSPECTIONS),
+                "max_concurrent_introspections",
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit(name));
             }
+        }
+        // Zero would mean "retry every cooldown", not the "no wait" it reads as.
+        let max_backoff = self.max_retry_backoff.unwrap_or(DEFAULT_MAX_RETRY_BACKOFF);
+        if max_backoff.is_zero() {
+            return Err(ConfigError::ZeroLimit("max_retry_backoff"));
         }
         let min_ttl = self.min_cache_ttl.unwrap_or(DEFAULT_MIN_CACHE_TTL);
         let max_ttl = self.max_cache_ttl.unwrap_or(DEFAULT_MAX_CACHE_TTL);
@@ -1042,7 +1060,7 @@ impl ValidatorBuilder {
                 max_body: max_jwks_bytes,
             },
             cooldown: self.refresh_cooldown.unwrap_or(DEFAULT_REFRESH_COOLDOWN),
-            max_backoff: self.max_retry_backoff.unwrap_or(DEFAULT_MAX_RETRY_BACKOFF),
+            max_backoff,
             ttl,
             max_keys,
             allow_http: self.allow_insecure_http,
@@ -1434,6 +1452,130 @@ mod tests {
                     .is_none()
             );
             assert!(validator(&key, 0).single().token_cache.is_none());
+        }
+    }
+
+    #[test]
+    fn zero_limits_that_would_not_do_what_they_say_fail_at_build_naming_the_setting() {
+        let err = base()
+            .introspection("rs", "secret")
+            .max_concurrent_introspections(0)
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::ZeroLimit("max_concurrent_introspections"));
+        assert!(err.to_string().contains("max_concurrent_introspections"));
+        // Named even without introspection: the setting is wrong wherever it is used.
+        assert!(base().max_concurrent_introspections(0).build().is_err());
+        let err = base()
+            .max_retry_backoff(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::ZeroLimit("max_retry_backoff"));
+        assert!(err.to_string().contains("max_retry_backoff"));
+        // The zeros that mean something documented build.
+        assert!(base().refresh_cooldown(Duration::ZERO).build().is_ok());
+        let introspecting = || base().introspection("rs", "secret");
+        assert!(
+            introspecting()
+                .introspection_cache_ttl(Duration::ZERO)
+                .build()
+                .is_ok()
+        );
+        assert!(introspecting().token_cache_size(0).build().is_ok());
+    }
+
+    #[cfg(feature = "testing")]
+    mod zero_settings {
+        use super::*;
+        use crate::testing::{Behavior, DEFAULT_INTROSPECTION_CLIENT, MockIssuer};
+
+        fn introspecting(issuer: &MockIssuer) -> ValidatorBuilder {
+            let (id, secret) = DEFAULT_INTROSPECTION_CLIENT;
+            Validator::builder()
+                .issuer(issuer.issuer())
+                .audience(issuer.audience())
+                .introspection(id, secret)
+                .introspection_endpoint(issuer.introspection_url())
+        }
+
+        /// `n` validations of `token` at once, each of which must pass.
+        async fn concurrently(validator: &Validator, token: &str, n: usize) {
+            let calls: Vec<_> = (0..n)
+                .map(|_| {
+                    let (validator, token) = (validator.clone(), token.to_owned());
+                    tokio::spawn(async move { validator.validate(&token).await })
+                })
+                .collect();
+            for call in calls {
+                call.await.unwrap().unwrap();
+            }
+        }
+
+        #[tokio::test]
+        async fn refresh_cooldown_zero_still_shares_one_fetch_among_concurrent_requests() {
+            let issuer = MockIssuer::start().await;
+            let validator = Validator::builder()
+                .issuer(issuer.issuer())
+                .audience(issuer.audience())
+                .refresh_cooldown(Duration::ZERO)
+                .build()
+                .unwrap();
+            issuer.set_behavior(Behavior::Slow(Duration::from_millis(300)));
+            concurrently(&validator, &issuer.token().sign(), 20).await;
+            assert_eq!(
+                issuer.jwks_hits(),
+                1,
+                "one fetch for 20 concurrent requests"
+            );
+            // And no cooldown: a new key is fetched at once, once.
+            let rotated = issuer.token().key(&issuer.rotate()).sign();
+            concurrently(&validator, &rotated, 20).await;
+            assert_eq!(issuer.jwks_hits(), 2);
+        }
+
+        #[tokio::test]
+        async fn introspection_cache_ttl_zero_remembers_no_answer() {
+            let issuer = MockIssuer::start().await;
+            let validator = introspecting(&issuer)
+                .introspection_cache_ttl(Duration::ZERO)
+                .build()
+                .unwrap();
+            let token = issuer.token().opaque();
+            for n in 1..=3 {
+                validator.validate(&token).await.unwrap();
+                assert_eq!(issuer.introspection_hits(), n);
+            }
+            assert!(
+                validator.try_validate(&token).is_none(),
+                "nothing in memory"
+            );
+            issuer.revoke(&token);
+            assert!(validator.validate(&token).await.is_err(), "refused at once");
+            // Concurrent requests for one token still share one call.
+            let token = issuer.token().opaque();
+            issuer.set_behavior(Behavior::Slow(Duration::from_millis(300)));
+            let before = issuer.introspection_hits();
+            concurrently(&validator, &token, 20).await;
+            assert_eq!(issuer.introspection_hits(), before + 1);
+        }
+
+        #[tokio::test]
+        async fn token_cache_size_zero_remembers_no_introspection_answer_either() {
+            let issuer = MockIssuer::start().await;
+            let validator = introspecting(&issuer).token_cache_size(0).build().unwrap();
+            let token = issuer.token().opaque();
+            for n in 1..=3 {
+                validator.validate(&token).await.unwrap();
+                assert_eq!(issuer.introspection_hits(), n);
+            }
+            assert!(
+                validator.try_validate(&token).is_none(),
+                "nothing in memory"
+            );
+            // The default remembers it.
+            let validator = introspecting(&issuer).build().unwrap();
+            validator.validate(&token).await.unwrap();
+            assert!(matches!(validator.try_validate(&token), Some(Ok(_))));
         }
     }
 
