@@ -71,7 +71,8 @@ pub enum InvalidToken {
     /// The header uses an extension we do not understand (RFC 7515 section 4.1.11 `crit`),
     /// or unencoded payloads (RFC 7797 `b64: false`).
     UnsupportedHeader,
-    /// RFC 9068 mode: the header's `typ` is not `at+jwt`.
+    /// RFC 9068 mode: the header's `typ` is not `at+jwt`; or an introspection answer's
+    /// `token_type` names something other than an access token (RFC 7662 section 2.2).
     WrongType,
     /// No published key has this `kid` (after at most one refetch).
     UnknownKey,
