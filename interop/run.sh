@@ -456,7 +456,7 @@ run_introspection() {
     # The audiences differ here: a JWT for $AUDIENCE presented to the API that is
     # $OPAQUE_AUDIENCE. It is verified locally and refused for its audience (had tokengate
     # introspected it instead, oidc-provider answers 400 unsupported_token_type for a JWT,
-    # which would be 503, not 401).
+    # a refusal of that one token: 401 too, but for the wrong reason).
     jwt=$(token read "$AUDIENCE") || die "no token for $AUDIENCE"
     request /me "$jwt"
     check "introspecting: a JWT for $AUDIENCE (another audience here) is 401 invalid_token" \

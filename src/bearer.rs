@@ -1,7 +1,8 @@
 //! RFC 6750 section 2.1: getting the bearer token out of the `Authorization` header.
 //!
 //! Framework-neutral: an adapter hands in the raw bytes of every `Authorization` header
-//! the request carries, and gets back the token, nothing, or the `invalid_request` error.
+//! the request carries, and gets back the token, nothing, or the error: `invalid_request`
+//! for what is wrong with the request, `invalid_token` for a malformed token.
 //!
 //! ```
 //! use tokengate::bearer;
@@ -14,9 +15,13 @@
 //!
 //! // Two Authorization headers: 400 invalid_request.
 //! assert!(bearer::extract([b"Bearer a".as_slice(), b"Bearer b".as_slice()]).is_err());
+//!
+//! // A token of characters outside `b64token`: 401 invalid_token.
+//! let junk = bearer::extract([b"Bearer !!!.@@@.###".as_slice()]).unwrap_err();
+//! assert_eq!(junk.error_code(), Some("invalid_token"));
 //! ```
 
-use crate::error::{Error, InvalidRequest};
+use crate::error::{Error, InvalidRequest, InvalidToken};
 
 /// The authentication scheme of RFC 6750 section 2.1, matched case-insensitively
 /// (RFC 9110 section 11.1).
@@ -26,7 +31,10 @@ const SCHEME: &[u8] = b"bearer";
 ///
 /// - no header, or a scheme other than `Bearer`: `Ok(None)`;
 /// - more than one header: `invalid_request` (RFC 6750 section 2 allows one method once);
-/// - `Bearer` followed by nothing, or by characters outside `b64token`: `invalid_request`.
+/// - `Bearer` followed by nothing, or a value no header may carry (control or non-ASCII
+///   bytes): `invalid_request`;
+/// - `Bearer` followed by a token with characters outside `b64token`: `invalid_token`
+///   (RFC 6750 section 3.1: the token is malformed, not the request).
 pub fn extract<'a, I>(authorization: I) -> Result<Option<&'a str>, Error>
 where
     I: IntoIterator<Item = &'a [u8]>,
@@ -107,10 +115,14 @@ fn parse_credentials<'a>(value: &'a [u8], scheme: &[u8]) -> Result<Option<&'a st
     let token = value[scheme_len..].trim_ascii_start();
     if token.is_empty() || !is_b64token(token) {
         // The slow path: say which rule the value broke.
-        return if value.iter().all(|b| is_field_byte(*b)) {
+        return if !value.iter().all(|b| is_field_byte(*b)) {
+            Err(InvalidRequest::MalformedHeader.into())
+        } else if token.is_empty() {
             Err(InvalidRequest::MalformedBearer.into())
         } else {
-            Err(InvalidRequest::MalformedHeader.into())
+            // RFC 6750 section 3.1: "malformed" is an `invalid_token` case; Spring
+            // Security and express-oauth2-jwt-bearer answer so.
+            Err(InvalidToken::Malformed.into())
         };
     }
     // Checked above: every byte is ASCII.
@@ -191,7 +203,7 @@ mod tests {
 
     #[test]
     fn empty_token_is_invalid_request() {
-        for v in [&b"Bearer"[..], b"Bearer ", b"Bearer    ", b"Bearer ==="] {
+        for v in [&b"Bearer"[..], b"Bearer ", b"Bearer    "] {
             assert_eq!(
                 one(v),
                 Err(Error::InvalidRequest(InvalidRequest::MalformedBearer)),
@@ -201,15 +213,21 @@ mod tests {
     }
 
     #[test]
-    fn non_token68_characters_are_invalid_request() {
+    fn non_token68_characters_are_invalid_token() {
         for v in [
             &b"Bearer a b"[..],
             b"Bearer a,b",
             b"Bearer a\"b",
             b"Bearer a=b",
             b"Bearer a;b",
+            b"Bearer ===",
+            b"Bearer !!!.@@@.###",
         ] {
-            assert!(one(v).is_err(), "{v:?}");
+            assert_eq!(
+                one(v),
+                Err(Error::InvalidToken(InvalidToken::Malformed)),
+                "{v:?}"
+            );
         }
     }
 

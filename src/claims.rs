@@ -6,14 +6,32 @@
 //! array, as Azure AD and Okta send it). The rest of the claim set is parsed only when a
 //! handler asks for it ([`Claims::get`], [`Claims::as_json`], [`Claims::deserialize`]).
 //!
+//! Verified claims come only from [`Validator::validate`](crate::Validator::validate)
+//! (or an adapter's extractor): `Claims` has no public constructor and does not
+//! implement `Deserialize`, so claims read from a request body cannot pass for verified
+//! ones.
+//!
 //! ```
 //! use serde::Deserialize;
-//! use tokengate::Claims;
-//!
-//! let claims = Claims::from_json(serde_json::json!({
-//!     "iss": "https://issuer.example", "aud": "api", "exp": 2000000000,
-//!     "sub": "alice", "scope": "read admin", "tenant": "acme",
-//! })).unwrap();
+//! use tokengate::{Claims, Validator};
+//! # use base64::Engine;
+//! # use tokengate::testing::{TestKey, alg_name};
+//! # let key = TestKey::generate("k1", tokengate::Algorithm::ES256);
+//! # let b64 = |s: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+//! # let header = serde_json::json!({"alg": alg_name(key.alg()), "kid": key.kid()});
+//! # let payload = serde_json::json!({
+//! #     "iss": "https://issuer.example", "aud": "api", "exp": 4000000000u64,
+//! #     "sub": "alice", "scope": "read admin", "tenant": "acme",
+//! # });
+//! # let input = format!("{}.{}", b64(header.to_string()), b64(payload.to_string()));
+//! # let token = format!("{input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes())));
+//! let validator = Validator::builder()
+//!     .issuer("https://issuer.example")
+//!     .audience("api")
+//!     .jwks(serde_json::json!({"keys": [key.public_jwk()]}))
+//!     .build()
+//!     .unwrap();
+//! let claims: Claims = validator.try_validate(&token).unwrap().unwrap();
 //! assert_eq!(claims.subject(), Some("alice"));
 //! assert!(claims.scopes().contains("admin"));
 //! assert!(!claims.scopes().contains("adm"));
@@ -24,6 +42,16 @@
 //! let mine: Mine = claims.deserialize().unwrap();
 //! assert_eq!(mine.tenant, "acme");
 //! ```
+//!
+//! Deserializing `Claims` from anything does not compile: a handler taking
+//! `Json<tokengate::Claims>` would otherwise trust whatever the client sent.
+//!
+//! ```compile_fail
+//! let forged: tokengate::Claims = serde_json::from_str(r#"{"iss":"x","aud":"a","exp":1}"#).unwrap();
+//! ```
+//!
+//! Your own claim types deserialize from the verified payload, as above, or in an
+//! adapter's `Claims<MyType>`.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -76,11 +104,11 @@ impl PartialEq for Claims {
 }
 
 impl Claims {
-    /// Reads the registered claims of a claim set, checking their JSON types.
-    ///
-    /// This checks shapes only (`exp` present and numeric, `iss` a string, and so on);
-    /// whether the values are acceptable is the validator's business. Useful in tests.
-    pub fn from_json(json: Value) -> Result<Self, Error> {
+    /// Reads the registered claims of a claim set, checking their JSON types, WITHOUT
+    /// verifying anything: for this crate's unit tests only. Never public: verified
+    /// claims must be impossible to build from request data outside the validator.
+    #[cfg(test)]
+    pub(crate) fn from_json(json: Value) -> Result<Self, Error> {
         if !json.is_object() {
             return Err(InvalidToken::Malformed.into());
         }
@@ -196,22 +224,38 @@ impl Claims {
     }
 }
 
+/// What the verified claims can be turned into in a handler: [`Claims`] itself, or any
+/// type that deserializes (`T: DeserializeOwned`), read from the signed payload.
+///
+/// `Claims` does not implement `Deserialize` (so request data can never become verified
+/// claims); this trait is how the adapters' `Claims<T>` extractors accept both.
+pub trait FromClaims: Sized + 'static {
+    /// `T` from the verified claims; a payload that does not fit is `invalid_token`.
+    fn from_claims(claims: &Claims) -> Result<Self, Error>;
+}
+
+impl FromClaims for Claims {
+    /// A clone of the shared claims: no JSON work at all (this runs on every request
+    /// that takes the default `Claims`).
+    fn from_claims(claims: &Claims) -> Result<Self, Error> {
+        Ok(claims.clone())
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromClaims for T {
+    fn from_claims(claims: &Claims) -> Result<Self, Error> {
+        claims
+            .deserialize::<T>()
+            .map_err(|_| InvalidToken::InvalidClaim("claims").into())
+    }
+}
+
 /// The verified claims as the handler's type `T`: for `T = Claims` itself, a clone of the
 /// shared claims (no JSON work at all); for any other type, deserialized from the signed
 /// payload. A payload that does not fit `T` is `invalid_token` (the token is genuine, but
 /// not one this handler can serve). The one function both adapters' extractors call.
-pub fn typed<T: DeserializeOwned + 'static>(claims: &Claims) -> Result<T, Error> {
-    // `Option<Claims>` seen as `Option<T>`: a type check, no allocation (this runs on
-    // every request that takes the default `Claims`).
-    let mut same = Some(claims.clone());
-    if let Some(same) = (&mut same as &mut dyn std::any::Any).downcast_mut::<Option<T>>() {
-        if let Some(claims) = same.take() {
-            return Ok(claims);
-        }
-    }
-    claims
-        .deserialize::<T>()
-        .map_err(|_| InvalidToken::InvalidClaim("claims").into())
+pub fn typed<T: FromClaims>(claims: &Claims) -> Result<T, Error> {
+    T::from_claims(claims)
 }
 
 /// Maps a serde error from [`Registered`] to the reason, by the marker we put in it.
@@ -251,13 +295,6 @@ fn static_name(name: &str) -> &'static str {
 impl Serialize for Claims {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.as_json().serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for Claims {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let json = Value::deserialize(deserializer)?;
-        Claims::from_json(json).map_err(serde::de::Error::custom)
     }
 }
 

@@ -54,7 +54,8 @@ pub enum Error {
 pub enum InvalidRequest {
     /// More than one `Authorization` header (RFC 6750 section 2: one method, once).
     MultipleAuthorizationHeaders,
-    /// `Authorization: Bearer` with nothing, or with something that is not token68.
+    /// `Authorization: Bearer` with no token. (A token of characters outside `b64token`
+    /// is [`InvalidToken::Malformed`]: RFC 6750 section 3.1.)
     MalformedBearer,
     /// The `Authorization` header is not valid visible ASCII.
     MalformedHeader,
@@ -73,7 +74,8 @@ pub enum InvalidToken {
     /// The header uses an extension we do not understand (RFC 7515 section 4.1.11 `crit`),
     /// or unencoded payloads (RFC 7797 `b64: false`).
     UnsupportedHeader,
-    /// RFC 9068 mode: the header's `typ` is not `at+jwt`.
+    /// RFC 9068 mode: the header's `typ` is not `at+jwt`; or an introspection answer's
+    /// `token_type` names something other than an access token (RFC 7662 section 2.2).
     WrongType,
     /// No published key has this `kid` (after at most one refetch).
     UnknownKey,

@@ -69,6 +69,9 @@ pub enum Behavior {
     Garbage,
     /// Wait this long, then answer normally (a slow issuer).
     Slow(Duration),
+    /// Wait this long, then answer with this status and an empty body (a slow, failing
+    /// issuer: the caller may give up before the answer).
+    SlowFail(Duration, u16),
 }
 
 enum KeyMaterial {
@@ -234,6 +237,8 @@ struct IssuerState {
     introspections_in_flight: AtomicUsize,
     introspection_peak: AtomicUsize,
     next_kid: AtomicUsize,
+    /// Opaque tokens the introspection endpoint refuses with a status of their own.
+    introspection_refusals: Mutex<std::collections::HashMap<String, u16>>,
 }
 
 /// A mock issuer serving on 127.0.0.1 until dropped.
@@ -292,6 +297,7 @@ impl MockIssuer {
             introspections_in_flight: AtomicUsize::new(0),
             introspection_peak: AtomicUsize::new(0),
             next_kid: AtomicUsize::new(1),
+            introspection_refusals: Mutex::new(std::collections::HashMap::new()),
         });
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(oidc_metadata))
@@ -457,6 +463,19 @@ impl MockIssuer {
             .remove(opaque_token);
     }
 
+    /// Makes the introspection endpoint answer `status` with a non-JSON body whenever it
+    /// is asked about `token` (any token, opaque or not, made up or issued), as a web
+    /// application firewall in front of an issuer answers a token that looks like an
+    /// attack (`../../../../etc/passwd` is a valid bearer token). Client authentication
+    /// is not checked first: the firewall answers before the issuer sees the request.
+    pub fn refuse_introspection(&self, token: &str, status: u16) {
+        self.state
+            .introspection_refusals
+            .lock()
+            .unwrap()
+            .insert(token.to_owned(), status);
+    }
+
     /// JWKS requests answered `304 Not Modified`.
     pub fn not_modified_hits(&self) -> usize {
         self.state.not_modified_hits.load(Ordering::SeqCst)
@@ -620,7 +639,9 @@ impl TokenBuilder<'_> {
         format!("{input}.{signature}")
     }
 
-    /// An opaque token (random, not a JWT) whose claims only introspection reveals.
+    /// An opaque token (random, not a JWT) whose claims only introspection reveals. The
+    /// introspection answer is the claims with `active: true` and `token_type: Bearer`
+    /// (a `token_type` claim replaces it; `token_type` set to `null` leaves it out).
     pub fn opaque(self) -> String {
         let mut bytes = [0u8; 24];
         aws_lc_rs::rand::fill(&mut bytes).expect("random bytes");
@@ -664,6 +685,14 @@ async fn misbehave(state: &IssuerState) -> Option<Response> {
         Behavior::Slow(delay) => {
             tokio::time::sleep(delay).await;
             None
+        }
+        Behavior::SlowFail(delay, status) => {
+            tokio::time::sleep(delay).await;
+            Some(
+                StatusCode::from_u16(status)
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                    .into_response(),
+            )
         }
     }
 }
@@ -791,6 +820,13 @@ async fn answer_introspection(
     if let Some(response) = misbehave(state).await {
         return response;
     }
+    let refusal = form
+        .get("token")
+        .and_then(|t| state.introspection_refusals.lock().unwrap().get(t).copied());
+    if let Some(status) = refusal {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+        return (status, "<html>Request blocked</html>").into_response();
+    }
     let (id, secret) = state.introspection_client.lock().unwrap().clone();
     let basic = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -820,7 +856,17 @@ async fn answer_introspection(
     match (active, claims) {
         (true, Some(mut claims)) => {
             claims.insert("active".into(), json!(true));
-            claims.insert("token_type".into(), json!("Bearer"));
+            // `Bearer` unless the token was minted with a `token_type` claim of its own
+            // (`null`: the answer names none).
+            match claims.get("token_type") {
+                None => {
+                    claims.insert("token_type".into(), json!("Bearer"));
+                }
+                Some(Value::Null) => {
+                    claims.remove("token_type");
+                }
+                Some(_) => {}
+            }
             axum::Json(Value::Object(claims)).into_response()
         }
         _ => axum::Json(json!({"active": false})).into_response(),

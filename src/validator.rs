@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Algorithm;
 use reqwest::Url;
+use secrecy::SecretString;
 
 use crate::claims::Claims;
 use crate::error::{Error, InvalidToken};
@@ -70,9 +71,12 @@ pub const DEFAULT_INTROSPECTION_CACHE_TTL: Duration = Duration::from_secs(60);
 /// users, while a flood of made-up opaque tokens waits its turn instead of opening a
 /// connection to the issuer per token.
 pub const DEFAULT_MAX_CONCURRENT_INTROSPECTIONS: usize = 16;
-/// Issuers publish two or three keys; 64 covers rotation overlaps and caps the work of
-/// parsing a hostile set.
-pub const DEFAULT_MAX_KEYS: usize = 64;
+/// Issuers publish two or three keys, some hundreds; the bound that binds first is the
+/// body cap ([`DEFAULT_MAX_JWKS_BYTES`]), which fits at most about 6,500 of the smallest
+/// JWKs (Ed25519 without `kid`), so this cap never drops a key of a set the body cap
+/// admits. Parsing a full 512 KiB set costs about 6 ms (P-256, the worst case) in
+/// release builds. Lookups are by `kid`, so a large set does not slow verification.
+pub const DEFAULT_MAX_KEYS: usize = 10_000;
 
 /// Checks bearer tokens: signature, issuer, audience, lifetime. Cheap to clone; clones
 /// share their key caches.
@@ -129,7 +133,7 @@ struct Routed<'a> {
     entry: Option<Arc<CachedToken>>,
     /// The issuer's introspector, if this token is to be introspected (decided once,
     /// here: for `JwtOrOpaque` it scans the token's shape).
-    introspector: Option<&'a Introspector>,
+    introspector: Option<&'a Arc<Introspector>>,
 }
 
 impl Routed<'_> {
@@ -169,7 +173,7 @@ struct Issuer {
     keys: Arc<KeyCache>,
     token_cache: Option<TokenCache>,
     token_cache_ttl: Duration,
-    introspection: Option<Introspector>,
+    introspection: Option<Arc<Introspector>>,
     token_format: TokenFormat,
 }
 
@@ -467,7 +471,7 @@ impl Issuer {
         token: &str,
         slot: Option<Slot<'_>>,
         entry: Option<Arc<CachedToken>>,
-        introspector: Option<&Introspector>,
+        introspector: Option<&Arc<Introspector>>,
     ) -> Option<Result<Claims, Error>> {
         let policy = self;
         if token.len() > policy.max_token_bytes {
@@ -519,7 +523,7 @@ impl Issuer {
 
     /// The introspector, if this token is to be introspected rather than verified;
     /// `jwt_shaped` scans the token's shape, for `JwtOrOpaque` only.
-    fn opaque(&self, jwt_shaped: impl FnOnce() -> bool) -> Option<&Introspector> {
+    fn opaque(&self, jwt_shaped: impl FnOnce() -> bool) -> Option<&Arc<Introspector>> {
         let introspector = self.introspection.as_ref()?;
         match self.token_format {
             TokenFormat::Jwt => None,
@@ -533,7 +537,8 @@ impl Issuer {
     fn accept(&self, outcome: Result<Claims, InvalidToken>) -> Result<Claims, Error> {
         let claims = outcome?;
         if claims.audience().is_empty() {
-            // The answer named no audience (RFC 7662 makes it optional): the rest applies.
+            // The answer named no audience (RFC 7662 makes it optional), which the
+            // introspector let through only with `allow_introspection_without_audience`.
             if claims.issuer() != self.issuer {
                 return Err(InvalidToken::WrongIssuer.into());
             }
@@ -550,7 +555,7 @@ impl Issuer {
         &self,
         token: &str,
         slot: Option<Slot<'_>>,
-        introspector: Option<&Introspector>,
+        introspector: Option<&Arc<Introspector>>,
     ) -> Result<Claims, Error> {
         if let Some(introspector) = introspector {
             let digest = slot.map_or_else(|| token_digest(token), |s| s.digest);
@@ -755,11 +760,13 @@ pub struct ValidatorBuilder {
     max_retry_backoff: Option<Duration>,
     token_cache_size: Option<u64>,
     token_cache_ttl: Option<Duration>,
-    introspection: Option<(String, String)>,
+    /// The client id and secret; the secret is redacted in `Debug`.
+    introspection: Option<(String, SecretString)>,
     introspection_endpoint: Option<String>,
     introspection_auth: ClientAuth,
     introspection_cache_ttl: Option<Duration>,
     max_concurrent_introspections: Option<usize>,
+    allow_introspection_without_audience: bool,
     token_format: Option<TokenFormat>,
     require_access_token_type: bool,
     allow_sender_constrained: bool,
@@ -790,7 +797,9 @@ impl ValidatorBuilder {
     }
 
     /// An audience (`aud`) this API answers to; call again to accept several. Required:
-    /// without it, a token the same issuer minted for any other API would pass.
+    /// without it, a token the same issuer minted for any other API would pass. An
+    /// introspected token whose answer names no audience is refused as well, unless
+    /// [`allow_introspection_without_audience`](Self::allow_introspection_without_audience).
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into());
         self
@@ -810,6 +819,13 @@ impl ValidatorBuilder {
     }
 
     /// The shortest time between two key-set fetches. Default [`DEFAULT_REFRESH_COOLDOWN`].
+    ///
+    /// `Duration::ZERO` is allowed, for tests that rotate keys: there is then no fetch
+    /// budget at all. A token with an unknown `kid` always causes a fetch (concurrent
+    /// requests still share one), and a failed fetch is retried by the next request that
+    /// needs keys, without backoff ([`max_retry_backoff`](Self::max_retry_backoff) has
+    /// nothing to double). Never in production: a flood of made-up `kid`s becomes a
+    /// stream of fetches.
     pub fn refresh_cooldown(mut self, cooldown: Duration) -> Self {
         self.refresh_cooldown = Some(cooldown);
         self
@@ -833,7 +849,8 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Keys beyond this many in a JWKS are ignored. Default [`DEFAULT_MAX_KEYS`].
+    /// Usable keys beyond this many in a JWKS are ignored (and a warning logged with the
+    /// numbers). Default [`DEFAULT_MAX_KEYS`].
     pub fn max_keys(mut self, keys: usize) -> Self {
         self.max_keys = Some(keys);
         self
@@ -858,8 +875,9 @@ impl ValidatorBuilder {
         self
     }
 
-    /// The longest wait between retries after repeated fetch failures.
-    /// Default [`DEFAULT_MAX_RETRY_BACKOFF`].
+    /// The longest wait between retries after repeated fetch failures (never less than
+    /// the [cooldown](Self::refresh_cooldown): a smaller value retries every cooldown).
+    /// Default [`DEFAULT_MAX_RETRY_BACKOFF`]; zero is refused by [`build`](Self::build).
     pub fn max_retry_backoff(mut self, backoff: Duration) -> Self {
         self.max_retry_backoff = Some(backoff);
         self
@@ -867,7 +885,10 @@ impl ValidatorBuilder {
 
     /// How many verified tokens to remember (by SHA-256 of the token); `0` turns the
     /// cache off. Default [`DEFAULT_TOKEN_CACHE_SIZE`]. A hit still checks `exp`/`nbf`
-    /// against the clock and that the verifying key is still published.
+    /// against the clock and that the verifying key is still published. With
+    /// introspection, it also bounds the answers remembered, so `0` turns that cache
+    /// off too: every opaque token is introspected on every request (concurrent requests
+    /// for one token still share one call).
     pub fn token_cache_size(mut self, entries: u64) -> Self {
         self.token_cache_size = Some(entries);
         self
@@ -890,7 +911,7 @@ impl ValidatorBuilder {
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
     ) -> Self {
-        self.introspection = Some((client_id.into(), client_secret.into()));
+        self.introspection = Some((client_id.into(), SecretString::from(client_secret.into())));
         self
     }
 
@@ -907,17 +928,34 @@ impl ValidatorBuilder {
     }
 
     /// How long an introspection answer is remembered at most (never past the token's
-    /// `exp`). Default [`DEFAULT_INTROSPECTION_CACHE_TTL`].
+    /// `exp`). Default [`DEFAULT_INTROSPECTION_CACHE_TTL`]. `Duration::ZERO`: answers are
+    /// not remembered; every request is introspected (concurrent requests for one token
+    /// still share one call), so a revoked token is refused at once.
     pub fn introspection_cache_ttl(mut self, ttl: Duration) -> Self {
         self.introspection_cache_ttl = Some(ttl);
         self
     }
 
-    /// How many introspection requests may be in flight at once (at least one); more
-    /// wait for a turn, for at most the [fetch timeout](Self::fetch_timeout), then get
-    /// 503. Default [`DEFAULT_MAX_CONCURRENT_INTROSPECTIONS`].
+    /// How many introspection requests may be in flight at once; more wait for a turn,
+    /// for at most the [fetch timeout](Self::fetch_timeout), then get 503. A request
+    /// keeps its turn until the endpoint answered or timed out, even when the client
+    /// that caused it has gone. Default [`DEFAULT_MAX_CONCURRENT_INTROSPECTIONS`]; zero
+    /// is refused by [`build`](Self::build).
     pub fn max_concurrent_introspections(mut self, requests: usize) -> Self {
         self.max_concurrent_introspections = Some(requests);
+        self
+    }
+
+    /// Accept introspection answers that name no audience (no `aud`, or an empty one).
+    /// Off by default: such a token is bound to no resource (a token requested without an
+    /// RFC 8707 resource indicator, or one of any other client of the issuer), so every
+    /// API that introspects at this issuer would accept it. RFC 7662 section 2.2 makes
+    /// `aud` optional; turn this on only when your issuer never names audiences in its
+    /// answers and every token it issues is meant for this API. The claims of such a
+    /// token then have no audience (none is invented). An answer naming other audiences
+    /// is refused either way.
+    pub fn allow_introspection_without_audience(mut self, allow: bool) -> Self {
+        self.allow_introspection_without_audience = allow;
         self
     }
 
@@ -948,16 +986,29 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Allow `http` issuer and JWKS URLs on non-loopback hosts. Never do this in
-    /// production: anyone on the path could swap the keys. Loopback `http` is always
-    /// allowed, for development issuers.
+    /// Allow plain `http` URLs (issuer, JWKS, introspection endpoint, and redirects to
+    /// them) on non-loopback hosts. Never do this in production: anyone on the path could
+    /// swap the keys, or read the client secret and every opaque token. Loopback `http`
+    /// is always allowed, for development issuers (and a redirect to it only from
+    /// loopback `http`).
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
     }
 
-    /// Use this HTTP client for discovery and JWKS fetches (proxies, custom roots).
-    /// The fetch timeout and body cap still apply.
+    /// Use this HTTP client for discovery, JWKS fetches and introspection (proxies,
+    /// custom roots). The fetch timeout and body cap still apply, and so does the scheme
+    /// policy: every request's URL is checked before it is sent, and every answer that
+    /// came through a redirect to a URL the policy refuses (https to http, or to
+    /// loopback http from anywhere but loopback http) is discarded, as is any redirected
+    /// introspection answer.
+    ///
+    /// tokengate cannot stop your client from *sending* a redirected request, though:
+    /// build it with `reqwest::redirect::Policy::none()` (or a policy as strict as the
+    /// default's: https only, at most three hops), or a 307/308 on the introspection POST
+    /// re-sends the token, and with `client_secret_post` the secret, to its target. The
+    /// default client follows at most three redirects on GETs, within the policy, and
+    /// none on introspection requests.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -988,15 +1039,19 @@ impl ValidatorBuilder {
                 }
                 KeySource::JwksUrl(url)
             }
-            (None, None) => {
-                if !scheme_allowed(&issuer_url, self.allow_insecure_http) {
-                    return Err(ConfigError::InsecureUrl("issuer"));
-                }
-                KeySource::Discovery {
-                    issuer: issuer.clone(),
-                }
-            }
+            (None, None) => KeySource::Discovery {
+                issuer: issuer.clone(),
+            },
         };
+        // The issuer is contacted for key discovery, and for the introspection endpoint
+        // when none is configured: then it obeys the scheme policy like every other URL
+        // (else whoever is on the path of a plain-http issuer names the endpoint that
+        // receives our client credentials and every opaque token).
+        let contacts_issuer = matches!(source, KeySource::Discovery { .. })
+            || (self.introspection.is_some() && self.introspection_endpoint.is_none());
+        if contacts_issuer && !scheme_allowed(&issuer_url, self.allow_insecure_http) {
+            return Err(ConfigError::InsecureUrl("issuer"));
+        }
         let algorithms = self
             .algorithms
             .unwrap_or_else(|| SUPPORTED_ALGORITHMS.to_vec());
@@ -1023,10 +1078,20 @@ impl ValidatorBuilder {
             (max_token_bytes, "max_token_bytes"),
             (max_jwks_bytes, "max_jwks_bytes"),
             (max_keys, "max_keys"),
+            (
+                self.max_concurrent_introspections
+                    .unwrap_or(DEFAULT_MAX_CONCURRENT_INTROSPECTIONS),
+                "max_concurrent_introspections",
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit(name));
             }
+        }
+        // Zero would mean "retry every cooldown", not the "no wait" it reads as.
+        let max_backoff = self.max_retry_backoff.unwrap_or(DEFAULT_MAX_RETRY_BACKOFF);
+        if max_backoff.is_zero() {
+            return Err(ConfigError::ZeroLimit("max_retry_backoff"));
         }
         let min_ttl = self.min_cache_ttl.unwrap_or(DEFAULT_MIN_CACHE_TTL);
         let max_ttl = self.max_cache_ttl.unwrap_or(DEFAULT_MAX_CACHE_TTL);
@@ -1038,11 +1103,17 @@ impl ValidatorBuilder {
             max: max_ttl,
             default: self.default_cache_ttl.unwrap_or(DEFAULT_CACHE_TTL),
         };
-        let client = match self.http_client {
-            Some(client) => client,
-            None => {
-                default_client(self.allow_insecure_http).map_err(|_| ConfigError::HttpClient)?
-            }
+        // GETs (discovery, JWKS) may follow a few redirects within the scheme policy; the
+        // introspection requests follow none. A client of the user's serves both, and
+        // every answer's URL is checked against the policy all the same.
+        let (client, introspection_client) = match self.http_client {
+            Some(client) => (client.clone(), client),
+            None => (
+                default_client(redirect_policy(self.allow_insecure_http))
+                    .map_err(|_| ConfigError::HttpClient)?,
+                default_client(reqwest::redirect::Policy::none())
+                    .map_err(|_| ConfigError::HttpClient)?,
+            ),
         };
         let keys = Arc::new(KeyCache::new(KeyCacheConfig {
             source,
@@ -1050,9 +1121,10 @@ impl ValidatorBuilder {
             limits: FetchLimits {
                 timeout,
                 max_body: max_jwks_bytes,
+                allow_http: self.allow_insecure_http,
             },
             cooldown: self.refresh_cooldown.unwrap_or(DEFAULT_REFRESH_COOLDOWN),
-            max_backoff: self.max_retry_backoff.unwrap_or(DEFAULT_MAX_RETRY_BACKOFF),
+            max_backoff,
             ttl,
             max_keys,
             allow_http: self.allow_insecure_http,
@@ -1072,24 +1144,26 @@ impl ValidatorBuilder {
                     cache_ttl: self
                         .introspection_cache_ttl
                         .unwrap_or(DEFAULT_INTROSPECTION_CACHE_TTL),
-                    cache_size: token_cache_size.max(DEFAULT_TOKEN_CACHE_SIZE),
+                    cache_size: token_cache_size,
                     max_concurrent: self
                         .max_concurrent_introspections
                         .unwrap_or(DEFAULT_MAX_CONCURRENT_INTROSPECTIONS),
+                    allow_without_audience: self.allow_introspection_without_audience,
                 };
                 let limits = FetchLimits {
                     timeout,
                     max_body: max_jwks_bytes,
+                    allow_http: self.allow_insecure_http,
                 };
                 let introspector = Introspector::new(
                     issuer.clone(),
                     config,
-                    client.clone(),
+                    introspection_client,
                     limits,
                     self.allow_insecure_http,
                 )
                 .map_err(|_| ConfigError::InsecureUrl("introspection_endpoint"))?;
-                Some(introspector)
+                Some(Arc::new(introspector))
             }
         };
         let token_format = match (self.token_format, &introspection) {
@@ -1118,11 +1192,12 @@ impl ValidatorBuilder {
     }
 }
 
-/// The default HTTP client: rustls, at most three redirects and only to URLs the scheme
-/// policy allows (a redirect must not move a JWKS fetch to plain http), a connect timeout.
-fn default_client(allow_http: bool) -> reqwest::Result<reqwest::Client> {
+/// A default HTTP client: rustls, a connect timeout, and `redirects`: for GETs at most
+/// three and only where the scheme policy allows (a redirect must not move a JWKS fetch
+/// to plain http), for the introspection requests none.
+fn default_client(redirects: reqwest::redirect::Policy) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
-        .redirect(redirect_policy(allow_http))
+        .redirect(redirects)
         .connect_timeout(DEFAULT_FETCH_TIMEOUT)
         .user_agent(concat!("tokengate/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -1443,6 +1518,130 @@ mod tests {
                     .is_none()
             );
             assert!(validator(&key, 0).single().token_cache.is_none());
+        }
+    }
+
+    #[test]
+    fn zero_limits_that_would_not_do_what_they_say_fail_at_build_naming_the_setting() {
+        let err = base()
+            .introspection("rs", "secret")
+            .max_concurrent_introspections(0)
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::ZeroLimit("max_concurrent_introspections"));
+        assert!(err.to_string().contains("max_concurrent_introspections"));
+        // Named even without introspection: the setting is wrong wherever it is used.
+        assert!(base().max_concurrent_introspections(0).build().is_err());
+        let err = base()
+            .max_retry_backoff(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::ZeroLimit("max_retry_backoff"));
+        assert!(err.to_string().contains("max_retry_backoff"));
+        // The zeros that mean something documented build.
+        assert!(base().refresh_cooldown(Duration::ZERO).build().is_ok());
+        let introspecting = || base().introspection("rs", "secret");
+        assert!(
+            introspecting()
+                .introspection_cache_ttl(Duration::ZERO)
+                .build()
+                .is_ok()
+        );
+        assert!(introspecting().token_cache_size(0).build().is_ok());
+    }
+
+    #[cfg(feature = "testing")]
+    mod zero_settings {
+        use super::*;
+        use crate::testing::{Behavior, DEFAULT_INTROSPECTION_CLIENT, MockIssuer};
+
+        fn introspecting(issuer: &MockIssuer) -> ValidatorBuilder {
+            let (id, secret) = DEFAULT_INTROSPECTION_CLIENT;
+            Validator::builder()
+                .issuer(issuer.issuer())
+                .audience(issuer.audience())
+                .introspection(id, secret)
+                .introspection_endpoint(issuer.introspection_url())
+        }
+
+        /// `n` validations of `token` at once, each of which must pass.
+        async fn concurrently(validator: &Validator, token: &str, n: usize) {
+            let calls: Vec<_> = (0..n)
+                .map(|_| {
+                    let (validator, token) = (validator.clone(), token.to_owned());
+                    tokio::spawn(async move { validator.validate(&token).await })
+                })
+                .collect();
+            for call in calls {
+                call.await.unwrap().unwrap();
+            }
+        }
+
+        #[tokio::test]
+        async fn refresh_cooldown_zero_still_shares_one_fetch_among_concurrent_requests() {
+            let issuer = MockIssuer::start().await;
+            let validator = Validator::builder()
+                .issuer(issuer.issuer())
+                .audience(issuer.audience())
+                .refresh_cooldown(Duration::ZERO)
+                .build()
+                .unwrap();
+            issuer.set_behavior(Behavior::Slow(Duration::from_millis(300)));
+            concurrently(&validator, &issuer.token().sign(), 20).await;
+            assert_eq!(
+                issuer.jwks_hits(),
+                1,
+                "one fetch for 20 concurrent requests"
+            );
+            // And no cooldown: a new key is fetched at once, once.
+            let rotated = issuer.token().key(&issuer.rotate()).sign();
+            concurrently(&validator, &rotated, 20).await;
+            assert_eq!(issuer.jwks_hits(), 2);
+        }
+
+        #[tokio::test]
+        async fn introspection_cache_ttl_zero_remembers_no_answer() {
+            let issuer = MockIssuer::start().await;
+            let validator = introspecting(&issuer)
+                .introspection_cache_ttl(Duration::ZERO)
+                .build()
+                .unwrap();
+            let token = issuer.token().opaque();
+            for n in 1..=3 {
+                validator.validate(&token).await.unwrap();
+                assert_eq!(issuer.introspection_hits(), n);
+            }
+            assert!(
+                validator.try_validate(&token).is_none(),
+                "nothing in memory"
+            );
+            issuer.revoke(&token);
+            assert!(validator.validate(&token).await.is_err(), "refused at once");
+            // Concurrent requests for one token still share one call.
+            let token = issuer.token().opaque();
+            issuer.set_behavior(Behavior::Slow(Duration::from_millis(300)));
+            let before = issuer.introspection_hits();
+            concurrently(&validator, &token, 20).await;
+            assert_eq!(issuer.introspection_hits(), before + 1);
+        }
+
+        #[tokio::test]
+        async fn token_cache_size_zero_remembers_no_introspection_answer_either() {
+            let issuer = MockIssuer::start().await;
+            let validator = introspecting(&issuer).token_cache_size(0).build().unwrap();
+            let token = issuer.token().opaque();
+            for n in 1..=3 {
+                validator.validate(&token).await.unwrap();
+                assert_eq!(issuer.introspection_hits(), n);
+            }
+            assert!(
+                validator.try_validate(&token).is_none(),
+                "nothing in memory"
+            );
+            // The default remembers it.
+            let validator = introspecting(&issuer).build().unwrap();
+            validator.validate(&token).await.unwrap();
+            assert!(matches!(validator.try_validate(&token), Some(Ok(_))));
         }
     }
 

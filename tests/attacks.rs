@@ -425,6 +425,8 @@ async fn sender_constrained_tokens_are_not_bearer_tokens() {
     let introspecting = builder_for(&issuer)
         .introspection(id, secret)
         .token_format(tokengate::TokenFormat::JwtOrOpaque)
+        // Answers without `aud` reach the binding check only when they are accepted.
+        .allow_introspection_without_audience(true)
         .build()
         .unwrap();
     let api = serve(introspecting).await;
@@ -609,7 +611,8 @@ async fn non_canonical_base64_is_refused() {
     for forged in [trailing_bits, padded, standard_alphabet] {
         api.get("/me", Some(&forged)).await.assert_invalid_token();
     }
-    // Whitespace and JSON are not token68 at all: 400 before any decoding.
+    // Whitespace and JSON are not token68 at all: a malformed token (401 invalid_token,
+    // RFC 6750 section 3.1), refused before any decoding.
     for value in [
         format!("Bearer {} {}", &token[..10], &token[10..]),
         format!(
@@ -617,7 +620,9 @@ async fn non_canonical_base64_is_refused() {
             &token[..20]
         ),
     ] {
-        assert_eq!(api.get_with_headers("/me", &[&value]).await.status, 400);
+        api.get_with_headers("/me", &[&value])
+            .await
+            .assert_invalid_token();
     }
 }
 
@@ -734,4 +739,154 @@ async fn oversized_headers_are_refused_by_every_adapter() {
             assert!(matches!(status, 400 | 401 | 431), "{base}: {status}");
         }
     }
+}
+
+/// Issue 12, item 7: every URL tokengate contacts obeys one scheme policy. An `http`
+/// issuer on a remote host is refused at `build()` whenever it would be contacted: for
+/// discovery, and for the introspection endpoint's metadata even when an https
+/// `jwks_url` skips key discovery (else a network attacker names its own endpoint,
+/// receives the client credentials and every opaque token, and answers `active: true`).
+#[tokio::test]
+async fn a_plain_http_issuer_is_never_asked_for_the_introspection_endpoint() {
+    use tokengate::{ConfigError, TokenFormat, Validator};
+    let remote = || {
+        Validator::builder()
+            .issuer("http://example.invalid")
+            .audience("api")
+            .jwks_url("https://id.example/jwks")
+    };
+    for format in [TokenFormat::Opaque, TokenFormat::JwtOrOpaque] {
+        let err = remote()
+            .introspection("client", "secret")
+            .token_format(format)
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::InsecureUrl("issuer"), "{format:?}");
+    }
+    // An explicit https endpoint means the http issuer is never contacted: only its name
+    // is compared with `iss`.
+    assert!(
+        remote()
+            .introspection("client", "secret")
+            .introspection_endpoint("https://id.example/introspect")
+            .build()
+            .is_ok()
+    );
+    // The same over HTTP: a loopback issuer whose metadata names a plain-http remote
+    // introspection endpoint is never trusted with a token (503, no request made).
+    let issuer = MockIssuer::start().await;
+    issuer.set_metadata("introspection_endpoint", "http://192.0.2.1/introspect");
+    let (id, secret) = tokengate::testing::DEFAULT_INTROSPECTION_CLIENT;
+    let api = serve(
+        builder_for(&issuer)
+            .introspection(id, secret)
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let reply = api.get("/me", Some(&issuer.token().opaque())).await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert_eq!(issuer.introspection_hits(), 0);
+}
+
+/// An opaque token `elsewhere` knows, with the claims `issuer` would accept.
+fn for_issuer(elsewhere: &MockIssuer, issuer: &MockIssuer) -> String {
+    elsewhere
+        .token()
+        .claim("iss", issuer.issuer())
+        .audience(issuer.audience())
+        .opaque()
+}
+
+/// A server on 127.0.0.1 answering every request with `status` to `location`.
+async fn redirector(status: u16, location: String) -> String {
+    use axum::http::{StatusCode, header::LOCATION};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move {
+            (
+                StatusCode::from_u16(status).unwrap(),
+                [(LOCATION, location)],
+            )
+        }
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    base
+}
+
+/// Issue 12, item 10: a 307/308 on the introspection POST would re-send the token and,
+/// with `client_secret_post`, the secret, to wherever it points. No redirects there: the
+/// target receives nothing and the API answers 503.
+#[tokio::test]
+async fn the_introspection_post_never_follows_a_redirect() {
+    use tokengate::ClientAuth;
+    let (id, secret) = tokengate::testing::DEFAULT_INTROSPECTION_CLIENT;
+    for auth in [ClientAuth::ClientSecretBasic, ClientAuth::ClientSecretPost] {
+        for status in [307, 308] {
+            let issuer = MockIssuer::start().await;
+            // The attacker's endpoint: the mock's own, which counts the requests it gets
+            // and would answer `active: true` for the token.
+            let elsewhere = MockIssuer::start().await;
+            let moved = redirector(status, elsewhere.introspection_url()).await;
+            let validator = builder_for(&issuer)
+                .introspection(id, secret)
+                .introspection_auth(auth)
+                .introspection_endpoint(format!("{moved}/introspect"))
+                .build()
+                .unwrap();
+            let api = serve(validator).await;
+            let reply = api.get("/me", Some(&for_issuer(&elsewhere, &issuer))).await;
+            assert_eq!(reply.status, 503, "{auth:?} {status}: {reply:?}");
+            assert_eq!(elsewhere.introspection_hits(), 0, "{auth:?} {status}");
+        }
+    }
+}
+
+/// Issue 12, item 10, with a client of the user's that follows redirects: the request
+/// cannot be held back, but the answer from anywhere but the endpoint is refused (503).
+#[tokio::test]
+async fn an_introspection_answer_from_a_redirect_target_is_refused() {
+    let (id, secret) = tokengate::testing::DEFAULT_INTROSPECTION_CLIENT;
+    let issuer = MockIssuer::start().await;
+    let elsewhere = MockIssuer::start().await;
+    let moved = redirector(307, elsewhere.introspection_url()).await;
+    let follows = reqwest::Client::builder().build().unwrap();
+    // With `client_secret_post` the secret is in the body, which reqwest re-sends on a
+    // 307 (it drops `Authorization` when the host changes).
+    let validator = builder_for(&issuer)
+        .introspection(id, secret)
+        .introspection_auth(tokengate::ClientAuth::ClientSecretPost)
+        .introspection_endpoint(format!("{moved}/introspect"))
+        .http_client(follows)
+        .build()
+        .unwrap();
+    let api = serve(validator).await;
+    let reply = api.get("/me", Some(&for_issuer(&elsewhere, &issuer))).await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+}
+
+/// Issue 12, item 12: neither builder's `Debug` shows a client secret.
+#[tokio::test]
+async fn builders_never_print_client_secrets() {
+    let secret = "hunter2-very-secret";
+    let builder = tokengate::Validator::builder()
+        .issuer("https://id.example")
+        .audience("api")
+        .introspection("my-api", secret);
+    let printed = format!("{builder:?}");
+    assert!(printed.contains("my-api"), "{printed}");
+    assert!(!printed.contains(secret), "{printed}");
+    let dev = tokengate::dev_server::DevServer::builder().client(
+        "my-app",
+        secret,
+        ["http://127.0.0.1:9/cb"],
+        ["read"],
+    );
+    let printed = format!("{dev:?}");
+    assert!(printed.contains("my-app"), "{printed}");
+    assert!(!printed.contains(secret), "{printed}");
 }

@@ -74,7 +74,7 @@ async fn max_age_drives_a_background_refresh_that_no_request_waits_for() {
     issuer.set_behavior(Behavior::Normal);
     eventually("the refresh to complete", || async {
         validator.key_set_stats().age.unwrap() < Duration::from_secs(2)
-            && validator.key_set_stats().not_modified == 1
+            && validator.key_set_stats().not_modified >= 1
     })
     .await;
 }

@@ -51,20 +51,44 @@ async fn two_authorization_headers_are_invalid_request() {
     assert_eq!(reply.error().as_deref(), Some("invalid_request"));
 }
 
+/// RFC 6750 section 3.1: `invalid_request` is for a malformed *request*: `Bearer` with
+/// no token at all (or, above, two `Authorization` headers).
 #[tokio::test]
-async fn empty_or_non_token68_bearer_is_invalid_request() {
+async fn bearer_without_a_token_is_invalid_request() {
+    let (_issuer, api) = issuer_and_api().await;
+    for value in ["Bearer", "Bearer ", "Bearer    "] {
+        let reply = api.get_with_headers("/me", &[value]).await;
+        assert_eq!(reply.status, 400, "{value:?}: {reply:?}");
+        assert_eq!(reply.error().as_deref(), Some("invalid_request"));
+    }
+}
+
+/// A token made of characters outside `b64token` is a malformed *token*: 401
+/// `invalid_token` (RFC 6750 section 3.1), as Spring Security and
+/// express-oauth2-jwt-bearer answer, on required and optional routes alike.
+#[tokio::test]
+async fn a_token_outside_b64token_is_invalid_token() {
     let (_issuer, api) = issuer_and_api().await;
     for value in [
-        "Bearer",
-        "Bearer ",
+        "Bearer !!!.@@@.###",
         "Bearer a b",
         "Bearer a,b",
         "Bearer \"a\"",
         "Bearer a=b",
+        "Bearer ===",
+        "Bearer a;b",
     ] {
-        let reply = api.get_with_headers("/me", &[value]).await;
-        assert_eq!(reply.status, 400, "{value:?}: {reply:?}");
-        assert_eq!(reply.error().as_deref(), Some("invalid_request"));
+        for path in ["/me", "/greet"] {
+            let reply = api.get_with_headers(path, &[value]).await;
+            assert_eq!(reply.status, 401, "{path} {value:?}: {reply:?}");
+            assert_eq!(
+                reply.challenge.as_deref(),
+                Some(
+                    r#"Bearer error="invalid_token", error_description="The access token is malformed""#
+                ),
+                "{path} {value:?}"
+            );
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The authorization, token and introspection endpoints.
 
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -253,7 +254,9 @@ fn authenticate<'a>(
     };
     let client = config.client(&id).ok_or_else(failed)?;
     match (&client.secret, &secret) {
-        (Some(expected), Some(given)) if secrets_equal(given, expected) => Ok(client),
+        (Some(expected), Some(given)) if secrets_equal(given, expected.expose_secret()) => {
+            Ok(client)
+        }
         (None, None) => Ok(client),
         _ => Err(failed()),
     }
@@ -274,8 +277,8 @@ fn authenticate_basic<'a>(
         Some(client)
             if client
                 .secret
-                .as_deref()
-                .is_some_and(|expected| secrets_equal(&secret, expected)) =>
+                .as_ref()
+                .is_some_and(|expected| secrets_equal(&secret, expected.expose_secret())) =>
         {
             Ok(client)
         }

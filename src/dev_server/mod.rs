@@ -101,6 +101,7 @@
 //! refresh tokens and access tokens each), and stops when the [`DevServer`] is dropped.
 //! It is a development tool: **never use it in production**.
 
+use secrecy::{ExposeSecret, SecretString};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -145,8 +146,9 @@ pub const MAX_GRANTS: usize = 10_000;
 #[derive(Debug, Clone)]
 pub(crate) struct Client {
     pub(crate) id: String,
-    /// `None`: a public client (RFC 6749 2.1), which cannot keep a secret.
-    pub(crate) secret: Option<String>,
+    /// `None`: a public client (RFC 6749 2.1), which cannot keep a secret. Redacted in
+    /// `Debug`, so a printed builder or config never shows it.
+    pub(crate) secret: Option<SecretString>,
     pub(crate) redirect_uris: Vec<String>,
     pub(crate) scopes: Vec<String>,
 }
@@ -270,7 +272,7 @@ impl DevServerBuilder {
     {
         self.clients.push(Client {
             id: id.to_owned(),
-            secret: Some(secret.to_owned()),
+            secret: Some(SecretString::from(secret)),
             redirect_uris: redirect_uris.into_iter().map(Into::into).collect(),
             scopes: scopes.into_iter().map(Into::into).collect(),
         });
@@ -356,7 +358,7 @@ impl DevServerBuilder {
         if clients.is_empty() {
             clients.push(Client {
                 id: DEFAULT_CLIENT_ID.to_owned(),
-                secret: Some(DEFAULT_CLIENT_SECRET.to_owned()),
+                secret: Some(SecretString::from(DEFAULT_CLIENT_SECRET)),
                 redirect_uris: vec![DEFAULT_REDIRECT_URI.to_owned()],
                 scopes: DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
             });
@@ -474,7 +476,11 @@ fn check_settings(
         if clients[..i].iter().any(|c| c.id == client.id) {
             return fail(format!("client id {:?} is registered twice", client.id));
         }
-        if client.secret.as_deref() == Some("") {
+        if client
+            .secret
+            .as_ref()
+            .is_some_and(|s| s.expose_secret().is_empty())
+        {
             return fail(format!("client {:?} has an empty secret", client.id));
         }
         for uri in &client.redirect_uris {

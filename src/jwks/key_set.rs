@@ -22,6 +22,11 @@ use serde_json::Value;
 pub const MIN_RSA_BITS: usize = 2048;
 /// aws-lc-rs verifies RSA up to 8192 bits; a larger modulus would be a denial of service.
 pub const MAX_RSA_BITS: usize = 8192;
+/// The longest `kid` looked up or remembered. RFC 7515 section 4.1.4 leaves its length
+/// open; real issuers use at most a few dozen bytes (a UUID, a thumbprint). Longer ones,
+/// in a token or a JWKS, are refused before any lookup, so that a flood of made-up `kid`s
+/// costs bounded memory in the unknown-`kid` memory.
+pub(crate) const MAX_KID_BYTES: usize = 256;
 
 /// The kinds of key we verify with, with the curve where one matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +172,10 @@ pub(crate) struct KeySet {
     by_kid: HashMap<String, Vec<Arc<VerifyingKey>>>,
     /// Keys without a `kid`, and every key, for tokens that name none.
     all: Vec<Arc<VerifyingKey>>,
+    /// JWKs in the document, usable or not.
+    published: usize,
+    /// JWKs left unread because the set reached `max_keys`.
+    over_cap: usize,
 }
 
 /// What a lookup found.
@@ -184,19 +193,21 @@ pub(crate) enum Lookup {
 impl KeySet {
     /// Parses a JWKS document, keeping every usable key and skipping the rest.
     ///
-    /// Fails only when the document itself is not `{"keys": [...]}`.
+    /// Fails only when the document itself is not `{"keys": [...]}`. Once `max_keys`
+    /// usable keys are kept the rest is left unread ([`KeySet::over_cap`]; the caller
+    /// logs it).
     pub(crate) fn from_json(doc: &Value, max_keys: usize) -> Result<KeySet, &'static str> {
         let keys = doc
             .get("keys")
             .and_then(Value::as_array)
             .ok_or("the JWKS is not an object with a \"keys\" array")?;
-        let mut set = KeySet::default();
+        let mut set = KeySet {
+            published: keys.len(),
+            ..KeySet::default()
+        };
         for (index, jwk) in keys.iter().enumerate() {
             if set.all.len() == max_keys {
-                tracing::warn!(
-                    max_keys,
-                    "JWKS has more keys than allowed; the rest are ignored"
-                );
+                set.over_cap = keys.len() - index;
                 break;
             }
             match parse_jwk(jwk) {
@@ -219,6 +230,16 @@ impl KeySet {
     /// How many usable keys the set holds.
     pub(crate) fn len(&self) -> usize {
         self.all.len()
+    }
+
+    /// How many JWKs the document held, usable or not.
+    pub(crate) fn published(&self) -> usize {
+        self.published
+    }
+
+    /// How many JWKs were left unread because the set reached its key cap.
+    pub(crate) fn over_cap(&self) -> usize {
+        self.over_cap
     }
 
     /// Replaces keys identical to keys of `previous` (same `kid`, type, `alg` and key
@@ -311,6 +332,10 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<(Option<String>, VerifyingKey), &
     }
     let kid = match jwk.get("kid") {
         None => None,
+        // Tokens with longer kids are refused unread: such a key could never verify.
+        Some(Value::String(kid)) if kid.len() > MAX_KID_BYTES => {
+            return Err("kid longer than 256 bytes");
+        }
         Some(Value::String(kid)) => Some(kid.clone()),
         Some(_) => return Err("kid is not a string"),
     };
@@ -342,7 +367,17 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<(Option<String>, VerifyingKey), &
             let n = b64(jwk, "n")?;
             let e = b64(jwk, "e")?;
             let (n, e) = (strip_leading_zeros(&n), strip_leading_zeros(&e));
-            let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+            // Attacker-sized input: checked arithmetic only. An empty (or all-zero)
+            // modulus has no bits; otherwise its first byte is non-zero, so fewer than 8
+            // of its bits are leading zeros.
+            let bits = match n.first() {
+                None => 0,
+                Some(first) => n
+                    .len()
+                    .checked_mul(8)
+                    .and_then(|all| all.checked_sub(first.leading_zeros() as usize))
+                    .unwrap_or(usize::MAX),
+            };
             if bits < MIN_RSA_BITS {
                 return Err("RSA modulus shorter than 2048 bits");
             }
@@ -575,6 +610,73 @@ mod tests {
         let keys: Vec<Value> = (0..10).map(|_| rsa_jwk(2048)).collect();
         let s = KeySet::from_json(&json!({ "keys": keys }), 3).unwrap();
         assert_eq!(s.len(), 3);
+        assert_eq!((s.published(), s.over_cap()), (10, 7));
+        let s = KeySet::from_json(&json!({ "keys": [rsa_jwk(2048)] }), 3).unwrap();
+        assert_eq!((s.published(), s.over_cap()), (1, 0));
+    }
+
+    /// Parsing a JWKS as large as the default body cap allows, of the smallest keys of
+    /// each kind (every one checked by aws-lc-rs at load), stays bounded. The byte cap,
+    /// not the key cap, binds first. Prints the times (`-- --nocapture`).
+    #[test]
+    fn a_max_size_jwks_parses_in_bounded_time() {
+        let cap = crate::DEFAULT_MAX_JWKS_BYTES;
+        let p256 = ec_jwk("P-256", 32);
+        let mut off_curve = p256.clone();
+        off_curve["y"] = json!(URL_SAFE_NO_PAD.encode([1u8; 32]));
+        let ed = json!({"kty": "OKP", "crv": "Ed25519",
+            "x": URL_SAFE_NO_PAD.encode(
+                aws_lc_rs::signature::KeyPair::public_key(
+                    &aws_lc_rs::signature::Ed25519KeyPair::generate().unwrap()).as_ref())});
+        for (name, template) in [
+            ("Ed25519, no kid", ed),
+            ("P-256", p256),
+            ("P-256 off the curve", off_curve),
+            ("RSA-2048", rsa_jwk(2048)),
+            ("RSA-8192", rsa_jwk(8192)),
+        ] {
+            let one = template.to_string().len() + 1;
+            let count = cap / one;
+            let doc = json!({ "keys": vec![template; count] });
+            assert!(doc.to_string().len() <= cap);
+            let started = std::time::Instant::now();
+            let parsed = KeySet::from_json(&doc, crate::DEFAULT_MAX_KEYS).unwrap();
+            let took = started.elapsed();
+            println!(
+                "{name}: {count} JWKs in {cap} bytes parsed in {took:?}, {} kept",
+                parsed.len()
+            );
+            assert_eq!(
+                parsed.over_cap(),
+                0,
+                "{name}: the key cap bound before the byte cap"
+            );
+            assert!(
+                took < std::time::Duration::from_secs(20),
+                "{name}: {took:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn kids_longer_than_the_bound_are_skipped() {
+        let mut long = rsa_jwk(2048);
+        long["kid"] = json!("k".repeat(MAX_KID_BYTES + 1));
+        let mut at_bound = rsa_jwk(2048);
+        at_bound["kid"] = json!("k".repeat(MAX_KID_BYTES));
+        assert_eq!(set(vec![long]).len(), 0);
+        assert_eq!(set(vec![at_bound]).len(), 1);
+    }
+
+    #[test]
+    fn rsa_moduli_that_are_empty_or_zero_are_skipped_not_a_panic() {
+        for n in ["", "AA", "AAAA"] {
+            let jwk = json!({"kty": "RSA", "kid": "r", "n": n, "e": "AQAB"});
+            assert!(parse_jwk(&jwk).is_err(), "n = {n:?}");
+        }
+        let jwk =
+            json!({"kty": "RSA", "kid": "r", "n": URL_SAFE_NO_PAD.encode([0u8; 256]), "e": ""});
+        assert!(parse_jwk(&jwk).is_err());
     }
 
     #[test]

@@ -9,9 +9,11 @@
 //!   [`min_cache_ttl`, `max_cache_ttl`], [`DEFAULT_CACHE_TTL`](crate::DEFAULT_CACHE_TTL)
 //!   when the issuer says nothing. Refreshes are conditional (`If-None-Match`,
 //!   `If-Modified-Since`); a `304` renews the lifetime without re-parsing keys.
-//! - **Refresh ahead, in the background.** Once 80 % of the lifetime has passed, the next
-//!   request starts a refresh on a background task and is served from memory; so is every
-//!   request after the set goes stale. No request in steady state waits on the network.
+//! - **Refresh ahead, in the background.** Once 80 % of the lifetime has passed, a timer
+//!   task (one per cache, holding it weakly) refreshes the set without waiting for a
+//!   request, and the next request would start one too; requests are served from memory
+//!   meanwhile, as is every request after the set goes stale. No request in steady state
+//!   waits on the network.
 //! - **A request waits for a fetch only** when its `kid` is unknown (and the fetch budget
 //!   allows one) or when no key set was ever fetched; concurrent waiters share one fetch
 //!   (single flight).
@@ -21,7 +23,11 @@
 //!   [`DEFAULT_MAX_RETRY_BACKOFF`](crate::DEFAULT_MAX_RETRY_BACKOFF). A flood of made-up
 //!   `kid`s therefore costs the issuer at most one request per cooldown, and a `kid` found
 //!   unknown is remembered for a cooldown so that repeats cost a hash lookup.
-//! - **Stale if error.** A failed fetch keeps the last good keys, however old; failures
+//! - **A dropped caller changes nothing.** The budget is charged before a fetch starts and
+//!   the fetch runs on a task of its own, so a client that hangs up mid-fetch neither
+//!   re-opens the budget nor cancels the fetch.
+//! - **Stale if error.** A failed fetch keeps the last good keys, however old (a JWKS
+//!   that parses but holds no usable signature key is a failed fetch); failures
 //!   and recoveries are logged once per change of state, not per request.
 //! - **503 only before the first success.** While no key set was ever fetched, tokens get
 //!   [`Error::KeysUnavailable`] with the time until the next attempt (`Retry-After`); the
@@ -35,7 +41,7 @@ mod key_set;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
@@ -47,7 +53,8 @@ pub use key_set::{MAX_RSA_BITS, MIN_RSA_BITS};
 pub(crate) use cache_policy::TtlBounds;
 pub(crate) use discovery::fetch_metadata;
 pub(crate) use fetch::{FetchError, FetchLimits, redirect_policy, scheme_allowed};
-pub(crate) use key_set::{KeySet, Lookup, VerifyingKey, parse_jwk};
+pub(crate) use fetch::{check_not_redirected, check_url};
+pub(crate) use key_set::{KeySet, Lookup, MAX_KID_BYTES, VerifyingKey, parse_jwk};
 
 use crate::error::{Error, InvalidToken};
 use fetch::Conditional;
@@ -133,10 +140,15 @@ pub(crate) struct KeyCache {
     current: RwLock<Option<Arc<Cached>>>,
     /// Checked without waiting on a fetch in flight.
     budget: Mutex<Budget>,
-    /// Held for the duration of a fetch: the single flight.
-    refresh: tokio::sync::Mutex<RefreshState>,
+    /// Held for the duration of a fetch: the single flight. Shared with the task that
+    /// runs the fetch, which outlives a caller that goes away.
+    refresh: Arc<tokio::sync::Mutex<RefreshState>>,
     /// A background refresh is scheduled or running.
     background: AtomicBool,
+    /// The refresh timer task is running (at most one per cache).
+    timer: AtomicBool,
+    /// The last fetched set hit `max_keys` (a warning is logged on each change).
+    capped: AtomicBool,
     /// `kid`s recently found unknown after a fetch (or while fetching was not allowed).
     unknown_kids: moka::sync::Cache<String, ()>,
     counters: Counters,
@@ -153,6 +165,9 @@ struct RefreshState {
 const UNKNOWN_KID_CAPACITY: u64 = 10_000;
 /// Start the background refresh when this fraction of the lifetime is left.
 const REFRESH_AHEAD_DIVISOR: u32 = 5;
+/// The refresh timer never wakes more often than this, whatever the cooldown (which may
+/// be zero) and the issuer's caching headers say.
+const TIMER_MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 impl KeyCache {
     pub(crate) fn new(config: KeyCacheConfig) -> Self {
@@ -170,6 +185,9 @@ impl KeyCache {
             })),
             _ => None,
         };
+        if let KeySource::Static(set) = &config.source {
+            log_cap(set, config.max_keys);
+        }
         let unknown_kids = moka::sync::Cache::builder()
             .max_capacity(UNKNOWN_KID_CAPACITY)
             .time_to_live(config.cooldown.max(Duration::from_millis(1)))
@@ -178,8 +196,10 @@ impl KeyCache {
             config,
             current: RwLock::new(pinned),
             budget: Mutex::new(Budget::default()),
-            refresh: tokio::sync::Mutex::new(RefreshState { jwks_uri }),
+            refresh: Arc::new(tokio::sync::Mutex::new(RefreshState { jwks_uri })),
             background: AtomicBool::new(false),
+            timer: AtomicBool::new(false),
+            capped: AtomicBool::new(false),
             unknown_kids,
             counters: Counters::default(),
             failing: AtomicBool::new(false),
@@ -196,11 +216,17 @@ impl KeyCache {
 
     /// The key for this `kid` and `alg` if it can be decided from memory: `None` when a
     /// fetch is needed (an unknown `kid` not recently seen, or no key set yet).
+    ///
+    /// A `kid` longer than [`MAX_KID_BYTES`] is refused here, before any lookup, fetch or
+    /// memory of it: no published key has one (they are skipped when a set is parsed).
     pub(crate) fn key_now(
         self: &Arc<Self>,
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Option<Result<Arc<VerifyingKey>, Error>> {
+        if kid.is_some_and(|kid| kid.len() > MAX_KID_BYTES) {
+            return Some(Err(InvalidToken::UnknownKey.into()));
+        }
         let cached = self.current()?;
         self.refresh_ahead(&cached);
         match cached.set.lookup(kid, alg) {
@@ -262,7 +288,7 @@ impl KeyCache {
     }
 
     /// Fetches the key set now unless the budget forbids it; for warming up at start.
-    pub(crate) async fn prefetch(&self) -> Result<(), Error> {
+    pub(crate) async fn prefetch(self: &Arc<Self>) -> Result<(), Error> {
         let seen = self.current();
         self.refresh(seen.as_ref()).await.map(drop)
     }
@@ -297,10 +323,50 @@ impl KeyCache {
         let this = Arc::clone(self);
         let seen = Arc::clone(cached);
         runtime.spawn(async move {
+            // However the task ends (done, panicked, or dropped with its runtime), the
+            // flag is cleared: a flag left set would stop background refreshes for good.
+            let _clear = ClearOnDrop(&this.background);
             tracing::debug!("refreshing the key set in the background");
             let _ = this.refresh(Some(&seen)).await;
-            this.background.store(false, Ordering::Release);
         });
+    }
+
+    /// Starts the refresh timer unless it runs already or there is no tokio runtime.
+    ///
+    /// The timer refreshes the set when it is due (80 % of its lifetime), with or
+    /// without requests, as Envoy's JWKS cache does: an idle API neither keeps a key the
+    /// issuer removed nor makes the first request after the idle time wait for a fetch.
+    /// It holds the cache only weakly between wake-ups, so dropping the last
+    /// [`Validator`](crate::Validator) clone ends it, and it obeys the fetch budget.
+    fn ensure_timer(self: &Arc<Self>) {
+        if matches!(self.config.source, KeySource::Static(_)) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.timer.swap(true, Ordering::AcqRel) {
+            return; // one timer per cache
+        }
+        runtime.spawn(refresh_timer(Arc::downgrade(self)));
+    }
+
+    /// When the refresh timer should next look at the set: when it is due and the budget
+    /// allows a fetch, and not sooner than [`TIMER_MIN_INTERVAL`] from now.
+    fn next_timer_wake(&self) -> Option<Instant> {
+        let cached = self.current()?;
+        let allowed = self
+            .budget
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_allowed
+            .unwrap_or(cached.refresh_at);
+        Some(
+            cached
+                .refresh_at
+                .max(allowed)
+                .max(Instant::now() + TIMER_MIN_INTERVAL),
+        )
     }
 
     /// Time left before the budget allows another fetch, or `None` if one may start now.
@@ -316,7 +382,13 @@ impl KeyCache {
 
     /// A newer key set than `seen`: fetched now, or by a concurrent caller; or the current
     /// one when the budget forbids a fetch or the fetch fails.
-    async fn refresh(&self, seen: Option<&Arc<Cached>>) -> Result<Arc<Cached>, Error> {
+    ///
+    /// The fetch runs on a task of its own, which the caller merely awaits: a caller
+    /// dropped mid-fetch (a client that hung up: HTTP/1 close, HTTP/2 `RST_STREAM`) cancels
+    /// nothing. The budget is charged before the fetch starts, so nothing a caller does
+    /// can re-open it, and the fetch's result (the new keys, the `kid`s remembered as
+    /// unknown by the waiters) is there for the next request.
+    async fn refresh(self: &Arc<Self>, seen: Option<&Arc<Cached>>) -> Result<Arc<Cached>, Error> {
         let unavailable = |left: Duration| Error::KeysUnavailable { retry_after: left };
         if let KeySource::Static(_) = self.config.source {
             return self.current().ok_or(unavailable(self.config.cooldown));
@@ -329,7 +401,7 @@ impl KeyCache {
                 return self.current().ok_or(unavailable(left));
             }
         }
-        let mut state = self.refresh.lock().await;
+        let state = Arc::clone(&self.refresh).lock_owned().await;
         let current = self.current();
         // A concurrent caller refreshed while we waited for the lock: use its result.
         let changed = match (&current, seen) {
@@ -345,8 +417,55 @@ impl KeyCache {
             return current.ok_or(unavailable(left));
         }
         self.counters.fetches.fetch_add(1, Ordering::Relaxed);
+        let started = self.charge();
+        let this = Arc::clone(self);
+        let fetch = async move { this.fetch_and_publish(state, current, started).await };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => match runtime.spawn(fetch).await {
+                Ok(outcome) => outcome,
+                // The fetch task panicked or its runtime is shutting down; the budget was
+                // charged, and the lock released with the task.
+                Err(_) => {
+                    let left = self.wait_before_fetch().unwrap_or(self.config.cooldown);
+                    self.current().ok_or(unavailable(left))
+                }
+            },
+            Err(_) => fetch.await,
+        }
+    }
+
+    /// Charges the budget for an attempt starting now (one cooldown; [`KeyCache::settle`]
+    /// widens it to the backoff if the attempt fails). Returns the start time.
+    fn charge(&self) -> Instant {
         let started = Instant::now();
+        let mut budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
+        budget.next_allowed = Some(started + self.config.cooldown);
+        started
+    }
+
+    /// One fetch attempt and its consequences: the budget settled, the set published,
+    /// state changes logged. Holds the single-flight lock throughout.
+    async fn fetch_and_publish(
+        self: Arc<Self>,
+        mut state: tokio::sync::OwnedMutexGuard<RefreshState>,
+        current: Option<Arc<Cached>>,
+        started: Instant,
+    ) -> Result<Arc<Cached>, Error> {
+        let unavailable = |left: Duration| Error::KeysUnavailable { retry_after: left };
         let outcome = self.fetch(&mut state, current.as_deref()).await;
+        // A set that parses but holds no usable key is a failed fetch: it must not
+        // replace a good one (stale-if-error, RFC 5861 section 4). With nothing to keep,
+        // it is published, so tokens get 401 rather than 503, but still counts as a
+        // failure for the budget and the logs.
+        let (outcome, empty) = match outcome {
+            Ok(fetched) if fetched.set.len() == 0 => (
+                Err(FetchError::Invalid(
+                    "the JWKS holds no usable signature key",
+                )),
+                Some(fetched),
+            ),
+            other => (other, None),
+        };
         crate::metrics::key_fetch(outcome.is_ok(), started.elapsed());
         let was_failing = self.failing.load(Ordering::Relaxed);
         match outcome {
@@ -355,8 +474,18 @@ impl KeyCache {
                 if was_failing {
                     tracing::info!("key set fetch recovered");
                 }
+                // A 304 keeps the very same set: nothing to log.
+                if current
+                    .as_ref()
+                    .is_none_or(|c| !Arc::ptr_eq(&c.set, &cached.set))
+                {
+                    log_rotation(current.as_ref().map(|c| &*c.set), &cached.set);
+                    self.log_cap_change(&cached.set);
+                }
                 let cached = Arc::new(cached);
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(cached.clone());
+                drop(state);
+                self.ensure_timer();
                 Ok(cached)
             }
             Err(error) => {
@@ -369,7 +498,29 @@ impl KeyCache {
                         "key set fetch failed; keeping the last good keys"
                     );
                 }
-                current.ok_or(unavailable(retry_in))
+                match (current, empty) {
+                    (Some(current), _) => Ok(current),
+                    (None, Some(empty)) => {
+                        let empty = Arc::new(empty);
+                        *self.current.write().unwrap_or_else(|e| e.into_inner()) =
+                            Some(empty.clone());
+                        Ok(empty)
+                    }
+                    (None, None) => Err(unavailable(retry_in)),
+                }
+            }
+        }
+    }
+
+    /// Warns when the fetched set starts or stops hitting `max_keys` (once per change,
+    /// not per fetch).
+    fn log_cap_change(&self, set: &KeySet) {
+        let capped = set.over_cap() > 0;
+        if self.capped.swap(capped, Ordering::Relaxed) != capped {
+            if capped {
+                log_cap(set, self.config.max_keys);
+            } else {
+                tracing::info!(keys = set.len(), "JWKS fits within max_keys again");
             }
         }
     }
@@ -443,7 +594,6 @@ impl KeyCache {
                 let set = KeySet::from_json(body, config.max_keys)
                     .map_err(FetchError::Invalid)?
                     .reusing(current.map(|c| &*c.set));
-                log_rotation(current.map(|c| &*c.set), &set);
                 Arc::new(set)
             }
             (None, Some(current)) => {
@@ -466,6 +616,61 @@ impl KeyCache {
             refresh_at,
             conditional,
         })
+    }
+}
+
+/// Resets a flag when dropped: however the task holding it ends.
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// The refresh timer of one cache (see [`KeyCache::ensure_timer`]): sleeps until the set
+/// is due, refreshes it through the fetch budget, and ends when the cache is dropped.
+async fn refresh_timer(cache: Weak<KeyCache>) {
+    /// Clears the cache's timer flag however the task ends, so that the next successful
+    /// fetch can start a new timer (say, after the runtime it ran on shut down).
+    struct Stopped(Weak<KeyCache>);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            if let Some(cache) = self.0.upgrade() {
+                cache.timer.store(false, Ordering::Release);
+            }
+        }
+    }
+    let _stopped = Stopped(cache.clone());
+    loop {
+        // No strong reference is held while sleeping.
+        let Some(wake) = cache.upgrade().and_then(|c| c.next_timer_wake()) else {
+            return;
+        };
+        tokio::time::sleep_until(wake).await;
+        let Some(this) = cache.upgrade() else {
+            return;
+        };
+        let Some(current) = this.current() else {
+            return;
+        };
+        if Instant::now() >= current.refresh_at && this.wait_before_fetch().is_none() {
+            tracing::debug!("refreshing the key set on its timer");
+            let _ = this.refresh(Some(&current)).await;
+        }
+    }
+}
+
+/// Warns that a set reached `max_keys`, with the numbers.
+fn log_cap(set: &KeySet, max_keys: usize) {
+    if set.over_cap() > 0 {
+        tracing::warn!(
+            max_keys,
+            published = set.published(),
+            kept = set.len(),
+            unread = set.over_cap(),
+            "JWKS has more keys than max_keys allows; the rest are ignored"
+        );
     }
 }
 
@@ -499,4 +704,64 @@ fn jitter(max: Duration) -> Duration {
         return Duration::ZERO;
     }
     Duration::from_nanos(RandomState::new().hash_one(std::time::SystemTime::now()) % nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Behavior, MockIssuer};
+
+    fn cache_for(issuer: &MockIssuer) -> Arc<KeyCache> {
+        Arc::new(KeyCache::new(KeyCacheConfig {
+            source: KeySource::JwksUrl(Url::parse(&issuer.jwks_url()).unwrap()),
+            client: reqwest::Client::new(),
+            limits: FetchLimits {
+                timeout: Duration::from_secs(30),
+                max_body: 512 * 1024,
+                // The mock issuer is on loopback http, which the policy allows anyway.
+                allow_http: false,
+            },
+            cooldown: Duration::ZERO,
+            max_backoff: Duration::from_secs(1),
+            ttl: TtlBounds {
+                min: Duration::ZERO,
+                max: Duration::from_secs(3600),
+                default: Duration::from_secs(600),
+            },
+            max_keys: 64,
+            allow_http: true,
+        }))
+    }
+
+    /// Item 5: a background refresh whose task is dropped (its runtime shut down) or
+    /// panics must not leave the `background` flag set, or refreshes would stop for good.
+    #[test]
+    fn the_background_flag_is_reset_when_its_task_is_dropped() {
+        let main = tokio::runtime::Runtime::new().unwrap();
+        let issuer = main.block_on(MockIssuer::start());
+        issuer.set_jwks_headers(&[("cache-control", "max-age=0")]);
+        let cache = cache_for(&issuer);
+        main.block_on(cache.prefetch()).unwrap();
+        issuer.set_behavior(Behavior::Hang);
+
+        let doomed = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        doomed.block_on(async {
+            let cached = cache.current().unwrap();
+            cache.refresh_ahead(&cached);
+            // Let the task start and reach the hung issuer.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        });
+        assert!(
+            cache.background.load(Ordering::Acquire),
+            "a refresh is running"
+        );
+        drop(doomed); // the refresh task is dropped mid-fetch
+        assert!(
+            !cache.background.load(Ordering::Acquire),
+            "the background flag outlived its task"
+        );
+    }
 }

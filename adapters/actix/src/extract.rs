@@ -32,8 +32,8 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use serde::de::DeserializeOwned;
 use tokengate::Error;
+use tokengate::claims::FromClaims;
 
 use crate::error::Rejection;
 
@@ -77,15 +77,13 @@ pub struct Claims<T = tokengate::Claims>(pub T);
 pub struct OptionalClaims<T = tokengate::Claims>(pub Option<T>);
 
 /// `None` without verified claims; the typed claims, or the refusal, otherwise.
-fn typed_claims<T: DeserializeOwned + 'static>(
-    request: &HttpRequest,
-) -> Option<Result<T, Rejection>> {
+fn typed_claims<T: FromClaims>(request: &HttpRequest) -> Option<Result<T, Rejection>> {
     let extensions = request.extensions();
     let claims = extensions.get::<tokengate::Claims>()?;
     Some(tokengate::claims::typed(claims).map_err(Rejection))
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for Claims<T> {
+impl<T: FromClaims> FromRequest for Claims<T> {
     type Error = Rejection;
     type Future = Ready<Result<Self, Self::Error>>;
 
@@ -95,7 +93,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Claims<T> {
     }
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for OptionalClaims<T> {
+impl<T: FromClaims> FromRequest for OptionalClaims<T> {
     type Error = Rejection;
     type Future = Ready<Result<Self, Self::Error>>;
 

@@ -40,8 +40,8 @@ use axum_core::body::Body;
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
-use serde::de::DeserializeOwned;
 use tokengate::Error;
+use tokengate::claims::FromClaims;
 
 use crate::response::rejection;
 
@@ -53,9 +53,7 @@ use crate::response::rejection;
 #[derive(Debug, Clone)]
 pub struct Claims<T = tokengate::Claims>(pub T);
 
-fn claims_from<T: DeserializeOwned + 'static>(
-    parts: &Parts,
-) -> Option<Result<Claims<T>, Rejection>> {
+fn claims_from<T: FromClaims>(parts: &Parts) -> Option<Result<Claims<T>, Rejection>> {
     let claims = parts.extensions.get::<tokengate::Claims>()?;
     Some(
         tokengate::claims::typed(claims)
@@ -67,7 +65,7 @@ fn claims_from<T: DeserializeOwned + 'static>(
 impl<S, T> FromRequestParts<S> for Claims<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned + 'static,
+    T: FromClaims,
 {
     type Rejection = Rejection;
 
@@ -79,7 +77,7 @@ where
 impl<S, T> OptionalFromRequestParts<S> for Claims<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned + 'static,
+    T: FromClaims,
 {
     type Rejection = Rejection;
 
