@@ -49,9 +49,17 @@ fn resource_metadata(validator: &tokengate::Validator) -> Option<ResourceMetadat
 async fn main() -> std::io::Result<()> {
     let setup = common::setup().await;
     let metadata = resource_metadata(&setup.validator);
+    let listener = std::net::TcpListener::bind(&setup.bind_addr).unwrap_or_else(|e| {
+        eprintln!("cannot listen on {}: {e}", setup.bind_addr);
+        std::process::exit(1);
+    });
+    let addr = listener.local_addr().expect("bound address");
     let mut gate = TokenGate::new(setup.validator.clone());
     if let Some(metadata) = &metadata {
         gate = gate.resource_metadata(metadata);
+    }
+    if let Some(dpop) = common::dpop(addr) {
+        gate = gate.dpop(dpop);
     }
     let served = metadata.clone();
     let server = HttpServer::new(move || {
@@ -74,12 +82,12 @@ async fn main() -> std::io::Result<()> {
                     ),
             )
     })
-    .bind(&setup.bind_addr)
+    .listen(listener)
     .unwrap_or_else(|e| {
         eprintln!("cannot listen on {}: {e}", setup.bind_addr);
         std::process::exit(1);
     });
-    common::announce(&setup, server.addrs()[0]);
+    common::announce(&setup, addr);
     if let Some(metadata) = &metadata {
         println!("resource metadata (RFC 9728): {}", metadata.metadata_url());
     }

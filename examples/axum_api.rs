@@ -50,9 +50,19 @@ async fn main() {
     let setup = common::setup().await;
     let metadata = resource_metadata(&setup.validator);
 
+    let listener = tokio::net::TcpListener::bind(&setup.bind_addr)
+        .await
+        .unwrap_or_else(|e| {
+            eprintln!("cannot listen on {}: {e}", setup.bind_addr);
+            std::process::exit(1);
+        });
+    let addr = listener.local_addr().expect("bound address");
     let mut gate = TokenGateLayer::new(setup.validator.clone());
     if let Some(metadata) = &metadata {
         gate = gate.resource_metadata(metadata);
+    }
+    if let Some(dpop) = common::dpop(addr) {
+        gate = gate.dpop(dpop);
     }
     let protected = Router::new()
         .route("/me", get(me))
@@ -67,13 +77,7 @@ async fn main() {
         app = app.route_service(&metadata.well_known_path(), service);
     }
 
-    let listener = tokio::net::TcpListener::bind(&setup.bind_addr)
-        .await
-        .unwrap_or_else(|e| {
-            eprintln!("cannot listen on {}: {e}", setup.bind_addr);
-            std::process::exit(1);
-        });
-    common::announce(&setup, listener.local_addr().expect("bound address"));
+    common::announce(&setup, addr);
     if let Some(metadata) = &metadata {
         println!("resource metadata (RFC 9728): {}", metadata.metadata_url());
     }

@@ -113,7 +113,72 @@ async fn missing_token_is_401_with_a_bare_challenge() {
         let api = Example::against(name, &issuer).await;
         let reply = api.get("/me", &[]).await;
         assert_eq!(reply.status, 401, "{name}");
+        // DPoP is allowed by default: both schemes are offered (RFC 9449 section 7.1).
+        assert_eq!(
+            reply.challenge.as_deref(),
+            Some(format!(r#"Bearer, DPoP algs="{ALL_ALGS}""#).as_str()),
+            "{name}"
+        );
+        let off = Example::start(name, &[("TOKENGATE_DPOP", "off".to_owned())]).await;
+        let reply = off.get("/me", &[]).await;
         assert_eq!(reply.challenge.as_deref(), Some("Bearer"), "{name}");
+    }
+}
+
+/// Every algorithm a DPoP proof may use by default, as the challenge lists them.
+const ALL_ALGS: &str = "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA";
+
+#[tokio::test]
+async fn dpop_bound_tokens_need_their_proof_and_required_mode_refuses_bearer_tokens() {
+    use tokengate::testing::DpopKey;
+    let issuer = MockIssuer::start().await;
+    let client = DpopKey::generate(tokengate::Algorithm::ES256);
+    let bound = issuer
+        .token()
+        .subject("alice")
+        .claim("cnf", client.cnf())
+        .sign();
+    for name in EXAMPLES {
+        let api = Example::against(name, &issuer).await;
+        // TOKENGATE_PUBLIC_URL defaults to the address the example listens on.
+        let proof = client.proof("GET", &format!("{}/me", api.base), &bound);
+        let send = |proof: &str| {
+            api.client
+                .get(format!("{}/me", api.base))
+                .header("authorization", format!("DPoP {bound}"))
+                .header("dpop", proof)
+                .send()
+        };
+        let ok = reply(send(&proof).await.unwrap()).await;
+        assert_eq!(ok.status, 200, "{name}: {ok:?}");
+        assert_eq!(ok.json()["sub"], "alice", "{name}");
+        let replayed = reply(send(&proof).await.unwrap()).await;
+        assert_eq!(replayed.status, 401, "{name}");
+        assert_eq!(
+            replayed.error().as_deref(),
+            Some("invalid_dpop_proof"),
+            "{name}"
+        );
+        // The bound token as a bearer token: refused.
+        api.get_bearer("/me", &bound).await.assert_invalid_token();
+
+        let required = Example::start(
+            name,
+            &[
+                ("TOKENGATE_ISSUER", issuer.issuer().to_owned()),
+                ("TOKENGATE_AUDIENCE", issuer.audience().to_owned()),
+                ("TOKENGATE_DPOP", "required".to_owned()),
+            ],
+        )
+        .await;
+        let bearer = issuer.token().sign();
+        let refused = required.get_bearer("/me", &bearer).await;
+        assert_eq!(refused.status, 401, "{name}");
+        assert_eq!(
+            refused.challenge.as_deref(),
+            Some(format!(r#"DPoP algs="{ALL_ALGS}""#).as_str()),
+            "{name}"
+        );
     }
 }
 
@@ -262,9 +327,13 @@ async fn unsafe_configuration_exits_with_a_message_naming_the_setting() {
             ("TOKENGATE_ISSUER", "http://id.example".to_owned()),
             ("TOKENGATE_AUDIENCE", "api".to_owned()),
         ];
+        let dpop_mode = [("TOKENGATE_DPOP", "sometimes".to_owned())];
+        let public_url = [("TOKENGATE_PUBLIC_URL", "not a url".to_owned())];
         for (env, word) in [
             (&issuer_without_audience[..], "audience"),
             (&remote_http[..], "issuer"),
+            (&dpop_mode[..], "TOKENGATE_DPOP"),
+            (&public_url[..], "TOKENGATE_PUBLIC_URL"),
         ] {
             let output = tokio::time::timeout(STARTUP, command(name, env).output())
                 .await

@@ -15,6 +15,8 @@
 //!
 //! `TOKENGATE_ISSUER` may list several issuers, comma-separated: each token is routed by
 //! its `iss` to that issuer's own keys (same audience and settings for all).
+//! | `TOKENGATE_DPOP` | `off`, `allowed` (DPoP-bound tokens with proofs, and bearer tokens) or `required` (DPoP only) | `allowed` |
+//! | `TOKENGATE_PUBLIC_URL` | the origin clients sign in DPoP proofs' `htu` | `http://{listening address}` |
 //! | `BIND_ADDR` | where to listen | 127.0.0.1:3000 |
 
 use std::time::Duration;
@@ -163,6 +165,25 @@ pub async fn setup() -> Setup {
         validator,
         bind_addr,
         dev_issuer,
+    }
+}
+
+/// The DPoP settings of `TOKENGATE_DPOP` and `TOKENGATE_PUBLIC_URL`, for an API
+/// listening on `addr`; exits with a message on a bad value.
+pub fn dpop(addr: std::net::SocketAddr) -> Option<tokengate::binding::dpop::Dpop> {
+    let mode = env("TOKENGATE_DPOP").unwrap_or_else(|| "allowed".to_owned());
+    let public = env("TOKENGATE_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}"));
+    let dpop = || {
+        tokengate::binding::dpop::Dpop::new(&public)
+            .unwrap_or_else(|e| exit_with(&format!("TOKENGATE_PUBLIC_URL: {e}")))
+    };
+    match mode.as_str() {
+        "off" => None,
+        "allowed" => Some(dpop()),
+        "required" => Some(dpop().required()),
+        other => exit_with(&format!(
+            "TOKENGATE_DPOP must be off, allowed or required, not {other:?}"
+        )),
     }
 }
 
