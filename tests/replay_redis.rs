@@ -2,6 +2,8 @@
 //! installs it when missing). Each test starts its own server on a free 127.0.0.1 port,
 //! with no persistence, and stops it when done.
 
+mod common;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -159,4 +161,82 @@ async fn a_store_starts_while_redis_is_down() {
     let store = RedisReplayStore::connect(&format!("redis://127.0.0.1:{port}/")).unwrap();
     assert!(store.record([6; 32], TTL).await.is_err());
     assert!(RedisReplayStore::connect("not a url").is_err());
+}
+
+/// The API on both adapters, each a replica with its own connection to one Redis.
+async fn replicas(issuer: &tokengate::testing::MockIssuer, redis: &RedisServer) -> common::Api {
+    let validator = common::builder_for(issuer).build().unwrap();
+    let url = redis.url();
+    common::serve_gated(|| {
+        let store = RedisReplayStore::connect(&url).unwrap();
+        let dpop = tokengate::binding::dpop::Dpop::new("https://api.example.test")
+            .unwrap()
+            .replay_store(store);
+        tokengate::Gate::new(validator.clone()).dpop(dpop)
+    })
+    .await
+}
+
+async fn send_dpop(api: &common::Api, base: &str, token: &str, proof: &str) -> common::Reply {
+    let authorization = format!("DPoP {token}");
+    api.send_to(
+        base,
+        "/me",
+        &[("authorization", &authorization), ("dpop", proof)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_proof_replayed_against_another_replica_is_refused_over_http() {
+    use tokengate::testing::{DpopKey, MockIssuer};
+    let issuer = MockIssuer::start().await;
+    let redis = RedisServer::start();
+    let api = replicas(&issuer, &redis).await;
+    let client = DpopKey::generate(tokengate::Algorithm::ES256);
+    let token = issuer.token().claim("cnf", client.cnf()).sign();
+    let proof = client.proof("GET", "https://api.example.test/me", &token);
+    // axum's replica accepts it; actix's, sharing the Redis, refuses the replay.
+    let first = send_dpop(&api, &api.base, &token, &proof).await;
+    assert_eq!(first.status, 200, "{first:?}");
+    let replay = send_dpop(&api, &api.actix_base, &token, &proof).await;
+    assert_eq!(replay.status, 401, "{replay:?}");
+    assert_eq!(replay.error().as_deref(), Some("invalid_dpop_proof"));
+}
+
+#[tokio::test]
+async fn redis_down_is_503_on_both_adapters_and_the_api_recovers() {
+    use tokengate::testing::{DpopKey, MockIssuer};
+    let issuer = MockIssuer::start().await;
+    let mut redis = RedisServer::start();
+    let api = replicas(&issuer, &redis).await;
+    let client = DpopKey::generate(tokengate::Algorithm::ES256);
+    let token = issuer.token().claim("cnf", client.cnf()).sign();
+    let me = "https://api.example.test/me";
+    for base in [&api.base, &api.actix_base] {
+        let ok = send_dpop(&api, base, &token, &client.proof("GET", me, &token)).await;
+        assert_eq!(ok.status, 200, "{base}: {ok:?}");
+    }
+    redis.stop();
+    for base in [&api.base, &api.actix_base] {
+        let down = send_dpop(&api, base, &token, &client.proof("GET", me, &token)).await;
+        assert_eq!(
+            down.status, 503,
+            "{base}: never accepted unchecked: {down:?}"
+        );
+        assert!(down.retry_after.is_some(), "{base}: {down:?}");
+    }
+    redis.restart();
+    for base in [&api.base, &api.actix_base] {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let reply = send_dpop(&api, base, &token, &client.proof("GET", me, &token)).await;
+            if reply.status == 200 {
+                break;
+            }
+            assert_eq!(reply.status, 503, "{base}: {reply:?}");
+            assert!(Instant::now() < deadline, "{base} never recovered");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
