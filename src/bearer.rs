@@ -29,7 +29,8 @@ const SCHEME: &[u8] = b"bearer";
 
 /// Finds the bearer token among the values of the request's `Authorization` headers.
 ///
-/// - no header, or a scheme other than `Bearer`: `Ok(None)`;
+/// - no header, or a scheme other than `Bearer` (`DPoP` too: see
+///   [`extract_credentials`]): `Ok(None)`;
 /// - more than one header: `invalid_request` (RFC 6750 section 2 allows one method once);
 /// - `Bearer` followed by nothing, or a value no header may carry (control or non-ASCII
 ///   bytes): `invalid_request`;
@@ -39,14 +40,8 @@ pub fn extract<'a, I>(authorization: I) -> Result<Option<&'a str>, Error>
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
-    let mut values = authorization.into_iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(InvalidRequest::MultipleAuthorizationHeaders.into());
-    }
-    parse_credentials(value, SCHEME)
+    Ok(extract_credentials(authorization)?
+        .and_then(|(scheme, token)| (scheme == Scheme::Bearer).then_some(token)))
 }
 
 /// An `Authorization` scheme tokengate reads a token from.
