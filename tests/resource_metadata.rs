@@ -638,7 +638,10 @@ async fn the_examples_without_tokengate_resource_serve_no_document() {
         let api = Example::start(name, &[&issuer], None).await;
         let (missing, _) = api.get("/me", None).await;
         let challenge = missing.challenge.unwrap_or_default();
-        assert!(!challenge.contains("resource_metadata"), "{name}: {challenge}");
+        assert!(
+            !challenge.contains("resource_metadata"),
+            "{name}: {challenge}"
+        );
         for path in ["/.well-known/oauth-protected-resource", WELL_KNOWN] {
             let (reply, _) = api.get(path, None).await;
             assert_ne!(reply.status, 200, "{name} {path}: {reply:?}");
