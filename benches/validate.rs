@@ -240,5 +240,47 @@ fn bearer_parsing(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, algorithms, scale, bearer_parsing);
+/// The per-request decision on a token-cache hit: what the adapters did before the gate
+/// (bearer extraction and `try_validate`), beside `Gate::decide` without and with DPoP
+/// allowed, for the same bearer token.
+fn gate_decision(c: &mut Criterion) {
+    use tokengate::gate::{Decision, Gate};
+    use tokengate::request::RequestParts;
+    let key = TestKey::generate("bench-key", Algorithm::RS256);
+    let header = format!("Bearer {}", mint(&key));
+    let cached = validator(&key, true);
+    let token = header.strip_prefix("Bearer ").unwrap();
+    assert!(ready(cached.validate(token)).is_ok());
+    let mut group = c.benchmark_group("gate");
+    group.bench_function("extract_and_try_validate", |b| {
+        b.iter(|| {
+            let token = bearer::extract([black_box(header.as_bytes())])
+                .unwrap()
+                .unwrap();
+            cached.try_validate(token).unwrap().unwrap()
+        })
+    });
+    let dpop = tokengate::binding::dpop::Dpop::new("https://api.example.com").unwrap();
+    for (name, gate) in [
+        ("decide", Gate::new(cached.clone())),
+        ("decide_dpop_allowed", Gate::new(cached.clone()).dpop(dpop)),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let parts = RequestParts::new()
+                    .authorization([black_box(header.as_bytes())])
+                    .dpop(std::iter::empty())
+                    .method("GET")
+                    .target("/admin");
+                match gate.decide(&parts) {
+                    Decision::Pass(claims) => claims,
+                    _ => unreachable!("a cached valid token passes"),
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, algorithms, scale, bearer_parsing, gate_decision);
 criterion_main!(benches);
