@@ -35,7 +35,7 @@ use super::replay::{MemoryReplayStore, ReplayStore, Seen, StoreUnavailable};
 use crate::json::NumericDate;
 use crate::jwks::parse_jwk;
 use crate::request::HeaderValues;
-use crate::verify::{parse_asymmetric_alg, verify_with};
+use crate::verify::{asymmetric_alg_name, parse_asymmetric_alg, verify_with};
 
 /// The `typ` of a DPoP proof (RFC 9449 section 4.2), compared exactly.
 pub const PROOF_TYPE: &str = "dpop+jwt";
@@ -397,7 +397,7 @@ impl Dpop {
             .policy
             .algorithms
             .iter()
-            .map(|a| alg_name(*a))
+            .filter_map(|alg| asymmetric_alg_name(*alg))
             .collect();
         names.join(" ")
     }
@@ -497,21 +497,6 @@ impl Dpop {
 
 /// Clock drift tolerated beyond the proof window by default.
 pub const DEFAULT_PROOF_LEEWAY: Duration = Duration::from_secs(5);
-
-/// The RFC 7518 name of an asymmetric algorithm.
-fn alg_name(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::RS256 => "RS256",
-        Algorithm::RS384 => "RS384",
-        Algorithm::RS512 => "RS512",
-        Algorithm::PS256 => "PS256",
-        Algorithm::PS384 => "PS384",
-        Algorithm::PS512 => "PS512",
-        Algorithm::ES256 => "ES256",
-        Algorithm::ES384 => "ES384",
-        _ => "EdDSA",
-    }
-}
 
 #[cfg(all(test, feature = "testing"))]
 mod tests {

@@ -49,6 +49,23 @@ pub(crate) fn parse_asymmetric_alg(name: &str) -> Option<Algorithm> {
     })
 }
 
+/// The RFC 7518 name of an asymmetric algorithm we verify (the inverse of
+/// [`parse_asymmetric_alg`]); `None` for HMAC.
+pub(crate) fn asymmetric_alg_name(alg: Algorithm) -> Option<&'static str> {
+    Some(match alg {
+        Algorithm::RS256 => "RS256",
+        Algorithm::RS384 => "RS384",
+        Algorithm::RS512 => "RS512",
+        Algorithm::PS256 => "PS256",
+        Algorithm::PS384 => "PS384",
+        Algorithm::PS512 => "PS512",
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        Algorithm::EdDSA => "EdDSA",
+        _ => return None,
+    })
+}
+
 /// The parts of a compact JWS, borrowed from the token.
 #[derive(Debug)]
 pub(crate) struct Jws<'a> {

@@ -57,8 +57,6 @@ impl ResponseError for Rejection {
     }
 }
 
-/// Put into a response's extensions once its challenge carries `resource_metadata`, so
-/// that of nested gates the innermost one's URL stays.
 /// Marks a response whose challenge a gate already wrote (the innermost gate's wins).
 struct Rechallenged;
 
