@@ -24,6 +24,8 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Whether a replay key was new.
@@ -64,8 +66,9 @@ pub trait ReplayStore: Send + Sync + 'static {
 /// window. When full, the least useful entries go first; size it above the number of
 /// DPoP requests one window brings (a proof that was evicted could be replayed once).
 pub struct MemoryReplayStore {
-    /// Each key holds the ttl it was recorded with, which [`PerEntryTtl`] reads.
-    seen: moka::sync::Cache<[u8; 32], Duration>,
+    /// Each key holds its slot: the ttl it was recorded with, which [`PerEntryTtl`]
+    /// reads, and whether a caller has claimed it.
+    seen: moka::sync::Cache<[u8; 32], Arc<Slot>>,
 }
 
 impl fmt::Debug for MemoryReplayStore {
@@ -101,28 +104,42 @@ impl Default for MemoryReplayStore {
     }
 }
 
-/// Each key expires after the ttl it was recorded with (its value).
+/// One recorded key.
+struct Slot {
+    ttl: Duration,
+    /// Set by the first caller: the claim is an atomic swap on the one slot that every
+    /// concurrent caller gets (`get_with` runs one initializer per key and hands its
+    /// value to the rest). `entry().or_insert` with `is_fresh` let two concurrent
+    /// callers both see a fresh entry (found by the test below, 2 of 8 threads).
+    claimed: AtomicBool,
+}
+
+/// Each key expires after the ttl it was recorded with.
 struct PerEntryTtl;
 
-impl moka::Expiry<[u8; 32], Duration> for PerEntryTtl {
+impl moka::Expiry<[u8; 32], Arc<Slot>> for PerEntryTtl {
     fn expire_after_create(
         &self,
         _key: &[u8; 32],
-        ttl: &Duration,
+        slot: &Arc<Slot>,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
-        Some((*ttl).min(MAX_REPLAY_TTL))
+        Some(slot.ttl.min(MAX_REPLAY_TTL))
     }
 }
 
 impl ReplayStore for MemoryReplayStore {
     fn record(&self, key: [u8; 32], ttl: Duration) -> RecordFuture<'_> {
-        // `entry().or_insert` is atomic per key: one caller inserts, the others see it.
-        let entry = self.seen.entry(key).or_insert(ttl);
-        let seen = if entry.is_fresh() {
-            Seen::First
-        } else {
+        let slot = self.seen.get_with(key, || {
+            Arc::new(Slot {
+                ttl,
+                claimed: AtomicBool::new(false),
+            })
+        });
+        let seen = if slot.claimed.swap(true, Ordering::AcqRel) {
             Seen::Before
+        } else {
+            Seen::First
         };
         Box::pin(std::future::ready(Ok(seen)))
     }
@@ -130,8 +147,6 @@ impl ReplayStore for MemoryReplayStore {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
 
     #[tokio::test]
@@ -148,22 +163,24 @@ mod tests {
 
     #[test]
     fn of_concurrent_callers_with_one_key_exactly_one_is_first() {
-        let store = Arc::new(MemoryReplayStore::new(100));
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let store = Arc::clone(&store);
-                std::thread::spawn(move || {
-                    let future = store.record([9; 32], Duration::from_secs(60));
-                    futures_lite_block_on(future)
+        let store = Arc::new(MemoryReplayStore::new(10_000));
+        for round in 0..200u8 {
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let store = Arc::clone(&store);
+                    std::thread::spawn(move || {
+                        let future = store.record([round; 32], Duration::from_secs(60));
+                        futures_lite_block_on(future)
+                    })
                 })
-            })
-            .collect();
-        let firsts = threads
-            .into_iter()
-            .map(|t| t.join().unwrap())
-            .filter(|seen| *seen == Ok(Seen::First))
-            .count();
-        assert_eq!(firsts, 1);
+                .collect();
+            let firsts = threads
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .filter(|seen| *seen == Ok(Seen::First))
+                .count();
+            assert_eq!(firsts, 1, "round {round}");
+        }
     }
 
     /// The memory store's future is ready at once: poll it once.
