@@ -32,6 +32,8 @@
 //!   or inside the gate, so clients can discover the authorization server.
 
 #![forbid(unsafe_code)]
+// docs.rs (`--cfg docsrs`, see Cargo.toml) labels each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 #[cfg(feature = "axum")]
