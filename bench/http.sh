@@ -16,7 +16,13 @@
 # every round, so a drift of the machine's speed hits both; the median ratio is printed
 # with the range of the rounds beside it.
 #
-# Workloads (protected route: GET /admin, which needs scope admin):
+# Protected routes (ROUTES): GET /me answers the whole verified claims as JSON, as most
+# users' handlers do with what they extract; GET /admin needs scope admin and answers two
+# fields. The tokens are shaped like a real issuer's (bench/issuer.rs: RS256, ~1.3 KB, a
+# dozen claims). Each row also prints the server's CPU per request and the route's p50 and
+# p99 latency (wrk --latency; bench/load.rs measures each request).
+#
+# Workloads:
 #   reuse     every request carries the same token (token cache on, the default)
 #   pool      tokens drawn at random from 10,000 distinct ones (cache on)
 #   no-cache  the same token, TOKENGATE_TOKEN_CACHE_SIZE=0: every request verified (RS256)
@@ -26,7 +32,8 @@ cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-5s}
 ROUNDS=${ROUNDS:-3}
-CONNECTIONS=${CONNECTIONS:-32}
+CONNECTIONS=${CONNECTIONS:-64}
+ROUTES=${ROUTES:-/me /admin}
 THREADS=${THREADS:-1}
 WORKLOADS=${WORKLOADS:-reuse pool no-cache}
 LOADERS=${LOADERS:-wrk spin}
@@ -69,7 +76,7 @@ start_api() { # example, cache size -> sets api_pid, api_url
   curl -s --max-time 10 -o /dev/null -H "Authorization: Bearer $token" "$api_url/admin"
 }
 
-# rps loader workload path -> "requests/s server-CPU-µs-per-request". The CPU is the
+# rps loader workload path -> "requests/s server-CPU-µs-per-request p50-µs p99-µs". The CPU is the
 # server's user + system time over the run (/proc/PID/stat), so a load generator that
 # cannot keep up shows as a server below one core, not as a cheaper request.
 rps() {
@@ -78,11 +85,11 @@ rps() {
   before=$(cpu_ticks)
   case "$loader/$workload" in
     wrk/same)
-      out=$(taskset -c 1 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+      out=$(taskset -c 1 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
         -H "Authorization: Bearer $token" "$api_url$path") ;;
     wrk/pool) # wrk's Lua runs per request here, for the baseline too, so both pay for it.
       out=$(TOKENS_FILE="$work/pool.txt" MODE=random taskset -c 1 \
-        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s bench/pool.lua "$api_url$path") ;;
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/pool.lua "$api_url$path") ;;
     spin/same)
       out=$(taskset -c 1 target/release/examples/bench_load "$api_url$path" "$CONNECTIONS" \
         "${DURATION%s}" --header "Authorization: Bearer $token") ;;
@@ -94,10 +101,18 @@ rps() {
   # A rejected request is cheap: any answer but 200 would fake a fast route.
   if grep -q 'Non-2xx' <<< "$out"; then echo "non-200 answers from $path:" >&2; echo "$out" >&2; exit 1; fi
   awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
+    function us(v) { # wrk prints 850.00us, 1.23ms or 2.01s
+      if (v ~ /us$/) return v + 0
+      if (v ~ /ms$/) return v * 1000
+      if (v ~ /s$/) return v * 1000000
+      return v
+    }
     /requests in/ {n = $1}
     /^Requests\/sec/ {r = $2}
-    /^requests [0-9]+ seconds/ {n = $2; r = $6}
-    END {printf "%s %.2f\n", r, ticks / hz * 1e6 / n}' <<< "$out"
+    /^ +50(\.000)?%/ {p50 = us($2)}
+    /^ +99(\.000)?%/ {p99 = us($2)}
+    /^requests [0-9]+ seconds/ {n = $2; r = $6; p50 = $8; p99 = $10}
+    END {printf "%s %.2f %.0f %.0f\n", r, ticks / hz * 1e6 / n, p50, p99}' <<< "$out"
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$api_pid/stat"; }
@@ -108,43 +123,51 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR
 # arguments, ROUNDS times, back to back; prints the medians and the ratios' range.
 compare() { # adapter workload path loader kind
   local adapter=$1 workload=$2 path=$3 loader=$4 kind=$5
-  local healths=() routes=() ratios=() hcpu=() rcpu=() h hc r rc
+  local healths=() routes=() ratios=() hcpu=() rcpu=() p50s=() p99s=() h hc r rc r50 r99
   for _ in $(seq 1 "$ROUNDS"); do
-    read -r h hc < <(rps "$loader" "$kind" /health) || exit 1
-    read -r r rc < <(rps "$loader" "$kind" "$path") || exit 1
-    healths+=("$h"); routes+=("$r"); hcpu+=("$hc"); rcpu+=("$rc")
+    read -r h hc _ _ < <(rps "$loader" "$kind" /health) || exit 1
+    read -r r rc r50 r99 < <(rps "$loader" "$kind" "$path") || exit 1
+    healths+=("$h"); routes+=("$r"); hcpu+=("$hc"); rcpu+=("$rc"); p50s+=("$r50"); p99s+=("$r99")
     ratios+=("$(awk -v a="$r" -v b="$h" 'BEGIN {printf "%.3f", a / b}')")
   done
-  printf '%-6s %-5s %-9s %11.0f %11.0f %7.2f   %.2f - %.2f %10.2f %10.2f\n' "$adapter" "$loader" "$workload" \
+  printf '%-10s %-5s %-9s %-6s %11.0f %11.0f %7.2f   %.2f - %.2f %10.2f %10.2f %8.0f %8.0f\n' \
+    "$adapter" "$loader" "$workload" "$path" \
     "$(median "${healths[@]}")" "$(median "${routes[@]}")" "$(median "${ratios[@]}")" \
     "$(printf '%s\n' "${ratios[@]}" | sort -g | head -n 1)" \
     "$(printf '%s\n' "${ratios[@]}" | sort -g | tail -n 1)" \
-    "$(median "${hcpu[@]}")" "$(median "${rcpu[@]}")"
+    "$(median "${hcpu[@]}")" "$(median "${rcpu[@]}")" "$(median "${p50s[@]}")" "$(median "${p99s[@]}")"
 }
 
 echo "$ROUNDS rounds of $DURATION per measurement; medians, and the ratio's range over the rounds"
-printf '%-6s %-5s %-9s %11s %11s %7s   %-11s %10s %10s\n' adapter load workload "health rps" "route rps" ratio range \
-  "health µs" "route µs"
+echo "$CONNECTIONS connections; µs columns: server CPU per request, then the route's p50 and p99 latency"
+printf '%-10s %-5s %-9s %-6s %11s %11s %7s   %-11s %10s %10s %8s %8s\n' adapter load workload route \
+  "health rps" "route rps" ratio range "health µs" "route µs" "p50 µs" "p99 µs"
 for example in ${EXAMPLES:-axum_api actix_api bench_handrolled}; do
   adapter=${example%_api}
   if [ "$example" = bench_handrolled ]; then
     # The comparison: axum + jsonwebtoken::decode in a middleware, no token cache.
     start_api "$example" 0
-    for loader in $LOADERS; do compare handrolled no-cache /admin "$loader" same; done
+    for loader in $LOADERS; do
+      for route in $ROUTES; do compare handrolled no-cache "$route" "$loader" same; done
+    done
     kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
     continue
   fi
   if [[ " $WORKLOADS " == *" reuse "* || " $WORKLOADS " == *" pool "* ]]; then
     start_api "$example" 20000
     for loader in $LOADERS; do
-      [[ " $WORKLOADS " != *" reuse "* ]] || compare "$adapter" reuse /admin "$loader" same
-      [[ " $WORKLOADS " != *" pool "* ]] || compare "$adapter" pool /admin "$loader" pool
+      for route in $ROUTES; do
+        [[ " $WORKLOADS " != *" reuse "* ]] || compare "$adapter" reuse "$route" "$loader" same
+        [[ " $WORKLOADS " != *" pool "* ]] || compare "$adapter" pool "$route" "$loader" pool
+      done
     done
     kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
   fi
   if [[ " $WORKLOADS " == *" no-cache "* ]]; then
     start_api "$example" 0
-    for loader in $LOADERS; do compare "$adapter" no-cache /admin "$loader" same; done
+    for loader in $LOADERS; do
+      for route in $ROUTES; do compare "$adapter" no-cache "$route" "$loader" same; done
+    done
     kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
   fi
 done

@@ -18,7 +18,8 @@
 //! bench_load URL CONNECTIONS SECONDS [--header "Name: value"]... [--tokens FILE]
 //! ```
 //! `--tokens FILE` sends `Authorization: Bearer <line>` with a line picked at random per
-//! request. Prints `requests N seconds S rps R`.
+//! request. Prints `requests N seconds S rps R p50_us P p99_us Q`: the latency of each
+//! request from its first byte written to its response's last byte read.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -30,6 +31,7 @@ struct Connection {
     request: Vec<u8>,
     written: usize,
     response: Vec<u8>,
+    sent: Instant,
 }
 
 struct Settings {
@@ -50,11 +52,14 @@ fn main() {
         std::process::exit(2);
     });
     match run(&settings) {
-        Ok((requests, elapsed)) => {
+        Ok((requests, elapsed, mut latencies)) => {
             let seconds = elapsed.as_secs_f64();
+            latencies.sort_unstable();
             println!(
-                "requests {requests} seconds {seconds:.3} rps {:.2}",
-                requests as f64 / seconds
+                "requests {requests} seconds {seconds:.3} rps {:.2} p50_us {} p99_us {}",
+                requests as f64 / seconds,
+                percentile(&latencies, 50),
+                percentile(&latencies, 99),
             );
         }
         Err(message) => {
@@ -62,6 +67,14 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// The `p`th percentile of sorted microseconds (0 when nothing completed).
+fn percentile(sorted: &[u32], p: usize) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
 }
 
 fn parse_args() -> Result<Settings, String> {
@@ -161,7 +174,7 @@ fn complete_response(buffer: &[u8]) -> Result<Option<usize>, String> {
     Ok((buffer.len() >= total).then_some(total))
 }
 
-fn run(settings: &Settings) -> Result<(u64, Duration), String> {
+fn run(settings: &Settings) -> Result<(u64, Duration, Vec<u32>), String> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut connections = Vec::with_capacity(settings.connections);
     for _ in 0..settings.connections {
@@ -173,13 +186,18 @@ fn run(settings: &Settings) -> Result<(u64, Duration), String> {
             request: Vec::new(),
             written: 0,
             response: Vec::with_capacity(4096),
+            sent: Instant::now(),
         };
         request(settings, &mut rng, &mut connection.request);
         connections.push(connection);
     }
     let mut chunk = vec![0u8; 64 * 1024];
     let mut completed = 0u64;
+    let mut latencies = Vec::with_capacity(1 << 20);
     let start = Instant::now();
+    for c in &mut connections {
+        c.sent = start;
+    }
     let deadline = start + settings.duration;
     let mut sweeps = 0u32;
     loop {
@@ -209,17 +227,30 @@ fn run(settings: &Settings) -> Result<(u64, Duration), String> {
                 }
                 c.response.clear();
                 completed += 1;
+                let now = Instant::now();
+                let micros = now.duration_since(c.sent).as_micros();
+                latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
+                c.sent = now;
                 request(settings, &mut rng, &mut c.request);
                 c.written = 0;
             }
         }
     }
-    Ok((completed, start.elapsed()))
+    Ok((completed, start.elapsed(), latencies))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::complete_response;
+    use super::{complete_response, percentile};
+
+    #[test]
+    fn percentiles_pick_from_the_sorted_latencies() {
+        let sorted: Vec<u32> = (1..=100).collect();
+        assert_eq!(percentile(&sorted, 50), 51);
+        assert_eq!(percentile(&sorted, 99), 100);
+        assert_eq!(percentile(&[7], 99), 7);
+        assert_eq!(percentile(&[], 50), 0);
+    }
 
     #[test]
     fn frames_by_content_length_and_refuses_other_statuses() {
