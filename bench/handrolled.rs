@@ -98,7 +98,10 @@ async fn main() {
 
     let protected = Router::new()
         .route("/admin", get(admin))
-        .route("/me", get(|Extension(claims): Extension<Value>| async { Json(claims) }))
+        .route(
+            "/me",
+            get(|Extension(claims): Extension<Value>| async { Json(claims) }),
+        )
         .layer(middleware::from_fn_with_state(keys, authenticate));
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
