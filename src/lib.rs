@@ -35,9 +35,23 @@
 //!
 //! Framework adapters (`tokengate-tower` for axum/hyper/tonic, `tokengate-actix`) are thin:
 //! all policy lives here, and every request is decided by [`gate::Gate::decide`].
+//!
+//! ## Cargo features
+//!
+//! None is on by default: a production build needs none of them.
+//!
+//! | feature   | what it adds |
+//! |-----------|--------------|
+//! | `metrics` | counters and histograms of validations, the token cache and key fetches through the [`metrics`](https://docs.rs/metrics) facade |
+//! | `redis`   | `binding::redis::RedisReplayStore`: DPoP proof `jti`s in Redis, shared by replicas |
+//! | `testing` | `testing`: keys, a mock issuer on 127.0.0.1 and token minting, for your tests and the examples' embedded issuer; never in production |
+//!
+//! On docs.rs every feature is on and each gated item is labelled with its feature.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// docs.rs (`--cfg docsrs`, see Cargo.toml) labels each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod bearer;
 pub mod binding;
