@@ -18,7 +18,7 @@
 #
 # Protected routes (ROUTES): GET /me answers the whole verified claims as JSON, as most
 # users' handlers do with what they extract; GET /admin needs scope admin and answers two
-# fields. The tokens are shaped like a real issuer's (bench/issuer.rs: RS256, ~1.3 KB, a
+# fields. The tokens are shaped like a real issuer's (bench/issuer.rs: RS256, ~1.4 KB, a
 # dozen claims). Each row also prints the server's CPU per request and the route's p50 and
 # p99 latency (wrk --latency; bench/load.rs measures each request).
 #

@@ -1,5 +1,5 @@
 //! A mock issuer for the HTTP benchmark (`bench/http.sh`): mints N distinct tokens with
-//! scope `read admin` and a dozen other claims (~1.3 KB each, like a real issuer's) into
+//! scope `read admin` and a dozen other claims (~1.4 KB each, like a real issuer's) into
 //! a file, prints the issuer URL, and serves discovery and the JWKS until its standard
 //! input closes (or 30 minutes pass).
 //!

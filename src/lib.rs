@@ -38,13 +38,15 @@
 //!
 //! ## Cargo features
 //!
-//! None is on by default: a production build needs none of them.
+//! None is on by default. `metrics` and `redis` are for production; `testing` and
+//! `dev-issuer` never are.
 //!
-//! | feature   | what it adds |
-//! |-----------|--------------|
-//! | `metrics` | counters and histograms of validations, the token cache and key fetches through the [`metrics`](https://docs.rs/metrics) facade |
-//! | `redis`   | `binding::redis::RedisReplayStore`: DPoP proof `jti`s in Redis, shared by replicas |
-//! | `testing` | `testing`: keys, a mock issuer on 127.0.0.1 and token minting, for your tests and the examples' embedded issuer; never in production |
+//! | feature      | what it adds |
+//! |--------------|--------------|
+//! | `metrics`    | counters and histograms of validations, the token cache and key fetches through the [`metrics`](https://docs.rs/metrics) facade |
+//! | `redis`      | `binding::redis::RedisReplayStore`: DPoP proof `jti`s in Redis, shared by replicas |
+//! | `testing`    | `testing`: keys, a mock issuer on 127.0.0.1 and token minting, for your tests and the examples' embedded issuer |
+//! | `dev-issuer` | `dev_server`: a development authorization server on 127.0.0.1 (authorize, token, introspection) around the mock issuer |
 //!
 //! On docs.rs every feature is on and each gated item is labelled with its feature.
 
