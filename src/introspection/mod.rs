@@ -3,7 +3,7 @@
 //! The validator posts the token to the issuer's `introspection_endpoint` (from discovery,
 //! or configured), authenticating as a client (`client_secret_basic` or
 //! `client_secret_post`, RFC 6749 section 2.3.1), and maps the answer to the same
-//! [`Claims`] a JWT gives:
+//! [`Claims`](crate::Claims) a JWT gives:
 //!
 //! - `active: false` (or anything but `true`) is `invalid_token`; an unreachable, failing
 //!   or misconfigured endpoint is 503, never "valid";

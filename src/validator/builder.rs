@@ -326,7 +326,7 @@ impl ValidatorBuilder {
     /// let whoever stole it use it, which is what the binding exists to stop (RFC 9449
     /// section 7.2). Turn it on only when something in front of this validator checks
     /// the binding, such as a proxy that terminates mutual TLS and compares the client
-    /// certificate with `cnf.x5t#S256` ([`Claims::is_sender_constrained`]).
+    /// certificate with `cnf.x5t#S256` ([`Claims::is_sender_constrained`](crate::Claims::is_sender_constrained)).
     pub fn allow_sender_constrained_tokens(mut self, allow: bool) -> Self {
         self.allow_sender_constrained = allow;
         self
