@@ -58,9 +58,11 @@
 pub mod bearer;
 pub mod binding;
 pub mod claims;
+mod clock;
 #[cfg(feature = "dev-issuer")]
 pub mod dev_server;
 pub mod error;
+mod format;
 pub mod gate;
 pub mod introspection;
 mod json;
@@ -83,11 +85,12 @@ pub use introspection::{
 pub use jsonwebtoken::Algorithm;
 pub use jwks::KeySetStats;
 pub use resource_metadata::ResourceMetadata;
+pub use validator::defaults;
 pub use validator::{
     ConfigError, DEFAULT_CACHE_TTL, DEFAULT_FETCH_TIMEOUT, DEFAULT_INTROSPECTION_CACHE_TTL,
     DEFAULT_LEEWAY, DEFAULT_MAX_CACHE_TTL, DEFAULT_MAX_CONCURRENT_INTROSPECTIONS,
     DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS, DEFAULT_MAX_RETRY_BACKOFF, DEFAULT_MAX_TOKEN_BYTES,
     DEFAULT_MIN_CACHE_TTL, DEFAULT_REFRESH_COOLDOWN, DEFAULT_TOKEN_CACHE_SIZE,
-    DEFAULT_TOKEN_CACHE_TTL, Validator, ValidatorBuilder,
+    DEFAULT_TOKEN_CACHE_TTL, KeySource, Validator, ValidatorBuilder,
 };
 pub use verify::SUPPORTED_ALGORITHMS;

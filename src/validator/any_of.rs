@@ -1,0 +1,123 @@
+//! Several issuers behind one validator ([`Validator::any_of`]): each token is routed by
+//! its `iss` (read before any key is looked up) to that issuer's own keys and policy, and
+//! verified tokens of every issuer share one cache.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::issuer::{Issuer, Routed};
+use super::token_cache::{Slot, TokenCache, new_token_cache};
+use super::{ConfigError, Kind, Validator};
+use crate::error::{Error, InvalidToken};
+use crate::format::is_jws_shaped;
+
+/// The members of [`Validator::any_of`] and the one token cache they share.
+pub(super) struct Issuers {
+    /// Single-issuer validators, sorted by issuer identifier.
+    pub(super) members: Vec<Validator>,
+    /// Issuer identifier → index into `members`.
+    index: HashMap<String, usize>,
+    /// Tokens any member verified, each entry naming its member: a repeated token is
+    /// found, routed and answered by one lookup, without its payload being decoded to
+    /// read `iss`. Members' own caches go unused; a member configured without a cache
+    /// puts nothing here. `None` when no member caches tokens.
+    pub(super) token_cache: Option<TokenCache>,
+    /// The largest size cap of any member: the bound before any hashing or decoding.
+    max_token_bytes: usize,
+    /// The member that introspects opaque tokens, if one does: a token not shaped like a
+    /// JWT names no issuer, so it goes there.
+    introspecting: Option<usize>,
+}
+
+/// [`Validator::any_of`]: flattens nested sets, sorts and indexes the members, and sizes
+/// the shared cache.
+pub(super) fn any_of(
+    validators: impl IntoIterator<Item = Validator>,
+) -> Result<Validator, ConfigError> {
+    let mut members: Vec<Validator> = Vec::new();
+    for validator in validators {
+        match &*validator.inner {
+            Kind::One(_) => members.push(validator.clone()),
+            Kind::Many(inner) => members.extend(inner.members.iter().cloned()),
+        }
+    }
+    if members.is_empty() {
+        return Err(ConfigError::MissingIssuer);
+    }
+    members.sort_by(|a, b| a.issuer().cmp(b.issuer()));
+    let mut index = HashMap::new();
+    for (i, member) in members.iter().enumerate() {
+        let issuer = member.issuer().to_owned();
+        if index.insert(issuer.clone(), i).is_some() {
+            return Err(ConfigError::DuplicateIssuer(issuer));
+        }
+    }
+    let singles = || members.iter().map(Validator::single);
+    let max_token_bytes = singles().map(|m| m.max_token_bytes).max().unwrap_or(0);
+    // Room for what the members' caches would have held together; each entry's
+    // lifetime is still its own member's (set when it is verified).
+    let capacities: Vec<u64> = singles()
+        .filter_map(|m| m.token_cache.as_ref()?.policy().max_capacity())
+        .collect();
+    let token_cache = (!capacities.is_empty()).then(|| new_token_cache(capacities.iter().sum()));
+    let mut introspecting = singles()
+        .enumerate()
+        .filter(|(_, m)| m.introspects_opaque_tokens())
+        .map(|(i, _)| i);
+    let (first, second) = (introspecting.next(), introspecting.next());
+    if second.is_some() {
+        return Err(ConfigError::SeveralIntrospectingIssuers);
+    }
+    Ok(Validator {
+        inner: Arc::new(Kind::Many(Issuers {
+            members,
+            index,
+            token_cache,
+            max_token_bytes,
+            introspecting: first,
+        })),
+    })
+}
+
+impl Issuers {
+    /// The member that must judge `token`, and what routing found: the shared cache
+    /// looked up once; on a miss, the shape read (only when some member introspects) and
+    /// `iss` peeked to choose the member, whose pipeline then routes the token on.
+    pub(super) fn route<'v, 't>(
+        &'v self,
+        token: &'t str,
+    ) -> Result<(&'v Issuer, Routed<'v, 't>), Error> {
+        // Bounded like any token before it is hashed or decoded.
+        if token.len() > self.max_token_bytes {
+            return Err(InvalidToken::TooLarge.into());
+        }
+        let slot = self
+            .token_cache
+            .as_ref()
+            .map(|cache| Slot::new(cache, 0, token));
+        if let Some(slot) = slot {
+            if let Some(entry) = slot.get() {
+                // Only verified JWTs are cached: never one to introspect.
+                let member = entry.member;
+                let issuer = self.members[member].single();
+                return Ok((
+                    issuer,
+                    issuer.recall(token, Slot { member, ..slot }, entry)?,
+                ));
+            }
+        }
+        // The shape is read once, and only when some member introspects.
+        let jws_shaped = self.introspecting.map(|_| is_jws_shaped(token));
+        let member = match (self.introspecting, jws_shaped) {
+            (Some(member), Some(false)) => member,
+            _ => {
+                let iss = crate::verify::peek_issuer(token)?;
+                *self.index.get(&*iss).ok_or(InvalidToken::WrongIssuer)?
+            }
+        };
+        let issuer = self.members[member].single();
+        let slot = slot.map(|slot| Slot { member, ..slot });
+        let route = issuer.route_chosen(token, slot, jws_shaped)?;
+        Ok((issuer, Routed::Route(route)))
+    }
+}

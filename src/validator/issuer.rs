@@ -1,0 +1,240 @@
+//! One issuer's pipeline: a token is routed once (its size, the token cache, its shape),
+//! then decided from memory when it can be ([`Issuer::check_now`]), or after the network
+//! ([`Issuer::check_fetching`]) with the same parsed JWS.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::policy::Policy;
+use super::token_cache::{CachedToken, Slot, TokenCache, entry_lifetime, token_digest};
+use crate::claims::Claims;
+use crate::clock::unix_now;
+use crate::error::{Error, InvalidToken};
+use crate::format::{TokenFormat, is_jws_shaped};
+use crate::introspection::Introspector;
+use crate::jwks::{KeyCache, VerifyingKey};
+use crate::verify::Jws;
+
+/// One issuer's policy, keys and memory.
+pub(super) struct Issuer {
+    pub(super) policy: Policy,
+    /// Tokens longer than this are refused before any hashing or decoding.
+    pub(super) max_token_bytes: usize,
+    pub(super) keys: Arc<KeyCache>,
+    pub(super) token_cache: Option<TokenCache>,
+    /// The longest a verified token is remembered.
+    pub(super) token_cache_ttl: Duration,
+    pub(super) introspection: Option<Arc<Introspector>>,
+    pub(super) token_format: TokenFormat,
+}
+
+/// Where a token goes, decided once from its shape and the configured [`TokenFormat`].
+pub(super) enum Route<'v, 't> {
+    /// A compact JWS, parsed (and its header checked) once: verified with the issuer's
+    /// keys, then remembered in `slot`.
+    Jws {
+        jws: Jws<'t>,
+        slot: Option<Slot<'v>>,
+    },
+    /// An opaque token, for the issuer's RFC 7662 endpoint; `digest` keys its answers.
+    Introspect {
+        token: &'t str,
+        introspector: &'v Arc<Introspector>,
+        digest: [u8; 32],
+    },
+}
+
+/// What routing found.
+pub(super) enum Routed<'v, 't> {
+    /// A token verified before and still good: its remembered claims.
+    Remembered(Claims),
+    /// A token to verify or introspect.
+    Route(Route<'v, 't>),
+}
+
+/// What [`Issuer::check_now`] could decide from memory.
+pub(super) enum Checked<'v, 't> {
+    /// The verdict.
+    Done(Result<Claims, Error>),
+    /// The network is needed (a key to fetch, an endpoint to ask): the route, unchanged,
+    /// for [`Issuer::check_fetching`].
+    Fetch(Route<'v, 't>),
+}
+
+impl Issuer {
+    /// Routes a token of a single-issuer validator: its size checked, its shape read (only
+    /// when some tokens are introspected), its digest looked up in the token cache, and a
+    /// JWS parsed, each once.
+    pub(super) fn route<'v, 't>(&'v self, token: &'t str) -> Result<Routed<'v, 't>, Error> {
+        // Bounded before it is hashed or decoded.
+        if token.len() > self.max_token_bytes {
+            return Err(InvalidToken::TooLarge.into());
+        }
+        let slot = self
+            .token_cache
+            .as_ref()
+            .map(|cache| Slot::new(cache, 0, token));
+        if let Some(introspector) = self.introspector_for(|| is_jws_shaped(token)) {
+            // An opaque token is never in the token cache: only its digest is used.
+            return Ok(Routed::Route(introspect(token, introspector, slot)));
+        }
+        if let Some(slot) = slot {
+            if let Some(entry) = slot.get() {
+                return self.recall(token, slot, entry);
+            }
+        }
+        Ok(Routed::Route(Route::Jws {
+            jws: self.policy.parse(token)?,
+            slot,
+        }))
+    }
+
+    /// Routes a token that an `any_of` set sent to this member, after a miss in the
+    /// set's cache (`slot`): the member's own size bound, the shape the set read
+    /// (`jws_shaped`, when some member introspects), and a JWS parsed once.
+    pub(super) fn route_chosen<'v, 't>(
+        &'v self,
+        token: &'t str,
+        slot: Option<Slot<'v>>,
+        jws_shaped: Option<bool>,
+    ) -> Result<Route<'v, 't>, Error> {
+        // The set checked its largest bound before hashing; this is the member's own.
+        if token.len() > self.max_token_bytes {
+            return Err(InvalidToken::TooLarge.into());
+        }
+        let shaped = || jws_shaped.unwrap_or_else(|| is_jws_shaped(token));
+        if let Some(introspector) = self.introspector_for(shaped) {
+            return Ok(introspect(token, introspector, slot));
+        }
+        Ok(Route::Jws {
+            jws: self.policy.parse(token)?,
+            // A member configured without a token cache keeps its tokens out of it.
+            slot: slot.filter(|_| self.token_cache.is_some()),
+        })
+    }
+
+    /// A token found in the cache: its claims while still good, refused once its lifetime
+    /// is over (and forgotten), verified afresh (parsed here) once its key is gone.
+    pub(super) fn recall<'v, 't>(
+        &'v self,
+        token: &'t str,
+        slot: Slot<'v>,
+        entry: Arc<CachedToken>,
+    ) -> Result<Routed<'v, 't>, Error> {
+        if let Err(error) = self.policy.check_lifetime(&entry.claims, unix_now()) {
+            slot.invalidate();
+            return Err(error.into());
+        }
+        if self.keys.still_published(entry.kid.as_deref(), &entry.key) {
+            crate::metrics::token_cache_hit();
+            return Ok(Routed::Remembered(entry.claims.clone()));
+        }
+        // The key that verified it is gone: forget it, verify afresh.
+        slot.invalidate();
+        Ok(Routed::Route(Route::Jws {
+            jws: self.policy.parse(token)?,
+            slot: Some(slot),
+        }))
+    }
+
+    /// Whether tokens not shaped like a JWT are introspected here.
+    pub(super) fn introspects_opaque_tokens(&self) -> bool {
+        self.introspection.is_some() && self.token_format != TokenFormat::Jwt
+    }
+
+    /// The introspector, if this token is introspected rather than verified;
+    /// `jws_shaped` reads the token's shape, for `JwtOrOpaque` only.
+    fn introspector_for(&self, jws_shaped: impl FnOnce() -> bool) -> Option<&Arc<Introspector>> {
+        let introspector = self.introspection.as_ref()?;
+        self.token_format
+            .introspects(jws_shaped)
+            .then_some(introspector)
+    }
+
+    /// Everything that needs no I/O: a remembered answer, a known key and the
+    /// verification with it.
+    pub(super) fn check_now<'v, 't>(&'v self, routed: Routed<'v, 't>) -> Checked<'v, 't> {
+        let route = match routed {
+            Routed::Remembered(claims) => return Checked::Done(Ok(claims)),
+            Routed::Route(route) => route,
+        };
+        match route {
+            Route::Introspect {
+                introspector,
+                digest,
+                ..
+            } => match introspector.cached(&digest) {
+                Some(outcome) => Checked::Done(self.accept(outcome)),
+                None => Checked::Fetch(route),
+            },
+            Route::Jws { ref jws, slot } => match self.keys.key_now(jws.kid.as_deref(), jws.alg) {
+                Some(Ok(key)) => Checked::Done(self.finish(jws, key, slot)),
+                Some(Err(error)) => Checked::Done(Err(error)),
+                None => Checked::Fetch(route),
+            },
+        }
+    }
+
+    /// The route [`check_now`](Self::check_now) could not decide: the key fetched (at
+    /// most once per cooldown, shared by concurrent callers) or the endpoint asked.
+    pub(super) async fn check_fetching(&self, route: Route<'_, '_>) -> Result<Claims, Error> {
+        match route {
+            Route::Introspect {
+                token,
+                introspector,
+                digest,
+            } => {
+                let outcome = introspector.introspect(token, digest).await?;
+                self.accept(outcome)
+            }
+            Route::Jws { jws, slot } => {
+                let key = self.keys.key_for(jws.kid.as_deref(), jws.alg).await?;
+                self.finish(&jws, key, slot)
+            }
+        }
+    }
+
+    /// An introspection outcome, with the claims checked against the clock and policy on
+    /// every use (a cached answer must not outlive the token).
+    fn accept(&self, outcome: Result<Claims, InvalidToken>) -> Result<Claims, Error> {
+        let claims = outcome?;
+        self.policy.check_introspected(&claims, unix_now())?;
+        Ok(claims)
+    }
+
+    /// Signature, claims, and into the token cache.
+    fn finish(
+        &self,
+        jws: &Jws<'_>,
+        key: Arc<VerifyingKey>,
+        slot: Option<Slot<'_>>,
+    ) -> Result<Claims, Error> {
+        jws.verify_signature(&key)?;
+        let claims = jws.claims()?;
+        let now = unix_now();
+        self.policy.check(&claims, now)?;
+        if let Some(slot) = slot {
+            let lifetime = entry_lifetime(
+                claims.expires_at(),
+                self.policy.leeway,
+                now,
+                self.token_cache_ttl,
+            );
+            slot.remember(&claims, jws.kid.as_deref(), key, lifetime);
+        }
+        Ok(claims)
+    }
+}
+
+/// The introspection route of `token`: its digest is the slot's, if one was computed.
+fn introspect<'v, 't>(
+    token: &'t str,
+    introspector: &'v Arc<Introspector>,
+    slot: Option<Slot<'v>>,
+) -> Route<'v, 't> {
+    Route::Introspect {
+        token,
+        introspector,
+        digest: slot.map_or_else(|| token_digest(token), |slot| slot.digest),
+    }
+}

@@ -1,0 +1,638 @@
+//! [`Validator`]: the one entry point of all policy, and its builder.
+//!
+//! ```no_run
+//! # async fn run(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! use tokengate::Validator;
+//!
+//! let validator = Validator::builder()
+//!     .issuer("https://login.example.com")
+//!     .audience("https://api.example.com")
+//!     .build()?;
+//!
+//! let claims = validator.validate(token).await?;
+//! println!("hello, {:?}", claims.subject());
+//! # Ok(()) }
+//! ```
+//!
+//! A token's way through: [`Validator`] routes it once (its size, the token cache, its
+//! shape: a JWS parsed, or an opaque token for introspection), to one issuer of
+//! [`any_of`](Validator::any_of) by its `iss`; that issuer's pipeline decides it from
+//! memory when it can and after the network otherwise, with the same parsed JWS; the
+//! claims are checked by the issuer's policy (`iss`, `aud`, `exp`, `nbf`, `typ`) and
+//! remembered.
+//!
+//! - `any_of.rs`: several issuers, one shared token cache;
+//! - `issuer.rs`: one issuer's pipeline, the [`Route`](issuer::Route) of a token;
+//! - `policy.rs`: the claim checks as a value applied to claims;
+//! - `token_cache.rs`: verified tokens by digest;
+//! - `builder.rs`, `key_source.rs`, `config_error.rs`, `defaults.rs`: configuration.
+
+mod any_of;
+mod builder;
+mod config_error;
+pub mod defaults;
+mod issuer;
+mod key_source;
+mod policy;
+mod token_cache;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::claims::Claims;
+use crate::error::Error;
+use crate::jwks::KeySetStats;
+use any_of::Issuers;
+use issuer::{Checked, Issuer};
+
+pub use builder::ValidatorBuilder;
+pub use config_error::ConfigError;
+pub use defaults::*;
+pub use key_source::KeySource;
+pub(crate) use policy::Presented;
+pub(crate) use token_cache::token_digest;
+// The testing kit and the dev server still import the clock from here; until they move
+// to `crate::clock` (their own crates), this keeps them building.
+pub(crate) use crate::clock::unix_now;
+
+/// Checks bearer tokens: signature, issuer, audience, lifetime. Cheap to clone; clones
+/// share their key caches.
+///
+/// One validator serves one issuer ([`Validator::builder`]) or several
+/// ([`Validator::any_of`]): then each token is routed by its `iss` to that issuer's own
+/// keys and policy before any key is looked up.
+#[derive(Clone)]
+pub struct Validator {
+    inner: Arc<Kind>,
+}
+
+// Held once, behind the Validator's Arc: boxing `One` would only add an indirection to
+// every request of the common single-issuer case.
+#[allow(clippy::large_enum_variant)]
+enum Kind {
+    One(Issuer),
+    Many(Issuers),
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.inner {
+            Kind::One(issuer) => f
+                .debug_struct("Validator")
+                .field("issuer", &issuer.policy.issuer)
+                .field("audiences", &issuer.policy.audiences)
+                .field("algorithms", &issuer.policy.algorithms)
+                .finish_non_exhaustive(),
+            Kind::Many(_) => f
+                .debug_struct("Validator")
+                .field("issuers", &self.issuers())
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl Validator {
+    /// Starts configuring a validator.
+    pub fn builder() -> ValidatorBuilder {
+        ValidatorBuilder::default()
+    }
+
+    /// A validator for tokens from any of these issuers (multi-tenant APIs, migrations
+    /// between identity providers), each with its own keys and policy.
+    ///
+    /// A token is routed by its `iss` claim, read before any key is fetched; the chosen
+    /// issuer's validator then checks everything, `iss` included. A token naming no
+    /// configured issuer is refused without any network call: issuers are never "tried
+    /// in turn", so one issuer's keys can never vouch for another issuer's tokens.
+    ///
+    /// Verified tokens of every issuer go into one shared cache, as large as the members'
+    /// caches together, each entry naming the issuer that verified it: a repeated token
+    /// is found by its digest and answered (after that issuer's `exp`/`nbf` and key
+    /// checks) without its payload being decoded again. A member built with
+    /// `token_cache_size(0)` keeps its tokens out of it.
+    ///
+    /// Opaque tokens carry no `iss` to route by: a token not shaped like a JWT goes to
+    /// the member configured to introspect opaque tokens
+    /// ([`introspection`](ValidatorBuilder::introspection) with
+    /// [`TokenFormat::Opaque`](crate::TokenFormat::Opaque) or
+    /// [`JwtOrOpaque`](crate::TokenFormat::JwtOrOpaque)). At most one member may be: with
+    /// two, nothing in the token says which to ask, and `any_of` refuses
+    /// ([`ConfigError::SeveralIntrospectingIssuers`]). With none, opaque tokens are
+    /// `invalid_token`.
+    ///
+    /// ```
+    /// # use tokengate::Validator;
+    /// let a = Validator::builder().issuer("https://a.example").audience("api").build().unwrap();
+    /// let b = Validator::builder().issuer("https://b.example").audience("api").build().unwrap();
+    /// let both = Validator::any_of([a, b]).unwrap();
+    /// assert_eq!(both.issuers(), ["https://a.example", "https://b.example"]);
+    /// ```
+    pub fn any_of(
+        validators: impl IntoIterator<Item = Validator>,
+    ) -> Result<Validator, ConfigError> {
+        any_of::any_of(validators)
+    }
+
+    /// The issuer whose tokens this validator accepts (the first, in order, of several).
+    pub fn issuer(&self) -> &str {
+        match &*self.inner {
+            Kind::One(issuer) => &issuer.policy.issuer,
+            Kind::Many(set) => set.members.first().map_or("", Validator::issuer),
+        }
+    }
+
+    /// Every issuer whose tokens this validator accepts, sorted.
+    pub fn issuers(&self) -> Vec<&str> {
+        match &*self.inner {
+            Kind::One(issuer) => vec![&issuer.policy.issuer],
+            Kind::Many(set) => set.members.iter().map(Validator::issuer).collect(),
+        }
+    }
+
+    /// Validates a bearer token and returns its verified claims.
+    ///
+    /// Waits on the network only when the token names a key we have not seen (at most one
+    /// fetch per cooldown, shared by all concurrent callers) or no key set was fetched yet.
+    pub async fn validate(&self, token: &str) -> Result<Claims, Error> {
+        self.validate_as(token, Presented::Bearer).await
+    }
+
+    /// Validates a token from memory alone, or returns `None` when the issuer's keys must
+    /// be fetched first (an unknown `kid`, or no key set yet): then call
+    /// [`validate`](Self::validate). Adapters use it to answer most requests without
+    /// allocating a future.
+    pub fn try_validate(&self, token: &str) -> Option<Result<Claims, Error>> {
+        self.try_validate_as(token, Presented::Bearer)
+    }
+
+    /// [`validate`](Self::validate), for a token presented as `presented`. The token is
+    /// routed and parsed once; what waits for the network carries the parsed JWS on.
+    pub(crate) async fn validate_as(
+        &self,
+        token: &str,
+        presented: Presented,
+    ) -> Result<Claims, Error> {
+        let result = match self.route(token) {
+            Ok((issuer, routed)) => match issuer.check_now(routed) {
+                Checked::Done(result) => result,
+                Checked::Fetch(route) => issuer.check_fetching(route).await,
+            }
+            .and_then(|claims| issuer.policy.check_binding(claims, presented)),
+            Err(error) => Err(error),
+        };
+        log_rejection(&result);
+        result
+    }
+
+    /// [`try_validate`](Self::try_validate), for a token presented as `presented`.
+    pub(crate) fn try_validate_as(
+        &self,
+        token: &str,
+        presented: Presented,
+    ) -> Option<Result<Claims, Error>> {
+        let result = match self.route(token) {
+            Ok((issuer, routed)) => match issuer.check_now(routed) {
+                Checked::Done(result) => result,
+                Checked::Fetch(_) => return None,
+            }
+            .and_then(|claims| issuer.policy.check_binding(claims, presented)),
+            Err(error) => Err(error),
+        };
+        log_rejection(&result);
+        Some(result)
+    }
+
+    /// Fetches the issuers' keys now, so the first request does not wait for them.
+    ///
+    /// Counts as a fetch for the refresh cooldown. An error here is not fatal: requests
+    /// get 503 until a later fetch succeeds.
+    pub async fn prefetch_keys(&self) -> Result<(), Error> {
+        match &*self.inner {
+            Kind::One(issuer) => issuer.keys.prefetch().await,
+            Kind::Many(set) => {
+                let mut result = Ok(());
+                for validator in &set.members {
+                    if let Err(error) = Box::pin(validator.prefetch_keys()).await {
+                        result = Err(error);
+                    }
+                }
+                result
+            }
+        }
+    }
+
+    /// Counters of the key cache: fetches, failures, `304`s, skipped refetches, the age
+    /// and size of the current set (summed over issuers; the oldest age). Cheap; fine for
+    /// a health endpoint.
+    pub fn key_set_stats(&self) -> KeySetStats {
+        match &*self.inner {
+            Kind::One(issuer) => issuer.keys.stats(),
+            Kind::Many(set) => set.members.iter().map(Validator::key_set_stats).fold(
+                KeySetStats::default(),
+                |mut sum, s| {
+                    sum.fetches += s.fetches;
+                    sum.failures += s.failures;
+                    sum.not_modified += s.not_modified;
+                    sum.skipped += s.skipped;
+                    sum.unknown_kid_hits += s.unknown_kid_hits;
+                    sum.keys += s.keys;
+                    sum.age = sum.age.max(s.age);
+                    sum.failing |= s.failing;
+                    sum
+                },
+            ),
+        }
+    }
+
+    /// The issuer that must judge `token`, and where its way goes from there (decided
+    /// once: see [`Issuer::route`] and [`Issuers::route`]).
+    fn route<'v, 't>(
+        &'v self,
+        token: &'t str,
+    ) -> Result<(&'v Issuer, issuer::Routed<'v, 't>), Error> {
+        match &*self.inner {
+            Kind::One(issuer) => Ok((issuer, issuer.route(token)?)),
+            Kind::Many(set) => set.route(token),
+        }
+    }
+
+    /// The policy of a single-issuer validator (`any_of` stores only those).
+    fn single(&self) -> &Issuer {
+        match &*self.inner {
+            Kind::One(issuer) => issuer,
+            Kind::Many(_) => unreachable!("any_of flattens nested sets"),
+        }
+    }
+}
+
+fn log_rejection(result: &Result<Claims, Error>) {
+    crate::metrics::validation(result);
+    if let Err(error) = result {
+        // `debug`, not `info`: under attack this fires on every request.
+        tracing::debug!(%error, "token rejected");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use jsonwebtoken::Algorithm;
+
+    use super::*;
+
+    fn base() -> ValidatorBuilder {
+        Validator::builder()
+            .issuer("https://id.example")
+            .audience("api")
+    }
+
+    #[test]
+    fn builds_with_safe_defaults() {
+        assert!(base().build().is_ok());
+    }
+
+    #[test]
+    fn issuer_without_audience_is_refused() {
+        let err = Validator::builder()
+            .issuer("https://id.example")
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::MissingAudience);
+        assert!(err.to_string().contains("audience"));
+        assert!(base().audience("").build().is_err());
+    }
+
+    #[test]
+    fn missing_issuer_is_refused_even_with_a_jwks_url() {
+        let err = Validator::builder()
+            .jwks_url("https://id.example/jwks")
+            .audience("api")
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::MissingIssuer);
+    }
+
+    #[test]
+    fn hmac_and_empty_allow_lists_are_refused() {
+        assert_eq!(
+            base().algorithms([Algorithm::HS256]).build().unwrap_err(),
+            ConfigError::UnsupportedAlgorithm(Algorithm::HS256)
+        );
+        assert_eq!(
+            base().algorithms([]).build().unwrap_err(),
+            ConfigError::NoAlgorithms
+        );
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback() {
+        let http = Validator::builder()
+            .issuer("http://id.example")
+            .audience("a");
+        assert_eq!(
+            http.build().unwrap_err(),
+            ConfigError::InsecureUrl("issuer")
+        );
+        let jwks = base().jwks_url("http://id.example/jwks");
+        assert_eq!(
+            jwks.build().unwrap_err(),
+            ConfigError::InsecureUrl("jwks_url")
+        );
+        let loopback = Validator::builder()
+            .issuer("http://127.0.0.1:9")
+            .audience("a");
+        assert!(loopback.build().is_ok());
+    }
+
+    #[test]
+    fn static_jwks_must_hold_a_usable_key() {
+        let oct = serde_json::json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]});
+        assert_eq!(
+            base().jwks(oct).build().unwrap_err(),
+            ConfigError::InvalidJwks
+        );
+        assert_eq!(
+            base().jwks(serde_json::json!([])).build().unwrap_err(),
+            ConfigError::InvalidJwks
+        );
+    }
+
+    #[test]
+    fn absurd_limits_are_refused() {
+        assert!(base().leeway(Duration::from_secs(3600)).build().is_err());
+        assert!(base().max_token_bytes(0).build().is_err());
+        assert!(base().fetch_timeout(Duration::ZERO).build().is_err());
+        assert!(base().issuer("not a url").build().is_err());
+    }
+
+    #[cfg(feature = "testing")]
+    mod token_cache {
+        use super::*;
+        use crate::testing::{TestKey, alg_name};
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+        fn mint(key: &TestKey, exp: i64) -> String {
+            mint_for(key, "https://id.example", exp)
+        }
+
+        fn mint_for(key: &TestKey, iss: &str, exp: i64) -> String {
+            let header = serde_json::json!({"alg": alg_name(key.alg()), "kid": key.kid()});
+            let claims = serde_json::json!({"iss": iss, "aud": "api", "exp": exp});
+            let input = format!(
+                "{}.{}",
+                B64.encode(header.to_string()),
+                B64.encode(claims.to_string())
+            );
+            format!("{input}.{}", B64.encode(key.sign(input.as_bytes())))
+        }
+
+        fn validator(key: &TestKey, size: u64) -> Validator {
+            base()
+                .jwks(serde_json::json!({"keys": [key.public_jwk()]}))
+                .token_cache_size(size)
+                .build()
+                .unwrap()
+        }
+
+        #[test]
+        fn verified_tokens_are_remembered_by_digest() {
+            let key = TestKey::generate("k", Algorithm::ES256);
+            let v = validator(&key, 100);
+            let token = mint(&key, unix_now() + 600);
+            assert!(v.try_validate(&token).unwrap().is_ok());
+            let cache = v.single().token_cache.as_ref().unwrap();
+            let entry = cache.get(&token_digest(&token)).expect("remembered");
+            assert!(entry.lifetime <= DEFAULT_TOKEN_CACHE_TTL);
+            // A hit answers without verifying again: the same claims object comes back.
+            let again = v.try_validate(&token).unwrap().unwrap();
+            assert!(Arc::ptr_eq(
+                &again.inner_for_tests(),
+                &entry.claims.inner_for_tests()
+            ));
+        }
+
+        #[test]
+        fn several_issuers_share_one_cache_and_each_entry_names_its_issuer() {
+            let member = |iss: &str, key: &TestKey, size: u64| {
+                Validator::builder()
+                    .issuer(iss)
+                    .audience("api")
+                    .jwks(serde_json::json!({"keys": [key.public_jwk()]}))
+                    .token_cache_size(size)
+                    .build()
+                    .unwrap()
+            };
+            let keys: Vec<TestKey> = ["a", "b", "c"]
+                .into_iter()
+                .map(|kid| TestKey::generate(kid, Algorithm::ES256))
+                .collect();
+            let issuers = [
+                "https://a.example",
+                "https://b.example",
+                "https://c.example",
+            ];
+            // Given out of order: members are sorted by issuer, so indexes are 0, 1, 2.
+            let set = Validator::any_of([
+                member(issuers[2], &keys[2], 0),
+                member(issuers[0], &keys[0], 100),
+                member(issuers[1], &keys[1], 50),
+            ])
+            .unwrap();
+            let Kind::Many(members) = &*set.inner else {
+                unreachable!()
+            };
+            let cache = members.token_cache.as_ref().expect("a shared cache");
+            assert_eq!(cache.policy().max_capacity(), Some(150));
+
+            let tokens: Vec<String> = (0..3)
+                .map(|i| mint_for(&keys[i], issuers[i], unix_now() + 600))
+                .collect();
+            for token in &tokens {
+                assert!(set.try_validate(token).unwrap().is_ok());
+            }
+            for i in 0..2 {
+                let entry = cache.get(&token_digest(&tokens[i])).expect("remembered");
+                assert_eq!(entry.member, i);
+                assert_eq!(entry.claims.issuer(), issuers[i]);
+                // The repeat is answered from that entry.
+                let again = set.try_validate(&tokens[i]).unwrap().unwrap();
+                assert!(Arc::ptr_eq(
+                    &again.inner_for_tests(),
+                    &entry.claims.inner_for_tests()
+                ));
+            }
+            // The member configured without a cache keeps its tokens out.
+            assert!(cache.get(&token_digest(&tokens[2])).is_none());
+            assert!(set.try_validate(&tokens[2]).unwrap().is_ok());
+            // A's key never verifies B's issuer claim, cached or not.
+            let forged = mint_for(&keys[0], issuers[1], unix_now() + 600);
+            // (B knows no kid "a": refused, or left to the fetching path, never accepted.)
+            assert!(!matches!(set.try_validate(&forged), Some(Ok(_))));
+            assert!(cache.get(&token_digest(&forged)).is_none());
+        }
+
+        #[test]
+        fn entries_never_outlive_the_token() {
+            let key = TestKey::generate("k", Algorithm::ES256);
+            let v = validator(&key, 100);
+            let token = mint(&key, unix_now() + 5);
+            assert!(v.try_validate(&token).unwrap().is_ok());
+            let entry = v
+                .single()
+                .token_cache
+                .as_ref()
+                .unwrap()
+                .get(&token_digest(&token))
+                .unwrap();
+            // exp + the 60 s leeway, not the 5 min bound.
+            assert!(
+                entry.lifetime <= Duration::from_secs(65),
+                "{:?}",
+                entry.lifetime
+            );
+        }
+
+        #[test]
+        fn failures_are_never_remembered_and_size_zero_is_off() {
+            let key = TestKey::generate("k", Algorithm::ES256);
+            let v = validator(&key, 100);
+            let expired = mint(&key, unix_now() - 3600);
+            assert!(v.try_validate(&expired).unwrap().is_err());
+            assert!(
+                v.single()
+                    .token_cache
+                    .as_ref()
+                    .unwrap()
+                    .get(&token_digest(&expired))
+                    .is_none()
+            );
+            assert!(validator(&key, 0).single().token_cache.is_none());
+        }
+    }
+
+    #[test]
+    fn zero_limits_that_would_not_do_what_they_say_fail_at_build_naming_the_setting() {
+        let err = base()
+            .introspection("rs", "secret")
+            .max_concurrent_introspections(0)
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::ZeroLimit("max_concurrent_introspections"));
+        assert!(err.to_string().contains("max_concurrent_introspections"));
+        // Named even without introspection: the setting is wrong wherever it is used.
+        assert!(base().max_concurrent_introspections(0).build().is_err());
+        let err = base()
+            .max_retry_backoff(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::ZeroLimit("max_retry_backoff"));
+        assert!(err.to_string().contains("max_retry_backoff"));
+        // The zeros that mean something documented build.
+        assert!(base().refresh_cooldown(Duration::ZERO).build().is_ok());
+        let introspecting = || base().introspection("rs", "secret");
+        assert!(
+            introspecting()
+                .introspection_cache_ttl(Duration::ZERO)
+                .build()
+                .is_ok()
+        );
+        assert!(introspecting().token_cache_size(0).build().is_ok());
+    }
+
+    #[cfg(feature = "testing")]
+    mod zero_settings {
+        use super::*;
+        use crate::testing::{Behavior, DEFAULT_INTROSPECTION_CLIENT, MockIssuer};
+
+        fn introspecting(issuer: &MockIssuer) -> ValidatorBuilder {
+            let (id, secret) = DEFAULT_INTROSPECTION_CLIENT;
+            Validator::builder()
+                .issuer(issuer.issuer())
+                .audience(issuer.audience())
+                .introspection(id, secret)
+                .introspection_endpoint(issuer.introspection_url())
+        }
+
+        /// `n` validations of `token` at once, each of which must pass.
+        async fn concurrently(validator: &Validator, token: &str, n: usize) {
+            let calls: Vec<_> = (0..n)
+                .map(|_| {
+                    let (validator, token) = (validator.clone(), token.to_owned());
+                    tokio::spawn(async move { validator.validate(&token).await })
+                })
+                .collect();
+            for call in calls {
+                call.await.unwrap().unwrap();
+            }
+        }
+
+        #[tokio::test]
+        async fn refresh_cooldown_zero_still_shares_one_fetch_among_concurrent_requests() {
+            let issuer = MockIssuer::start().await;
+            let validator = Validator::builder()
+                .issuer(issuer.issuer())
+                .audience(issuer.audience())
+                .refresh_cooldown(Duration::ZERO)
+                .build()
+                .unwrap();
+            issuer.set_behavior(Behavior::Slow(Duration::from_millis(300)));
+            concurrently(&validator, &issuer.token().sign(), 20).await;
+            assert_eq!(
+                issuer.jwks_hits(),
+                1,
+                "one fetch for 20 concurrent requests"
+            );
+            // And no cooldown: a new key is fetched at once, once.
+            let rotated = issuer.token().key(&issuer.rotate()).sign();
+            concurrently(&validator, &rotated, 20).await;
+            assert_eq!(issuer.jwks_hits(), 2);
+        }
+
+        #[tokio::test]
+        async fn introspection_cache_ttl_zero_remembers_no_answer() {
+            let issuer = MockIssuer::start().await;
+            let validator = introspecting(&issuer)
+                .introspection_cache_ttl(Duration::ZERO)
+                .build()
+                .unwrap();
+            let token = issuer.token().opaque();
+            for n in 1..=3 {
+                validator.validate(&token).await.unwrap();
+                assert_eq!(issuer.introspection_hits(), n);
+            }
+            assert!(
+                validator.try_validate(&token).is_none(),
+                "nothing in memory"
+            );
+            issuer.revoke(&token);
+            assert!(validator.validate(&token).await.is_err(), "refused at once");
+            // Concurrent requests for one token still share one call.
+            let token = issuer.token().opaque();
+            issuer.set_behavior(Behavior::Slow(Duration::from_millis(300)));
+            let before = issuer.introspection_hits();
+            concurrently(&validator, &token, 20).await;
+            assert_eq!(issuer.introspection_hits(), before + 1);
+        }
+
+        #[tokio::test]
+        async fn token_cache_size_zero_remembers_no_introspection_answer_either() {
+            let issuer = MockIssuer::start().await;
+            let validator = introspecting(&issuer).token_cache_size(0).build().unwrap();
+            let token = issuer.token().opaque();
+            for n in 1..=3 {
+                validator.validate(&token).await.unwrap();
+                assert_eq!(issuer.introspection_hits(), n);
+            }
+            assert!(
+                validator.try_validate(&token).is_none(),
+                "nothing in memory"
+            );
+            // The default remembers it.
+            let validator = introspecting(&issuer).build().unwrap();
+            validator.validate(&token).await.unwrap();
+            assert!(matches!(validator.try_validate(&token), Some(Ok(_))));
+        }
+    }
+}

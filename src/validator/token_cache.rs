@@ -1,0 +1,149 @@
+//! Verified tokens remembered by SHA-256 of the token, so a repeat costs a hash and a
+//! lookup instead of a signature check. An entry never outlives its token's `exp` (plus
+//! the leeway) nor the configured bound, and is void once the key that verified it is no
+//! longer published.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::claims::Claims;
+use crate::jwks::VerifyingKey;
+
+/// A verified token, remembered.
+pub(super) struct CachedToken {
+    pub(super) claims: Claims,
+    pub(super) kid: Option<String>,
+    /// The key that verified it: the entry is void once the issuer stops publishing it.
+    pub(super) key: Arc<VerifyingKey>,
+    /// Until the token's `exp` (plus leeway), and no longer than the configured bound.
+    pub(super) lifetime: Duration,
+    /// The member of an `any_of` set that verified it (0 for a single issuer).
+    pub(super) member: usize,
+}
+
+/// Per-entry expiry for the token cache.
+struct TokenExpiry;
+
+impl moka::Expiry<[u8; 32], Arc<CachedToken>> for TokenExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &[u8; 32],
+        value: &Arc<CachedToken>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.lifetime)
+    }
+}
+
+/// Verified tokens by digest, each expiring after its own lifetime.
+pub(super) type TokenCache = moka::sync::Cache<[u8; 32], Arc<CachedToken>>;
+
+/// A token cache of `entries` entries, each expiring after its own lifetime.
+pub(super) fn new_token_cache(entries: u64) -> TokenCache {
+    moka::sync::Cache::builder()
+        .max_capacity(entries)
+        .expire_after(TokenExpiry)
+        .build()
+}
+
+/// Where a token is remembered once verified, and found when it comes again.
+#[derive(Clone, Copy)]
+pub(super) struct Slot<'a> {
+    pub(super) cache: &'a TokenCache,
+    /// The member of an `any_of` set that verifies it (0 for a single issuer).
+    pub(super) member: usize,
+    /// SHA-256 of the whole token.
+    pub(super) digest: [u8; 32],
+}
+
+impl<'a> Slot<'a> {
+    /// The slot of `token` in `cache`, for `member`.
+    pub(super) fn new(cache: &'a TokenCache, member: usize, token: &str) -> Self {
+        Slot {
+            cache,
+            member,
+            digest: token_digest(token),
+        }
+    }
+
+    /// What the cache holds for this token.
+    pub(super) fn get(&self) -> Option<Arc<CachedToken>> {
+        self.cache.get(&self.digest)
+    }
+
+    /// Forgets this token (its entry failed revalidation).
+    pub(super) fn invalidate(&self) {
+        self.cache.invalidate(&self.digest);
+    }
+
+    /// Remembers a verified token for `lifetime` (nothing when it is zero).
+    pub(super) fn remember(
+        &self,
+        claims: &Claims,
+        kid: Option<&str>,
+        key: Arc<VerifyingKey>,
+        lifetime: Duration,
+    ) {
+        if lifetime.is_zero() {
+            return;
+        }
+        let entry = CachedToken {
+            claims: claims.clone(),
+            kid: kid.map(str::to_owned),
+            key,
+            lifetime,
+            member: self.member,
+        };
+        self.cache.insert(self.digest, Arc::new(entry));
+    }
+}
+
+/// How long a token verified at `now` may be remembered: until its `exp` plus the
+/// leeway (it is still accepted until then), and never beyond `bound`.
+pub(super) fn entry_lifetime(expires_at: i64, leeway: i64, now: i64, bound: Duration) -> Duration {
+    let until_expiry = expires_at.saturating_add(leeway).saturating_sub(now);
+    Duration::from_secs(until_expiry.max(0) as u64).min(bound)
+}
+
+/// The token cache's key: SHA-256 of the whole token, so that no two tokens share an
+/// entry and the cache never holds a token itself.
+pub(crate) fn token_digest(token: &str) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_lives_until_exp_plus_leeway_within_the_bound() {
+        let bound = Duration::from_secs(300);
+        assert_eq!(
+            entry_lifetime(1_005, 60, 1_000, bound),
+            Duration::from_secs(65)
+        );
+        assert_eq!(entry_lifetime(10_000, 60, 1_000, bound), bound);
+        // Already past: nothing to remember, and no underflow at the extremes.
+        assert_eq!(entry_lifetime(900, 60, 1_000, bound), Duration::ZERO);
+        assert_eq!(
+            entry_lifetime(i64::MIN, 60, i64::MAX, bound),
+            Duration::ZERO
+        );
+        assert_eq!(entry_lifetime(i64::MAX, 60, i64::MIN, bound), bound);
+    }
+
+    #[test]
+    fn digests_are_sha256_of_the_whole_token() {
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        let expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let hex: String = token_digest("abc")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(hex, expected);
+        assert_ne!(token_digest("a.b.c"), token_digest("a.b.d"));
+    }
+}
