@@ -136,7 +136,7 @@ fn bench_algorithm(c: &mut Criterion, alg: Algorithm) {
         // DecodingKey built once from the JWK.
         let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk()).unwrap();
         let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(alg);
+        let mut validation = jsonwebtoken::Validation::new(alg.as_str().parse().unwrap());
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         group.bench_function("jsonwebtoken_decode", |b| {

@@ -39,11 +39,17 @@ pub enum Error {
     },
     /// The DPoP proof sent with a DPoP-bound token is missing, invalid, replayed or made
     /// with another key (RFC 9449 section 7.1 `invalid_dpop_proof`, 401).
-    InvalidDpopProof(crate::binding::dpop::InvalidProof),
+    InvalidDpopProof(InvalidProof),
     /// The issuer could not be consulted (503): no key set was ever fetched from it, or
     /// its introspection endpoint failed. Never a verdict on the token.
-    KeysUnavailable {
+    IssuerUnavailable {
         /// When a new fetch may be tried; sent as `Retry-After`.
+        retry_after: Duration,
+    },
+    /// The DPoP replay store (for example Redis) could not say whether a proof's `jti`
+    /// was seen before (503). The proof is never accepted unchecked.
+    ReplayStoreUnavailable {
+        /// When to try again; sent as `Retry-After`.
         retry_after: Duration,
     },
 }
@@ -106,6 +112,90 @@ pub enum InvalidToken {
     SenderConstrained,
 }
 
+impl InvalidToken {
+    /// A stable, lower-case label for this reason (the `reason` of metrics and logs):
+    /// no internal detail, the same across releases.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InvalidToken::TooLarge => "too_large",
+            InvalidToken::Malformed => "malformed",
+            InvalidToken::AlgorithmNotAllowed => "algorithm_not_allowed",
+            InvalidToken::UnsupportedHeader => "unsupported_header",
+            InvalidToken::WrongType => "wrong_type",
+            InvalidToken::UnknownKey => "unknown_key",
+            InvalidToken::KeyAlgorithmMismatch => "key_algorithm_mismatch",
+            InvalidToken::AmbiguousKey => "ambiguous_key",
+            InvalidToken::BadSignature => "bad_signature",
+            InvalidToken::Expired => "expired",
+            InvalidToken::NotYetValid => "not_yet_valid",
+            InvalidToken::MissingClaim(_) => "missing_claim",
+            InvalidToken::InvalidClaim(_) => "invalid_claim",
+            InvalidToken::WrongIssuer => "wrong_issuer",
+            InvalidToken::WrongAudience => "wrong_audience",
+            InvalidToken::Inactive => "inactive",
+            InvalidToken::SenderConstrained => "sender_constrained",
+        }
+    }
+}
+
+/// Why a proof was refused; for logs and tests, never sent to clients (they get the
+/// fixed `invalid_dpop_proof` description).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidProof {
+    /// Not one compact JWS of strict base64url and JSON, or too long.
+    Malformed,
+    /// `typ` is not `dpop+jwt`.
+    WrongType,
+    /// `alg` is not an asymmetric algorithm of the allow-list.
+    AlgorithmNotAllowed,
+    /// The header has `crit`, which no extension we implement can satisfy.
+    UnsupportedHeader,
+    /// `jwk` is missing, not a usable public key, holds a private member, or does not
+    /// fit `alg`.
+    BadKey,
+    /// The signature does not verify with the embedded key.
+    BadSignature,
+    /// A required claim (`jti`, `htm`, `htu`, `iat`, `ath`) is missing or mistyped.
+    MissingClaim,
+    /// `htm` is not the request's method.
+    MethodMismatch,
+    /// `htu` is not the request's URI.
+    UriMismatch,
+    /// `iat` is outside the window around now.
+    Stale,
+    /// `ath` is not the hash of the access token sent with it.
+    AccessTokenHashMismatch,
+    /// The proof's key is not the one the token is bound to (`cnf.jkt`).
+    KeyMismatch,
+    /// The `jti` was seen before within the window.
+    Replayed,
+    /// `Authorization: DPoP` without exactly one `DPoP` header.
+    MissingProof,
+}
+
+impl InvalidProof {
+    /// A stable, lower-case label for this reason, for metrics and logs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InvalidProof::Malformed => "malformed",
+            InvalidProof::WrongType => "wrong_type",
+            InvalidProof::AlgorithmNotAllowed => "algorithm_not_allowed",
+            InvalidProof::UnsupportedHeader => "unsupported_header",
+            InvalidProof::BadKey => "bad_key",
+            InvalidProof::BadSignature => "bad_signature",
+            InvalidProof::MissingClaim => "missing_claim",
+            InvalidProof::MethodMismatch => "method_mismatch",
+            InvalidProof::UriMismatch => "uri_mismatch",
+            InvalidProof::Stale => "stale",
+            InvalidProof::AccessTokenHashMismatch => "access_token_hash_mismatch",
+            InvalidProof::KeyMismatch => "key_mismatch",
+            InvalidProof::Replayed => "replayed",
+            InvalidProof::MissingProof => "missing_proof",
+        }
+    }
+}
+
 /// Fixed client-facing descriptions. Internal error text never reaches a client.
 mod description {
     pub const MISSING: &str = "No access token was sent";
@@ -122,6 +212,7 @@ mod description {
         "The access token is bound to a key and cannot be used as a bearer token";
     pub const SCOPE: &str = "The access token lacks a required scope";
     pub const UNAVAILABLE: &str = "The token issuer is unavailable";
+    pub const REPLAY_STORE: &str = "The DPoP proof cannot be checked right now";
     pub const DPOP_PROOF: &str = "The DPoP proof is missing or invalid";
 }
 
@@ -139,14 +230,16 @@ impl Error {
             Error::MissingCredentials | Error::InvalidToken(_) | Error::InvalidDpopProof(_) => 401,
             Error::InvalidRequest(_) => 400,
             Error::InsufficientScope { .. } => 403,
-            Error::KeysUnavailable { .. } => 503,
+            Error::IssuerUnavailable { .. } | Error::ReplayStoreUnavailable { .. } => 503,
         }
     }
 
     /// The RFC 6750 error code, or `None` when the client sent no credentials.
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
-            Error::MissingCredentials | Error::KeysUnavailable { .. } => None,
+            Error::MissingCredentials
+            | Error::IssuerUnavailable { .. }
+            | Error::ReplayStoreUnavailable { .. } => None,
             Error::InvalidRequest(_) => Some("invalid_request"),
             Error::InvalidToken(_) => Some("invalid_token"),
             Error::InsufficientScope { .. } => Some("insufficient_scope"),
@@ -178,7 +271,8 @@ impl Error {
                 T::MissingClaim(_) | T::InvalidClaim(_) => description::CLAIMS,
             },
             Error::InsufficientScope { .. } => description::SCOPE,
-            Error::KeysUnavailable { .. } => description::UNAVAILABLE,
+            Error::IssuerUnavailable { .. } => description::UNAVAILABLE,
+            Error::ReplayStoreUnavailable { .. } => description::REPLAY_STORE,
             Error::InvalidDpopProof(_) => description::DPOP_PROOF,
         }
     }
@@ -237,7 +331,7 @@ impl Error {
     /// );
     /// ```
     pub fn www_authenticate_in(&self, challenges: &Challenges<'_>) -> Option<String> {
-        if matches!(self, Error::KeysUnavailable { .. }) {
+        if self.status() == 503 {
             return None;
         }
         let dpop_error = challenges.dpop_algs.is_some()
@@ -307,7 +401,8 @@ impl Error {
     /// obeys it never comes back early), at least one.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Error::KeysUnavailable { retry_after } => {
+            Error::IssuerUnavailable { retry_after }
+            | Error::ReplayStoreUnavailable { retry_after } => {
                 let partial = u64::from(retry_after.subsec_nanos() > 0);
                 Some(retry_after.as_secs().saturating_add(partial).max(1))
             }
@@ -368,9 +463,10 @@ impl fmt::Display for Error {
             }
             Error::MissingCredentials => f.write_str("no bearer token"),
             Error::InvalidDpopProof(reason) => write!(f, "invalid_dpop_proof ({reason:?})"),
-            Error::KeysUnavailable { .. } => {
+            Error::IssuerUnavailable { .. } => {
                 f.write_str("issuer unavailable (no key set yet, or introspection failed)")
             }
+            Error::ReplayStoreUnavailable { .. } => f.write_str("DPoP replay store unavailable"),
         }
     }
 }
@@ -429,8 +525,8 @@ mod tests {
     }
 
     #[test]
-    fn keys_unavailable_is_503_with_retry_after_and_no_challenge() {
-        let err = Error::KeysUnavailable {
+    fn issuer_unavailable_is_503_with_retry_after_and_no_challenge() {
+        let err = Error::IssuerUnavailable {
             retry_after: Duration::from_millis(200),
         };
         assert_eq!(err.status(), 503);
@@ -441,7 +537,7 @@ mod tests {
     #[test]
     fn retry_after_rounds_up_so_an_obedient_client_is_never_early() {
         let after = |millis| {
-            Error::KeysUnavailable {
+            Error::IssuerUnavailable {
                 retry_after: Duration::from_millis(millis),
             }
             .retry_after()
@@ -520,8 +616,8 @@ mod tests {
     }
 
     #[test]
-    fn keys_unavailable_has_no_challenge_even_with_resource_metadata() {
-        let err = Error::KeysUnavailable {
+    fn issuer_unavailable_has_no_challenge_even_with_resource_metadata() {
+        let err = Error::IssuerUnavailable {
             retry_after: Duration::from_secs(1),
         };
         assert_eq!(err.www_authenticate_with(Some(METADATA)), None);

@@ -46,7 +46,7 @@ use crate::claims::Claims;
 use crate::error::{Challenges, Error, InvalidToken};
 use crate::request::{HeaderValues, RequestParts};
 use crate::resource_metadata::ResourceMetadata;
-use crate::validator::{Presented, Validator};
+use crate::validator::{Presented, Validator, Verdict};
 
 /// What the gate decided of one request.
 #[derive(Debug)]
@@ -257,22 +257,19 @@ impl Gate {
             (Some(credentials), _) => credentials,
         };
         if scheme == Scheme::Bearer {
-            return match inner.validator.try_validate(token) {
-                Some(Ok(claims)) => Decision::Pass(Some(claims)),
-                Some(Err(error)) => Decision::Reject(Refusal::new(error, Some(scheme))),
-                None => {
-                    let validator = inner.validator.clone();
-                    let token = token.to_owned();
-                    Decision::Pending(Pending {
-                        future: Box::pin(async move {
-                            validator
-                                .validate(&token)
-                                .await
-                                .map(Some)
-                                .map_err(|error| Refusal::new(error, Some(Scheme::Bearer)))
-                        }),
-                    })
-                }
+            // Routed and parsed once: what waits for the issuer carries the parsed token.
+            return match inner.validator.check(token, Presented::Bearer) {
+                Verdict::Done(Ok(claims)) => Decision::Pass(Some(claims)),
+                Verdict::Done(Err(error)) => Decision::Reject(Refusal::new(error, Some(scheme))),
+                Verdict::Wait(waiting) => Decision::Pending(Pending {
+                    future: Box::pin(async move {
+                        waiting
+                            .finish()
+                            .await
+                            .map(Some)
+                            .map_err(|error| Refusal::new(error, Some(Scheme::Bearer)))
+                    }),
+                }),
             };
         }
         self.decide_dpop(request, token)
@@ -323,9 +320,11 @@ impl Gate {
                         tracing::debug!(?reason, "DPoP proof refused");
                         Err(refuse(Error::InvalidDpopProof(reason)))
                     }
-                    Err(DpopRefusal::StoreUnavailable(_)) => Err(refuse(Error::KeysUnavailable {
-                        retry_after: std::time::Duration::from_secs(1),
-                    })),
+                    Err(DpopRefusal::StoreUnavailable(_)) => {
+                        Err(refuse(Error::ReplayStoreUnavailable {
+                            retry_after: std::time::Duration::from_secs(1),
+                        }))
+                    }
                 }
             }),
         })

@@ -55,6 +55,7 @@
 // docs.rs (`--cfg docsrs`, see Cargo.toml) labels each feature-gated item with its feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod alg;
 pub mod bearer;
 pub mod binding;
 pub mod claims;
@@ -64,6 +65,7 @@ pub mod dev_server;
 pub mod error;
 mod format;
 pub mod gate;
+mod http;
 pub mod introspection;
 mod json;
 pub mod jwks;
@@ -76,13 +78,13 @@ pub mod testing;
 mod validator;
 mod verify;
 
+pub use alg::{Algorithm, SUPPORTED_ALGORITHMS, UnsupportedAlgorithm};
 pub use claims::{Claims, Scopes};
 pub use error::{Error, InvalidRequest, InvalidToken};
 pub use gate::{Decision, Gate};
 pub use introspection::{
     ClientAuth, INTROSPECTION_RETRY_DELAY, MAX_INTROSPECTION_RETRY_DELAY, TokenFormat,
 };
-pub use jsonwebtoken::Algorithm;
 pub use jwks::KeySetStats;
 pub use resource_metadata::ResourceMetadata;
 pub use validator::defaults;
@@ -93,4 +95,3 @@ pub use validator::{
     DEFAULT_MIN_CACHE_TTL, DEFAULT_REFRESH_COOLDOWN, DEFAULT_TOKEN_CACHE_SIZE,
     DEFAULT_TOKEN_CACHE_TTL, KeySource, Validator, ValidatorBuilder,
 };
-pub use verify::SUPPORTED_ALGORITHMS;

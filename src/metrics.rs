@@ -13,36 +13,18 @@
 use std::time::Duration;
 
 use crate::claims::Claims;
-use crate::error::{Error, InvalidToken};
+use crate::error::Error;
 
-/// The metric label for a rejection: stable, lower-case, no internal detail.
+/// The metric label for a rejection: stable, lower-case, no internal detail. For
+/// `invalid_token` it is the precise reason ([`InvalidToken::as_str`](crate::InvalidToken::as_str)).
 fn reason(error: &Error) -> &'static str {
-    use InvalidToken as T;
     match error {
-        Error::MissingCredentials => "missing_credentials",
-        Error::InvalidRequest(_) => "invalid_request",
-        Error::InsufficientScope { .. } => "insufficient_scope",
-        Error::KeysUnavailable { .. } => "keys_unavailable",
-        Error::InvalidDpopProof(_) => "invalid_dpop_proof",
-        Error::InvalidToken(reason) => match reason {
-            T::TooLarge => "too_large",
-            T::Malformed => "malformed",
-            T::AlgorithmNotAllowed => "algorithm_not_allowed",
-            T::UnsupportedHeader => "unsupported_header",
-            T::WrongType => "wrong_type",
-            T::UnknownKey => "unknown_key",
-            T::KeyAlgorithmMismatch => "key_algorithm_mismatch",
-            T::AmbiguousKey => "ambiguous_key",
-            T::BadSignature => "bad_signature",
-            T::Expired => "expired",
-            T::NotYetValid => "not_yet_valid",
-            T::MissingClaim(_) => "missing_claim",
-            T::InvalidClaim(_) => "invalid_claim",
-            T::WrongIssuer => "wrong_issuer",
-            T::WrongAudience => "wrong_audience",
-            T::Inactive => "inactive",
-            T::SenderConstrained => "sender_constrained",
-        },
+        Error::InvalidToken(reason) => reason.as_str(),
+        other => other.error_code().unwrap_or(match other {
+            Error::MissingCredentials => "missing_credentials",
+            Error::ReplayStoreUnavailable { .. } => "replay_store_unavailable",
+            _ => "issuer_unavailable",
+        }),
     }
 }
 

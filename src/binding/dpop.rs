@@ -25,17 +25,18 @@ use std::time::Duration;
 use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use reqwest::Url;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::replay::{MemoryReplayStore, ReplayStore, Seen, StoreUnavailable};
+use crate::alg::Algorithm;
+pub use crate::error::InvalidProof;
 use crate::json::NumericDate;
 use crate::jwks::parse_jwk;
 use crate::request::HeaderValues;
-use crate::verify::{asymmetric_alg_name, parse_asymmetric_alg, verify_with};
+use crate::verify::verify_with;
 
 /// The `typ` of a DPoP proof (RFC 9449 section 4.2), compared exactly.
 pub const PROOF_TYPE: &str = "dpop+jwt";
@@ -52,42 +53,6 @@ pub const MAX_JTI_BYTES: usize = 256;
 /// section 11.1 leaves the window to the server; a minute covers a client's retries
 /// and keeps the replay store small.
 pub const DEFAULT_PROOF_WINDOW: Duration = Duration::from_secs(60);
-
-/// Why a proof was refused; for logs and tests, never sent to clients (they get the
-/// fixed `invalid_dpop_proof` description).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InvalidProof {
-    /// Not one compact JWS of strict base64url and JSON, or too long.
-    Malformed,
-    /// `typ` is not `dpop+jwt`.
-    WrongType,
-    /// `alg` is not an asymmetric algorithm of the allow-list.
-    AlgorithmNotAllowed,
-    /// The header has `crit`, which no extension we implement can satisfy.
-    UnsupportedHeader,
-    /// `jwk` is missing, not a usable public key, holds a private member, or does not
-    /// fit `alg`.
-    BadKey,
-    /// The signature does not verify with the embedded key.
-    BadSignature,
-    /// A required claim (`jti`, `htm`, `htu`, `iat`, `ath`) is missing or mistyped.
-    MissingClaim,
-    /// `htm` is not the request's method.
-    MethodMismatch,
-    /// `htu` is not the request's URI.
-    UriMismatch,
-    /// `iat` is outside the window around now.
-    Stale,
-    /// `ath` is not the hash of the access token sent with it.
-    AccessTokenHashMismatch,
-    /// The proof's key is not the one the token is bound to (`cnf.jkt`).
-    KeyMismatch,
-    /// The `jti` was seen before within the window.
-    Replayed,
-    /// `Authorization: DPoP` without exactly one `DPoP` header.
-    MissingProof,
-}
 
 /// What a proof proved: its key's thumbprint, and what the replay store keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,7 +157,7 @@ pub fn check_proof(
     let alg = fields
         .alg
         .as_deref()
-        .and_then(parse_asymmetric_alg)
+        .and_then(Algorithm::from_name)
         .filter(|alg| policy.algorithms.contains(alg))
         .ok_or(InvalidProof::AlgorithmNotAllowed)?;
     if fields.crit.is_some() {
@@ -397,7 +362,7 @@ impl Dpop {
             .policy
             .algorithms
             .iter()
-            .filter_map(|alg| asymmetric_alg_name(*alg))
+            .map(|alg| alg.as_str())
             .collect();
         names.join(" ")
     }
@@ -484,7 +449,7 @@ impl Dpop {
             method,
             uri: &uri,
             access_token: token,
-            now: crate::validator::unix_now(),
+            now: crate::clock::unix_now(),
         };
         let verified =
             check_proof(proof.trim_ascii(), &self.policy, &context).map_err(DpopRefusal::Proof)?;

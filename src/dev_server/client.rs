@@ -106,7 +106,7 @@ pub fn form_urlencode(pairs: &[(&str, &str)]) -> String {
 }
 
 fn encode_into(out: &mut String, text: &str) {
-    out.push_str(&crate::introspection::form_urlencode(text));
+    out.push_str(&crate::http::form_urlencode(text));
 }
 
 /// Why a client refuses an authorization response (see [`check_callback`]).

@@ -106,10 +106,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use crate::Algorithm;
 use aws_lc_rs::rand::SecureRandom as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use reqwest::Url;
 use serde_json::json;
 

@@ -6,6 +6,8 @@ use reqwest::RequestBuilder;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::http::form_urlencode;
+
 /// How the resource server authenticates to the introspection endpoint (RFC 7662
 /// section 2.1 requires some authentication; RFC 6749 section 2.3.1 defines these two).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,31 +62,9 @@ impl Credentials {
     }
 }
 
-/// `application/x-www-form-urlencoded` encoding of one value (RFC 6749 appendix B), as
-/// Basic credentials must be encoded before base64 (RFC 6749 section 2.3.1).
-pub(crate) fn form_urlencode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credentials_are_form_urlencoded() {
-        assert_eq!(form_urlencode("a b:c/d"), "a+b%3Ac%2Fd");
-        assert_eq!(form_urlencode("plain-id_1.x"), "plain-id_1.x");
-    }
 
     fn credentials(auth: ClientAuth) -> Credentials {
         Credentials {

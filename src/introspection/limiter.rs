@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::lock;
 use crate::error::Error;
-use crate::jwks::backoff;
+use crate::http::backoff;
 
 /// After a failed introspection request, how long tokens not answered yet are refused
 /// (503) before the endpoint is asked again: an outage costs the issuer about one request
@@ -49,7 +49,7 @@ impl Limiter {
         // One reading of the clock: the wait is what is left of the window it saw.
         let now = Instant::now();
         match budget.next_allowed {
-            Some(next) if next > now => Err(Error::KeysUnavailable {
+            Some(next) if next > now => Err(Error::IssuerUnavailable {
                 retry_after: next - now,
             }),
             _ => Ok(()),
@@ -63,7 +63,7 @@ impl Limiter {
         let permit = tokio::time::timeout(self.wait, permits.acquire_owned()).await;
         let Ok(Ok(permit)) = permit else {
             tracing::debug!("introspection endpoint busy: every permit taken");
-            return Err(Error::KeysUnavailable {
+            return Err(Error::IssuerUnavailable {
                 retry_after: INTROSPECTION_RETRY_DELAY,
             });
         };
@@ -185,7 +185,7 @@ mod tests {
         assert!(first);
         assert!(matches!(
             limiter.allows(),
-            Err(Error::KeysUnavailable { retry_after }) if retry_after == wait
+            Err(Error::IssuerUnavailable { retry_after }) if retry_after == wait
         ));
         limiter.answered();
         assert!(limiter.allows().is_ok());

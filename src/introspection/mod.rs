@@ -72,13 +72,14 @@ use tokio::sync::{OnceCell, watch};
 use tokio::time::Instant;
 
 use crate::error::{Error, InvalidToken};
-use crate::jwks::scheme_allowed;
-use crate::jwks::{FetchError, FetchLimits, check_not_redirected, check_url, fetch_metadata};
+use crate::http::{
+    FetchError, FetchLimits, check_not_redirected, check_url, fetch_metadata, scheme_allowed,
+};
 use response::{AnswerPolicy, Failure, Outcome, Reply};
 
 pub use crate::format::TokenFormat;
 pub use client_auth::ClientAuth;
-pub(crate) use client_auth::{Credentials, form_urlencode};
+pub(crate) use client_auth::Credentials;
 pub use limiter::{INTROSPECTION_RETRY_DELAY, MAX_INTROSPECTION_RETRY_DELAY};
 
 /// What the builder hands over to build an [`Introspector`]: the endpoint, how to
@@ -302,7 +303,7 @@ impl Introspector {
                         tracing::warn!(%failure, retry_in_ms, "introspection failed; backing off");
                     }
                 }
-                Err(Error::KeysUnavailable { retry_after: wait })
+                Err(Error::IssuerUnavailable { retry_after: wait })
             }
         }
     }
@@ -322,7 +323,7 @@ impl Introspector {
                         tracing::warn!(
                             "the issuer's metadata has no usable introspection_endpoint"
                         );
-                        Error::KeysUnavailable {
+                        Error::IssuerUnavailable {
                             retry_after: Duration::from_secs(30),
                         }
                     })?;
@@ -364,7 +365,7 @@ impl Introspector {
 
 fn unavailable(error: &FetchError) -> Error {
     tracing::debug!(%error, "introspection failed");
-    Error::KeysUnavailable {
+    Error::IssuerUnavailable {
         retry_after: Duration::from_secs(1),
     }
 }
@@ -445,7 +446,7 @@ mod tests {
             .introspect("opaque", [7; 32])
             .await
             .unwrap_err();
-        let Error::KeysUnavailable { retry_after } = error else {
+        let Error::IssuerUnavailable { retry_after } = error else {
             panic!("{error:?}");
         };
         (retry_after, started.elapsed())

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::claims::Claims;
 use crate::error::{Error, InvalidToken};
-use crate::jwks::{FetchError, FetchLimits};
+use crate::http::{FetchError, FetchLimits};
 
 /// What an introspection decided, cached.
 pub(super) type Outcome = Result<Claims, InvalidToken>;

@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use std::sync::OnceLock;
 
-use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
-use jsonwebtoken::Algorithm;
 use serde_json::Value;
+
+use crate::alg::Algorithm;
+use crate::verify::{KeyKind, Material, VerifyingKey};
 
 /// RFC 8725 section 3.5 and NIST SP 800-131A: RSA keys below 2048 bits are breakable.
 pub const MIN_RSA_BITS: usize = 2048;
@@ -27,144 +27,6 @@ pub const MAX_RSA_BITS: usize = 8192;
 /// in a token or a JWKS, are refused before any lookup, so that a flood of made-up `kid`s
 /// costs bounded memory in the unknown-`kid` memory.
 pub(crate) const MAX_KID_BYTES: usize = 256;
-
-/// The kinds of key we verify with, with the curve where one matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeyKind {
-    Rsa,
-    P256,
-    P384,
-    Ed25519,
-}
-
-impl KeyKind {
-    /// RFC 7518 section 3.1 and RFC 8037 section 3.1: which `alg` each key type signs.
-    fn fits(self, alg: Algorithm) -> bool {
-        use Algorithm::*;
-        matches!(
-            (self, alg),
-            (KeyKind::Rsa, RS256 | RS384 | RS512 | PS256 | PS384 | PS512)
-                | (KeyKind::P256, ES256)
-                | (KeyKind::P384, ES384)
-                | (KeyKind::Ed25519, EdDSA)
-        )
-    }
-}
-
-/// The public key material, as the JWK gave it (leading zeros stripped for RSA).
-#[derive(Debug, PartialEq, Eq)]
-enum Material {
-    Rsa {
-        n: Vec<u8>,
-        e: Vec<u8>,
-    },
-    /// The uncompressed point `0x04 || x || y` (SEC 1 section 2.3.3).
-    Ec(Vec<u8>),
-    Ed25519(Vec<u8>),
-}
-
-/// How many algorithms a key can be parsed for (see [`alg_index`]).
-const ALGORITHMS: usize = 9;
-
-/// A slot per supported algorithm, in [`crate::SUPPORTED_ALGORITHMS`] order.
-fn alg_index(alg: Algorithm) -> Option<usize> {
-    crate::SUPPORTED_ALGORITHMS.iter().position(|a| *a == alg)
-}
-
-/// The aws-lc-rs verification algorithm for a JWS `alg` (RFC 7518 section 3, RFC 8037).
-/// RSA parameters accept 2048 to 8192-bit moduli, as our key hygiene does.
-fn rsa_params(alg: Algorithm) -> Option<&'static sig::RsaParameters> {
-    Some(match alg {
-        Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
-        Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
-        _ => return None,
-    })
-}
-
-/// One verification key from the set.
-///
-/// The key is parsed by aws-lc-rs once per algorithm it is used with (an RSA key may
-/// serve RS256 and PS256), on first use, and kept: verifying costs the signature check
-/// alone, with no key rebuilding per request.
-#[derive(Debug)]
-pub(crate) struct VerifyingKey {
-    pub(crate) kind: KeyKind,
-    /// The JWK's own `alg`, which the token's `alg` must then equal.
-    pub(crate) alg: Option<Algorithm>,
-    material: Material,
-    parsed: [OnceLock<Option<ParsedKey>>; ALGORITHMS],
-}
-
-/// `ParsedPublicKey` has no `Debug`; this wrapper gives it one.
-struct ParsedKey(ParsedPublicKey);
-
-impl std::fmt::Debug for ParsedKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ParsedPublicKey")
-    }
-}
-
-impl VerifyingKey {
-    fn new(kind: KeyKind, alg: Option<Algorithm>, material: Material) -> Self {
-        VerifyingKey {
-            kind,
-            alg,
-            material,
-            parsed: Default::default(),
-        }
-    }
-
-    /// Same type, same `alg`, same key material.
-    fn same_key(&self, other: &VerifyingKey) -> bool {
-        self.kind == other.kind && self.alg == other.alg && self.material == other.material
-    }
-
-    /// Whether this key may verify a token signed with `alg`.
-    pub(crate) fn fits(&self, alg: Algorithm) -> bool {
-        self.kind.fits(alg) && self.alg.is_none_or(|own| own == alg)
-    }
-
-    /// The key parsed for `alg`, or `None` if it does not fit or aws-lc-rs rejects it.
-    pub(crate) fn parsed(&self, alg: Algorithm) -> Option<&ParsedPublicKey> {
-        if !self.fits(alg) {
-            return None;
-        }
-        let slot = &self.parsed[alg_index(alg)?];
-        slot.get_or_init(|| self.parse(alg).map(ParsedKey))
-            .as_ref()
-            .map(|k| &k.0)
-    }
-
-    fn parse(&self, alg: Algorithm) -> Option<ParsedPublicKey> {
-        match (&self.material, alg) {
-            (Material::Rsa { n, e }, alg) => RsaPublicKeyComponents { n, e }
-                .to_parsed_public_key(rsa_params(alg)?)
-                .ok(),
-            (Material::Ec(point), Algorithm::ES256) => {
-                ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point).ok()
-            }
-            (Material::Ec(point), Algorithm::ES384) => {
-                ParsedPublicKey::new(&sig::ECDSA_P384_SHA384_FIXED, point).ok()
-            }
-            (Material::Ed25519(x), Algorithm::EdDSA) => ParsedPublicKey::new(&sig::ED25519, x).ok(),
-            _ => None,
-        }
-    }
-
-    /// The algorithm a key of this kind is checked with when loaded.
-    fn probe_alg(&self) -> Algorithm {
-        self.alg.unwrap_or(match self.kind {
-            KeyKind::Rsa => Algorithm::RS256,
-            KeyKind::P256 => Algorithm::ES256,
-            KeyKind::P384 => Algorithm::ES384,
-            KeyKind::Ed25519 => Algorithm::EdDSA,
-        })
-    }
-}
 
 /// The usable keys of one fetched JWKS, looked up by `kid`.
 #[derive(Debug, Default)]
@@ -356,10 +218,9 @@ pub(crate) fn parse_jwk(jwk: &Value) -> Result<(Option<String>, VerifyingKey), &
     }
     let alg = match jwk.get("alg") {
         None => None,
-        Some(Value::String(name)) => Some(
-            crate::verify::parse_asymmetric_alg(name)
-                .ok_or("alg is not a supported signature algorithm")?,
-        ),
+        Some(Value::String(name)) => {
+            Some(Algorithm::from_name(name).ok_or("alg is not a supported signature algorithm")?)
+        }
         Some(_) => return Err("alg is not a string"),
     };
     let (kind, key) = match jwk.get("kty").and_then(Value::as_str) {

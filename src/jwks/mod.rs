@@ -30,34 +30,26 @@
 //!   that parses but holds no usable signature key is a failed fetch); failures
 //!   and recoveries are logged once per change of state, not per request.
 //! - **503 only before the first success.** While no key set was ever fetched, tokens get
-//!   [`Error::KeysUnavailable`] with the time until the next attempt (`Retry-After`); the
+//!   [`Error::IssuerUnavailable`] with the time until the next attempt (`Retry-After`); the
 //!   first successful fetch recovers without a restart.
 
-mod cache_policy;
-mod discovery;
-mod fetch;
 mod key_set;
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
+use crate::alg::Algorithm;
 use reqwest::Url;
 use tokio::time::Instant;
 
 pub use key_set::{MAX_RSA_BITS, MIN_RSA_BITS};
 
-pub(crate) use cache_policy::TtlBounds;
-pub(crate) use discovery::fetch_metadata;
-pub(crate) use fetch::{FetchError, FetchLimits, redirect_policy, scheme_allowed};
-pub(crate) use fetch::{check_not_redirected, check_url};
-pub(crate) use key_set::{KeySet, Lookup, MAX_KID_BYTES, VerifyingKey, parse_jwk};
+pub(crate) use key_set::{KeySet, Lookup, MAX_KID_BYTES, parse_jwk};
 
 use crate::error::{Error, InvalidToken};
-use fetch::Conditional;
+use crate::http::{self, Conditional, FetchError, FetchLimits, TtlBounds, backoff};
+use crate::verify::VerifyingKey;
 
 /// Where the JWKS is found.
 #[derive(Debug, Clone)]
@@ -389,7 +381,7 @@ impl KeyCache {
     /// can re-open it, and the fetch's result (the new keys, the `kid`s remembered as
     /// unknown by the waiters) is there for the next request.
     async fn refresh(self: &Arc<Self>, seen: Option<&Arc<Cached>>) -> Result<Arc<Cached>, Error> {
-        let unavailable = |left: Duration| Error::KeysUnavailable { retry_after: left };
+        let unavailable = |left: Duration| Error::IssuerUnavailable { retry_after: left };
         if let KeySource::Static(_) = self.config.source {
             return self.current().ok_or(unavailable(self.config.cooldown));
         }
@@ -451,7 +443,7 @@ impl KeyCache {
         current: Option<Arc<Cached>>,
         started: Instant,
     ) -> Result<Arc<Cached>, Error> {
-        let unavailable = |left: Duration| Error::KeysUnavailable { retry_after: left };
+        let unavailable = |left: Duration| Error::IssuerUnavailable { retry_after: left };
         let outcome = self.fetch(&mut state, current.as_deref()).await;
         // A set that parses but holds no usable key is a failed fetch: it must not
         // replace a good one (stale-if-error, RFC 5861 section 4). With nothing to keep,
@@ -563,14 +555,10 @@ impl KeyCache {
             Some((_, None)) => false,
         };
         if let (true, KeySource::Discovery { issuer }) = (rediscover, &config.source) {
-            let (url, headers) = discovery::discover_jwks_uri(
-                &config.client,
-                issuer,
-                &config.limits,
-                config.allow_http,
-            )
-            .await?;
-            let ttl = cache_policy::lifetime(&headers, &config.ttl);
+            let (url, headers) =
+                http::discover_jwks_uri(&config.client, issuer, &config.limits, config.allow_http)
+                    .await?;
+            let ttl = http::lifetime(&headers, &config.ttl);
             state.jwks_uri = Some((url, Some(Instant::now() + ttl)));
         }
         let Some((url, _)) = &state.jwks_uri else {
@@ -578,7 +566,7 @@ impl KeyCache {
             return Err(FetchError::Invalid("no JWKS URL"));
         };
         let conditional = current.map(|c| c.conditional.clone()).unwrap_or_default();
-        let result = fetch::fetch(&config.client, url, &config.limits, &conditional).await;
+        let result = http::fetch(&config.client, url, &config.limits, &conditional).await;
         if matches!(result, Err(FetchError::Status(404 | 410)))
             && matches!(config.source, KeySource::Discovery { .. })
         {
@@ -587,7 +575,7 @@ impl KeyCache {
         }
         let fetched = result?;
         let now = Instant::now();
-        let ttl = cache_policy::lifetime(&fetched.headers, &config.ttl);
+        let ttl = http::lifetime(&fetched.headers, &config.ttl);
         let refresh_at = now + ttl - ttl / REFRESH_AHEAD_DIVISOR;
         let set = match (&fetched.body, current) {
             (Some(body), _) => {
@@ -685,25 +673,6 @@ fn log_rotation(old: Option<&KeySet>, new: &KeySet) {
     if !added.is_empty() || !removed.is_empty() {
         tracing::info!(?added, ?removed, "issuer keys rotated");
     }
-}
-
-/// The wait after failure `failures` in a row (counted from 1): `base * 2^(failures-1)`,
-/// capped at `max` (never below `base`), plus up to 25 % jitter so that many instances of
-/// an API do not retry in lockstep.
-pub(crate) fn backoff(base: Duration, max: Duration, failures: u32) -> Duration {
-    let exponent = failures.saturating_sub(1).min(16);
-    let capped = base.saturating_mul(1 << exponent).min(max.max(base));
-    capped + jitter(capped / 4)
-}
-
-/// A random duration in `[0, max)`, from the standard library's per-process random hasher
-/// keys: enough to spread retries, no extra dependency.
-fn jitter(max: Duration) -> Duration {
-    let nanos = max.as_nanos() as u64;
-    if nanos == 0 {
-        return Duration::ZERO;
-    }
-    Duration::from_nanos(RandomState::new().hash_one(std::time::SystemTime::now()) % nanos)
 }
 
 #[cfg(test)]

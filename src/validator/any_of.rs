@@ -86,7 +86,7 @@ impl Issuers {
     pub(super) fn route<'v, 't>(
         &'v self,
         token: &'t str,
-    ) -> Result<(&'v Issuer, Routed<'v, 't>), Error> {
+    ) -> Result<(usize, &'v Issuer, Routed<'v, 't>), Error> {
         // Bounded like any token before it is hashed or decoded.
         if token.len() > self.max_token_bytes {
             return Err(InvalidToken::TooLarge.into());
@@ -101,6 +101,7 @@ impl Issuers {
                 let member = entry.member;
                 let issuer = self.members[member].single();
                 return Ok((
+                    member,
                     issuer,
                     issuer.recall(token, Slot { member, ..slot }, entry)?,
                 ));
@@ -118,6 +119,6 @@ impl Issuers {
         let issuer = self.members[member].single();
         let slot = slot.map(|slot| Slot { member, ..slot });
         let route = issuer.route_chosen(token, slot, jws_shaped)?;
-        Ok((issuer, Routed::Route(route)))
+        Ok((member, issuer, Routed::Route(route)))
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
+use crate::alg::Algorithm;
 use reqwest::Url;
 use secrecy::SecretString;
 
@@ -15,12 +15,11 @@ use super::issuer::Issuer;
 use super::policy::{MAX_LEEWAY, Policy};
 use super::token_cache::new_token_cache;
 use super::{ConfigError, KeySource, Kind, Validator};
+use crate::alg::SUPPORTED_ALGORITHMS;
 use crate::format::TokenFormat;
+use crate::http::{FetchLimits, TtlBounds, redirect_policy, scheme_allowed};
 use crate::introspection::{self, ClientAuth, Credentials, Introspector};
-use crate::jwks::{
-    FetchLimits, KeyCache, KeyCacheConfig, TtlBounds, redirect_policy, scheme_allowed,
-};
-use crate::verify::SUPPORTED_ALGORITHMS;
+use crate::jwks::{KeyCache, KeyCacheConfig};
 
 /// Configures a [`Validator`]; every setting has a safe default but the issuer and the
 /// audience, which only you can know.
@@ -382,13 +381,6 @@ impl ValidatorBuilder {
         }
         if self.algorithms.is_empty() {
             return Err(ConfigError::NoAlgorithms);
-        }
-        if let Some(alg) = self
-            .algorithms
-            .iter()
-            .find(|alg| !SUPPORTED_ALGORITHMS.contains(alg))
-        {
-            return Err(ConfigError::UnsupportedAlgorithm(*alg));
         }
         if self.leeway > MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge);

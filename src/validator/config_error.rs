@@ -3,8 +3,6 @@
 
 use std::fmt;
 
-use jsonwebtoken::Algorithm;
-
 /// A configuration [`ValidatorBuilder::build`](crate::ValidatorBuilder::build) refuses. The message names the setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -19,8 +17,6 @@ pub enum ConfigError {
     InsecureUrl(&'static str),
     /// The algorithm allow-list is empty.
     NoAlgorithms,
-    /// The allow-list names an algorithm we never accept (HMAC) or do not support.
-    UnsupportedAlgorithm(Algorithm),
     /// The leeway is over five minutes.
     LeewayTooLarge,
     /// A limit is zero.
@@ -55,10 +51,6 @@ impl fmt::Display for ConfigError {
                 "{name} must use https (plain http is allowed only to loopback hosts, or with allow_insecure_http)"
             ),
             ConfigError::NoAlgorithms => f.write_str("algorithms is empty: no token could ever pass"),
-            ConfigError::UnsupportedAlgorithm(alg) => write!(
-                f,
-                "algorithms contains {alg:?}, which is never accepted from a JWKS (only RS*, PS*, ES256, ES384, EdDSA)"
-            ),
             ConfigError::LeewayTooLarge => f.write_str("leeway must be at most 300 seconds"),
             ConfigError::ZeroLimit(name) => write!(f, "{name} must be greater than zero"),
             ConfigError::CacheTtlBounds => f.write_str("min_cache_ttl must not exceed max_cache_ttl"),

@@ -1,19 +1,21 @@
 //! One issuer's pipeline: a token is routed once (its size, the token cache, its shape),
-//! then decided from memory when it can be ([`Issuer::check_now`]), or after the network
-//! ([`Issuer::check_fetching`]) with the same parsed JWS.
+//! then decided from memory when it can be ([`Issuer::check_now`]), or, [`Parked`] with
+//! its parsed JWS, after the network ([`Issuer::check_parked`]): never routed or parsed
+//! twice.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::policy::Policy;
-use super::token_cache::{CachedToken, Slot, TokenCache, entry_lifetime, token_digest};
+use super::token_cache::{CachedToken, ParkedSlot, Slot, TokenCache, entry_lifetime, token_digest};
 use crate::claims::Claims;
 use crate::clock::unix_now;
 use crate::error::{Error, InvalidToken};
 use crate::format::{TokenFormat, is_jws_shaped};
 use crate::introspection::Introspector;
-use crate::jwks::{KeyCache, VerifyingKey};
+use crate::jwks::KeyCache;
 use crate::verify::Jws;
+use crate::verify::VerifyingKey;
 
 /// One issuer's policy, keys and memory.
 pub(super) struct Issuer {
@@ -33,7 +35,8 @@ pub(super) enum Route<'v, 't> {
     /// A compact JWS, parsed (and its header checked) once: verified with the issuer's
     /// keys, then remembered in `slot`.
     Jws {
-        jws: Jws<'t>,
+        token: &'t str,
+        jws: Jws,
         slot: Option<Slot<'v>>,
     },
     /// An opaque token, for the issuer's RFC 7662 endpoint; `digest` keys its answers.
@@ -42,6 +45,50 @@ pub(super) enum Route<'v, 't> {
         introspector: &'v Arc<Introspector>,
         digest: [u8; 32],
     },
+}
+
+/// A [`Route`] that waits for the network, owning all it needs (the token copied, the
+/// parsed JWS, its cache slot), so that it can wait in a future of its own.
+pub(super) struct Parked {
+    token: Box<str>,
+    way: ParkedWay,
+}
+
+enum ParkedWay {
+    Jws {
+        jws: Jws,
+        slot: Option<ParkedSlot>,
+    },
+    Introspect {
+        introspector: Arc<Introspector>,
+        digest: [u8; 32],
+    },
+}
+
+impl Route<'_, '_> {
+    /// This route, owning what it borrowed. The slow path only: it copies the token.
+    pub(super) fn park(self) -> Parked {
+        match self {
+            Route::Jws { token, jws, slot } => Parked {
+                token: token.into(),
+                way: ParkedWay::Jws {
+                    jws,
+                    slot: slot.map(Slot::park),
+                },
+            },
+            Route::Introspect {
+                token,
+                introspector,
+                digest,
+            } => Parked {
+                token: token.into(),
+                way: ParkedWay::Introspect {
+                    introspector: introspector.clone(),
+                    digest,
+                },
+            },
+        }
+    }
 }
 
 /// What routing found.
@@ -57,7 +104,7 @@ pub(super) enum Checked<'v, 't> {
     /// The verdict.
     Done(Result<Claims, Error>),
     /// The network is needed (a key to fetch, an endpoint to ask): the route, unchanged,
-    /// for [`Issuer::check_fetching`].
+    /// to [`park`](Route::park) for [`Issuer::check_parked`].
     Fetch(Route<'v, 't>),
 }
 
@@ -84,6 +131,7 @@ impl Issuer {
             }
         }
         Ok(Routed::Route(Route::Jws {
+            token,
             jws: self.policy.parse(token)?,
             slot,
         }))
@@ -107,6 +155,7 @@ impl Issuer {
             return Ok(introspect(token, introspector, slot));
         }
         Ok(Route::Jws {
+            token,
             jws: self.policy.parse(token)?,
             // A member configured without a token cache keeps its tokens out of it.
             slot: slot.filter(|_| self.token_cache.is_some()),
@@ -132,6 +181,7 @@ impl Issuer {
         // The key that verified it is gone: forget it, verify afresh.
         slot.invalidate();
         Ok(Routed::Route(Route::Jws {
+            token,
             jws: self.policy.parse(token)?,
             slot: Some(slot),
         }))
@@ -167,29 +217,34 @@ impl Issuer {
                 Some(outcome) => Checked::Done(self.accept(outcome)),
                 None => Checked::Fetch(route),
             },
-            Route::Jws { ref jws, slot } => match self.keys.key_now(jws.kid.as_deref(), jws.alg) {
-                Some(Ok(key)) => Checked::Done(self.finish(jws, key, slot)),
+            Route::Jws {
+                token,
+                ref jws,
+                slot,
+            } => match self.keys.key_now(jws.kid.as_deref(), jws.alg) {
+                Some(Ok(key)) => Checked::Done(self.finish(token, jws, key, slot)),
                 Some(Err(error)) => Checked::Done(Err(error)),
                 None => Checked::Fetch(route),
             },
         }
     }
 
-    /// The route [`check_now`](Self::check_now) could not decide: the key fetched (at
-    /// most once per cooldown, shared by concurrent callers) or the endpoint asked.
-    pub(super) async fn check_fetching(&self, route: Route<'_, '_>) -> Result<Claims, Error> {
-        match route {
-            Route::Introspect {
-                token,
+    /// The route [`check_now`](Self::check_now) could not decide, parked: the key
+    /// fetched (at most once per cooldown, shared by concurrent callers) or the endpoint
+    /// asked, then the same parsed JWS verified.
+    pub(super) async fn check_parked(&self, parked: Parked) -> Result<Claims, Error> {
+        let token = &*parked.token;
+        match parked.way {
+            ParkedWay::Introspect {
                 introspector,
                 digest,
             } => {
                 let outcome = introspector.introspect(token, digest).await?;
                 self.accept(outcome)
             }
-            Route::Jws { jws, slot } => {
+            ParkedWay::Jws { jws, slot } => {
                 let key = self.keys.key_for(jws.kid.as_deref(), jws.alg).await?;
-                self.finish(&jws, key, slot)
+                self.finish(token, &jws, key, slot.as_ref().map(ParkedSlot::slot))
             }
         }
     }
@@ -205,12 +260,13 @@ impl Issuer {
     /// Signature, claims, and into the token cache.
     fn finish(
         &self,
-        jws: &Jws<'_>,
+        token: &str,
+        jws: &Jws,
         key: Arc<VerifyingKey>,
         slot: Option<Slot<'_>>,
     ) -> Result<Claims, Error> {
-        jws.verify_signature(&key)?;
-        let claims = jws.claims()?;
+        jws.verify_signature(token, &key)?;
+        let claims = jws.claims(token)?;
         let now = unix_now();
         self.policy.check(&claims, now)?;
         if let Some(slot) = slot {

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use reqwest::Url;
 
 use super::ConfigError;
-use crate::jwks::{self, KeySet, scheme_allowed};
+use crate::http::scheme_allowed;
+use crate::jwks::{self, KeySet};
 
 /// Where a validator finds the keys that verify its tokens (RFC 7517 JWK Sets), set with
 /// [`ValidatorBuilder::key_source`](crate::ValidatorBuilder::key_source).

@@ -43,7 +43,7 @@ use crate::claims::Claims;
 use crate::error::Error;
 use crate::jwks::KeySetStats;
 use any_of::Issuers;
-use issuer::{Checked, Issuer};
+use issuer::{Checked, Issuer, Parked};
 
 pub use builder::ValidatorBuilder;
 pub use config_error::ConfigError;
@@ -165,23 +165,32 @@ impl Validator {
         self.try_validate_as(token, Presented::Bearer)
     }
 
-    /// [`validate`](Self::validate), for a token presented as `presented`. The token is
-    /// routed and parsed once; what waits for the network carries the parsed JWS on.
+    /// [`validate`](Self::validate), for a token presented as `presented`.
     pub(crate) async fn validate_as(
         &self,
         token: &str,
         presented: Presented,
     ) -> Result<Claims, Error> {
-        let result = match self.route(token) {
-            Ok((issuer, routed)) => match issuer.check_now(routed) {
-                Checked::Done(result) => result,
-                Checked::Fetch(route) => issuer.check_fetching(route).await,
-            }
-            .and_then(|claims| issuer.policy.check_binding(claims, presented)),
-            Err(error) => Err(error),
-        };
-        log_rejection(&result);
-        result
+        match self.check(token, presented) {
+            Verdict::Done(result) => result,
+            Verdict::Wait(waiting) => waiting.finish().await,
+        }
+    }
+
+    /// The verdict on `token` from memory, or the validation parked to wait for the
+    /// network. The token is routed and parsed once: what waits carries the parsed JWS
+    /// on, owning a copy of the token, so the caller may keep it in a future of its own
+    /// (the gate's [`Pending`](crate::gate::Pending)).
+    pub(crate) fn check(&self, token: &str, presented: Presented) -> Verdict {
+        self.check_with(token, presented, |member, route| {
+            Verdict::Wait(Waiting {
+                validator: self.clone(),
+                member,
+                parked: route.park(),
+                presented,
+            })
+        })
+        .unwrap_or_else(Verdict::Done)
     }
 
     /// [`try_validate`](Self::try_validate), for a token presented as `presented`.
@@ -190,16 +199,27 @@ impl Validator {
         token: &str,
         presented: Presented,
     ) -> Option<Result<Claims, Error>> {
+        self.check_with(token, presented, |_, _| ()).err()
+    }
+
+    /// Routes and checks `token` from memory: `Err` holds the verdict (logged), `Ok` what
+    /// `wait` made of the route that needs the network.
+    fn check_with<W>(
+        &self,
+        token: &str,
+        presented: Presented,
+        wait: impl FnOnce(usize, issuer::Route<'_, '_>) -> W,
+    ) -> Result<W, Result<Claims, Error>> {
         let result = match self.route(token) {
-            Ok((issuer, routed)) => match issuer.check_now(routed) {
+            Ok((member, issuer, routed)) => match issuer.check_now(routed) {
                 Checked::Done(result) => result,
-                Checked::Fetch(_) => return None,
+                Checked::Fetch(route) => return Ok(wait(member, route)),
             }
             .and_then(|claims| issuer.policy.check_binding(claims, presented)),
             Err(error) => Err(error),
         };
         log_rejection(&result);
-        Some(result)
+        Err(result)
     }
 
     /// Fetches the issuers' keys now, so the first request does not wait for them.
@@ -244,15 +264,24 @@ impl Validator {
         }
     }
 
-    /// The issuer that must judge `token`, and where its way goes from there (decided
-    /// once: see [`Issuer::route`] and [`Issuers::route`]).
+    /// The issuer that must judge `token` (and its index among the members), and where
+    /// its way goes from there (decided once: see [`Issuer::route`] and
+    /// [`Issuers::route`]).
     fn route<'v, 't>(
         &'v self,
         token: &'t str,
-    ) -> Result<(&'v Issuer, issuer::Routed<'v, 't>), Error> {
+    ) -> Result<(usize, &'v Issuer, issuer::Routed<'v, 't>), Error> {
         match &*self.inner {
-            Kind::One(issuer) => Ok((issuer, issuer.route(token)?)),
+            Kind::One(issuer) => Ok((0, issuer, issuer.route(token)?)),
             Kind::Many(set) => set.route(token),
+        }
+    }
+
+    /// Member `member` (the only one of a single-issuer validator).
+    fn member(&self, member: usize) -> &Issuer {
+        match &*self.inner {
+            Kind::One(issuer) => issuer,
+            Kind::Many(set) => set.members[member].single(),
         }
     }
 
@@ -262,6 +291,36 @@ impl Validator {
             Kind::One(issuer) => issuer,
             Kind::Many(_) => unreachable!("any_of flattens nested sets"),
         }
+    }
+}
+
+/// What [`Validator::check`] decided without waiting.
+pub(crate) enum Verdict {
+    /// The verdict, from memory.
+    Done(Result<Claims, Error>),
+    /// The validation waits on the issuer: [`Waiting::finish`].
+    Wait(Waiting),
+}
+
+/// A validation parked to wait on the issuer (a key to fetch, an endpoint to ask). It owns
+/// its validator handle, the token and the parsed JWS: nothing is routed or parsed again.
+pub(crate) struct Waiting {
+    validator: Validator,
+    member: usize,
+    parked: Parked,
+    presented: Presented,
+}
+
+impl Waiting {
+    /// The verdict, after the network.
+    pub(crate) async fn finish(self) -> Result<Claims, Error> {
+        let issuer = self.validator.member(self.member);
+        let result = issuer
+            .check_parked(self.parked)
+            .await
+            .and_then(|claims| issuer.policy.check_binding(claims, self.presented));
+        log_rejection(&result);
+        result
     }
 }
 
@@ -277,7 +336,7 @@ fn log_rejection(result: &Result<Claims, Error>) {
 mod tests {
     use std::time::Duration;
 
-    use jsonwebtoken::Algorithm;
+    use crate::alg::Algorithm;
 
     use super::*;
 
@@ -314,11 +373,9 @@ mod tests {
     }
 
     #[test]
-    fn hmac_and_empty_allow_lists_are_refused() {
-        assert_eq!(
-            base().algorithms([Algorithm::HS256]).build().unwrap_err(),
-            ConfigError::UnsupportedAlgorithm(Algorithm::HS256)
-        );
+    fn hmac_cannot_be_named_and_empty_allow_lists_are_refused() {
+        // HMAC is not a variant of our Algorithm: no allow-list can hold it.
+        assert!("HS256".parse::<Algorithm>().is_err());
         assert_eq!(
             base().algorithms([]).build().unwrap_err(),
             ConfigError::NoAlgorithms

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
+use crate::alg::Algorithm;
 
 use crate::claims::Claims;
 use crate::error::{Error, InvalidToken};
@@ -45,7 +45,7 @@ pub(super) struct Policy {
 impl Policy {
     /// Takes a compact JWS apart and checks its header: an allowed `alg`, no `crit`, and
     /// `typ: at+jwt` when required (RFC 9068 section 4).
-    pub(super) fn parse<'t>(&self, token: &'t str) -> Result<Jws<'t>, InvalidToken> {
+    pub(super) fn parse(&self, token: &str) -> Result<Jws, InvalidToken> {
         let jws = Jws::parse(token, &self.algorithms)?;
         if self.require_access_token_type && !is_access_token_type(jws.typ.as_deref()) {
             return Err(InvalidToken::WrongType);

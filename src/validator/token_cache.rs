@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::claims::Claims;
-use crate::jwks::VerifyingKey;
+use crate::verify::VerifyingKey;
 
 /// A verified token, remembered.
 pub(super) struct CachedToken {
@@ -95,6 +95,37 @@ impl<'a> Slot<'a> {
             member: self.member,
         };
         self.cache.insert(self.digest, Arc::new(entry));
+    }
+}
+
+/// A [`Slot`] that owns its cache handle (a clone of the cache), for a token whose
+/// decision waits on the network in a future of its own. Made only on that slow path: the
+/// hot path borrows.
+pub(super) struct ParkedSlot {
+    cache: TokenCache,
+    member: usize,
+    digest: [u8; 32],
+}
+
+impl Slot<'_> {
+    /// This slot, owning its cache handle.
+    pub(super) fn park(self) -> ParkedSlot {
+        ParkedSlot {
+            cache: self.cache.clone(),
+            member: self.member,
+            digest: self.digest,
+        }
+    }
+}
+
+impl ParkedSlot {
+    /// The slot again, borrowing the handle.
+    pub(super) fn slot(&self) -> Slot<'_> {
+        Slot {
+            cache: &self.cache,
+            member: self.member,
+            digest: self.digest,
+        }
     }
 }
 

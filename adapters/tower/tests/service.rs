@@ -104,7 +104,7 @@ async fn require_scope_without_a_gate_is_401() {
 }
 
 #[tokio::test]
-async fn keys_unavailable_is_503_with_retry_after() {
+async fn issuer_unavailable_is_503_with_retry_after() {
     let issuer = MockIssuer::start().await;
     issuer.set_behavior(tokengate::testing::Behavior::Fail(500));
     let service = TokenGate::new(
