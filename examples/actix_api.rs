@@ -54,7 +54,7 @@ async fn main() -> std::io::Result<()> {
         std::process::exit(1);
     });
     let addr = listener.local_addr().expect("bound address");
-    let mut gate = TokenGate::new(setup.validator.clone());
+    let mut gate = tokengate::Gate::new(setup.validator.clone());
     if let Some(metadata) = &metadata {
         gate = gate.resource_metadata(metadata);
     }
@@ -73,7 +73,7 @@ async fn main() -> std::io::Result<()> {
             })
             .service(
                 web::scope("")
-                    .wrap(gate.clone())
+                    .wrap(TokenGate::new(gate.clone()))
                     .route("/me", web::get().to(me))
                     .service(
                         web::resource("/admin")

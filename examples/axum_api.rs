@@ -57,7 +57,7 @@ async fn main() {
             std::process::exit(1);
         });
     let addr = listener.local_addr().expect("bound address");
-    let mut gate = TokenGateLayer::new(setup.validator.clone());
+    let mut gate = tokengate::Gate::new(setup.validator.clone());
     if let Some(metadata) = &metadata {
         gate = gate.resource_metadata(metadata);
     }
@@ -67,7 +67,7 @@ async fn main() {
     let protected = Router::new()
         .route("/me", get(me))
         .route("/admin", get(admin).layer(RequireScopeLayer::new("admin")))
-        .layer(gate);
+        .layer(TokenGateLayer::new(gate));
     let mut app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .merge(protected);

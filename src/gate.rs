@@ -139,6 +139,14 @@ struct Inner {
     dpop_algs: Option<String>,
 }
 
+/// A gate that requires a valid bearer token of this validator on every request: what
+/// the adapters' `new(validator)` builds.
+impl From<Validator> for Gate {
+    fn from(validator: Validator) -> Self {
+        Gate::new(validator)
+    }
+}
+
 impl Gate {
     /// Requires a valid token on every request.
     pub fn new(validator: Validator) -> Self {

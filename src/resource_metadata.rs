@@ -27,8 +27,8 @@
 //! ```
 //!
 //! The adapters serve the document and put its URL into every `WWW-Authenticate`
-//! challenge: `TokenGateLayer::resource_metadata` and `ResourceMetadataService` in
-//! `tokengate-tower`, `TokenGate::resource_metadata` and `resource_metadata_service` in
+//! challenge: `Gate::resource_metadata` with `ResourceMetadataService` in
+//! `tokengate-tower`, or with `resource_metadata_service` in
 //! `tokengate-actix`.
 //!
 //! **Choose the resource identifier with care.** RFC 9728 section 3.3 has clients check

@@ -16,7 +16,7 @@ use common::examples::{EXAMPLES, STARTUP, example_command, spawn_listening};
 use common::{Reply, builder_for, reply};
 use serde_json::{Value, json};
 use tokengate::testing::MockIssuer;
-use tokengate::{ResourceMetadata, Validator};
+use tokengate::{Gate, ResourceMetadata, Validator};
 use tokio::process::{Child, Command};
 
 const RESOURCE: &str = "https://api.example.test/v1";
@@ -54,9 +54,11 @@ fn axum_app(validator: Validator, metadata: Option<&ResourceMetadata>) -> Router
         Claims, Rejection, RequireScopeLayer, ResourceMetadataService, TokenGateLayer,
     };
 
-    let gate = |layer: TokenGateLayer| match metadata {
-        Some(metadata) => layer.resource_metadata(metadata),
-        None => layer,
+    let gate = |gate: Gate| {
+        TokenGateLayer::new(match metadata {
+            Some(metadata) => gate.resource_metadata(metadata),
+            None => gate,
+        })
     };
     let protected = Router::new()
         .route("/me", get(|Claims(c): Claims| async move { Json(c) }))
@@ -71,7 +73,7 @@ fn axum_app(validator: Validator, metadata: Option<&ResourceMetadata>) -> Router
                 Ok::<_, Rejection>("admin")
             }),
         )
-        .layer(gate(TokenGateLayer::new(validator.clone())));
+        .layer(gate(Gate::new(validator.clone())));
     let optional = Router::new()
         .route(
             "/greet",
@@ -82,7 +84,7 @@ fn axum_app(validator: Validator, metadata: Option<&ResourceMetadata>) -> Router
                 }
             }),
         )
-        .layer(gate(TokenGateLayer::new(validator).optional()));
+        .layer(gate(Gate::new(validator).optional()));
     let mut app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .merge(protected)
@@ -104,11 +106,11 @@ fn actix_server(
     use actix_web::{App, HttpServer, web};
     use tokengate_actix::{Claims, Rejection, RequireScope, TokenGate, resource_metadata_service};
 
-    fn gate(gate: TokenGate, metadata: &Option<ResourceMetadata>) -> TokenGate {
-        match metadata {
+    fn gate(gate: Gate, metadata: &Option<ResourceMetadata>) -> TokenGate {
+        TokenGate::new(match metadata {
             Some(metadata) => gate.resource_metadata(metadata),
             None => gate,
-        }
+        })
     }
     HttpServer::new(move || {
         let metadata = metadata.clone();
@@ -121,10 +123,7 @@ fn actix_server(
             })
             .service(
                 web::scope("/greet")
-                    .wrap(gate(
-                        TokenGate::new(validator.clone()).optional(),
-                        &metadata,
-                    ))
+                    .wrap(gate(Gate::new(validator.clone()).optional(), &metadata))
                     .route(
                         "",
                         web::get().to(|claims: Option<Claims>| async move {
@@ -137,7 +136,7 @@ fn actix_server(
             )
             .service(
                 web::scope("")
-                    .wrap(gate(TokenGate::new(validator.clone()), &metadata))
+                    .wrap(gate(Gate::new(validator.clone()), &metadata))
                     .route(
                         "/me",
                         web::get().to(|Claims(c): Claims| async move { web::Json(c) }),

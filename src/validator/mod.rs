@@ -50,10 +50,12 @@ pub use config_error::ConfigError;
 pub use defaults::*;
 pub use key_source::KeySource;
 pub(crate) use policy::Presented;
-pub(crate) use token_cache::token_digest;
-// The testing kit and the dev server still import the clock from here; until they move
-// to `crate::clock` (their own crates), this keeps them building.
+// The testing kit and the dev server still import these from here; until they move to
+// `crate::clock` and their own crate, this keeps them building.
+#[cfg(feature = "testing")]
 pub(crate) use crate::clock::unix_now;
+#[cfg(feature = "dev-issuer")]
+pub(crate) use token_cache::token_digest;
 
 /// Checks bearer tokens: signature, issuer, audience, lifetime. Cheap to clone; clones
 /// share their key caches.

@@ -59,7 +59,7 @@ pub fn router_with(gate: Gate) -> Router {
             "/admin",
             get(|| async { Json(json!({"admin": true})) }).layer(RequireScopeLayer::new("admin")),
         )
-        .layer(TokenGateLayer::from_gate(gate));
+        .layer(TokenGateLayer::new(gate));
     let optional = Router::new()
         .route(
             "/greet",
@@ -70,7 +70,7 @@ pub fn router_with(gate: Gate) -> Router {
                 }
             }),
         )
-        .layer(TokenGateLayer::new(validator).optional());
+        .layer(TokenGateLayer::new(Gate::new(validator).optional()));
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .merge(protected)
@@ -94,7 +94,7 @@ fn actix_server_with(gate: Gate) -> (String, actix_web::dev::Server) {
             .route("/health", web::get().to(|| async { "ok" }))
             .service(
                 web::scope("/greet")
-                    .wrap(TokenGate::new(validator.clone()).optional())
+                    .wrap(TokenGate::new(Gate::new(validator.clone()).optional()))
                     .route(
                         "",
                         web::get().to(|claims: Option<ActixClaims>| async move {
@@ -109,7 +109,7 @@ fn actix_server_with(gate: Gate) -> (String, actix_web::dev::Server) {
             )
             .service(
                 web::scope("")
-                    .wrap(TokenGate::from_gate(gate.clone()))
+                    .wrap(TokenGate::new(gate.clone()))
                     .route(
                         "/me",
                         web::get().to(|ActixClaims(c): ActixClaims| async move { web::Json(c) }),

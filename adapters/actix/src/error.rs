@@ -21,7 +21,7 @@ use tokengate::gate::Gate;
 ///
 /// RFC 9728 `resource_metadata`: `ResponseError` renders without the request, so a
 /// `Rejection` alone cannot know the metadata URL. A [`TokenGate`](crate::TokenGate)
-/// given [`resource_metadata`](crate::TokenGate::resource_metadata) adds it to every
+/// given [`resource_metadata`](tokengate::Gate::resource_metadata) adds it to every
 /// `Rejection` response that passes through it: its own, [`RequireScope`](crate::RequireScope)'s,
 /// and those of extractors and handlers inside it. A `Rejection` rendered anywhere else
 /// (a route no gate wraps, or a gate without metadata) has the plain RFC 6750 challenge.

@@ -44,14 +44,14 @@ use crate::error::Rejection;
 /// answers 401. If the claims do not fit `T`, 401 `invalid_token`.
 ///
 /// `Option<Claims<T>>` is `None` when the request carried no verified claims (with
-/// [`TokenGate::optional`](crate::TokenGate::optional)) and, as actix-web makes every
+/// [`Gate::optional`](tokengate::Gate::optional)) and, as actix-web makes every
 /// `Option<E>` extractor, also when the claims do not fit `T`. To refuse those instead
 /// (401, as axum's `Option<Claims<T>>` does), use [`OptionalClaims<T>`].
 #[derive(Debug, Clone)]
 pub struct Claims<T = tokengate::Claims>(pub T);
 
 /// The verified claims of the request's token if it carried one: for routes behind
-/// [`TokenGate::optional`](crate::TokenGate::optional).
+/// [`Gate::optional`](tokengate::Gate::optional).
 ///
 /// `None` only when the request came without credentials; claims that do not fit `T`
 /// are refused (401 `invalid_token`) rather than passed off as an anonymous request,

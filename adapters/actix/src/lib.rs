@@ -28,12 +28,12 @@
 //! ```
 //!
 //! - [`TokenGate`]: middleware validating the token, verified [`tokengate::Claims`] into
-//!   the request extensions; `TokenGate::new(v).optional()` for optional authentication.
+//!   the request extensions; `TokenGate::new(Gate::new(v).optional())` for optional authentication.
 //! - [`RequireScope`]: middleware requiring a scope (403 `insufficient_scope`).
 //! - [`Claims<T>`] and [`OptionalClaims<T>`] (for optional authentication): extractors.
 //! - [`Rejection`]: the core error as an actix `ResponseError`, with the RFC 6750 challenge.
 //! - RFC 9728 protected resource metadata: [`resource_metadata_service`] serves the
-//!   document, and [`TokenGate::resource_metadata`] puts its URL into every challenge made
+//!   document, and [`Gate::resource_metadata`](tokengate::Gate::resource_metadata) puts its URL into every challenge made
 //!   by or inside the gate, so clients can discover the authorization server.
 
 #![forbid(unsafe_code)]

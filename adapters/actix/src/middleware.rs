@@ -39,9 +39,9 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::header::{AUTHORIZATION, HeaderName};
 use actix_web::{Error as ActixError, HttpMessage};
 use pin_project_lite::pin_project;
+use tokengate::Claims;
 use tokengate::gate::{Decision, Gate, Refusal, require_scope};
 use tokengate::request::RequestParts;
-use tokengate::{Claims, ResourceMetadata, Validator};
 
 use crate::error::{Rejection, rechallenge, set_challenge};
 
@@ -61,85 +61,22 @@ pub struct TokenGate {
 }
 
 impl TokenGate {
-    /// Requires a valid token on every request.
-    pub fn new(validator: Validator) -> Self {
-        TokenGate::from_gate(Gate::new(validator))
-    }
-
-    /// Carries out the decisions of `gate`, configured in the core.
-    pub fn from_gate(gate: Gate) -> Self {
-        TokenGate { gate }
-    }
-
-    /// Lets requests without any credentials through, without claims; a token that is
-    /// sent must still be valid. Pair with [`OptionalClaims<T>`](crate::OptionalClaims) in
-    /// handlers. ([`Gate::optional`].)
-    pub fn optional(mut self) -> Self {
-        self.gate = self.gate.optional();
-        self
-    }
-
-    /// Adds RFC 9728 section 5.1 `resource_metadata="<URL>"` to every challenge, with the
-    /// URL of `metadata`'s document ([`ResourceMetadata::metadata_url`]), so a client
-    /// refused here can discover which authorization server to ask for a token.
-    ///
-    /// It applies to every [`Rejection`] response that leaves the gate: its own,
-    /// [`RequireScope`]'s, and those of [`Claims`](crate::Claims) and handlers inside it.
-    /// Serve the document with [`resource_metadata_service`](crate::resource_metadata_service),
-    /// outside the gate.
+    /// Carries out the decisions of `gate`: a [`Validator`](tokengate::Validator) alone (a
+    /// valid bearer token on every request), or a [`Gate`] configured in the core —
+    /// optional authentication, RFC 9728 `resource_metadata` in every challenge, DPoP —
+    /// so that both adapters take the same settings from one place.
     ///
     /// ```
-    /// use actix_web::{App, test, web};
-    /// use tokengate::ResourceMetadata;
-    /// use tokengate_actix::{TokenGate, resource_metadata_service};
+    /// # fn gated(validator: tokengate::Validator, metadata: &tokengate::ResourceMetadata) {
+    /// use tokengate::Gate;
+    /// use tokengate_actix::TokenGate;
     ///
-    /// # #[actix_web::main]
-    /// # async fn main() {
-    /// # let issuer = tokengate::testing::MockIssuer::start().await;
-    /// # let validator = tokengate::Validator::builder()
-    /// #     .issuer(issuer.issuer())
-    /// #     .audience(issuer.audience())
-    /// #     .build()
-    /// #     .unwrap();
-    /// let metadata = ResourceMetadata::builder("https://api.example.com")
-    ///     .authorization_server(issuer.issuer())
-    ///     .build()
-    ///     .unwrap();
-    /// let app = test::init_service(
-    ///     App::new()
-    ///         // Before the gated scope, which would otherwise match the path first.
-    ///         .service(resource_metadata_service(&metadata))
-    ///         .service(
-    ///             web::scope("")
-    ///                 .wrap(TokenGate::new(validator).resource_metadata(&metadata))
-    ///                 .route("/me", web::get().to(|| async { "hello" })),
-    ///         ),
-    /// )
-    /// .await;
-    ///
-    /// let response = test::call_service(&app, test::TestRequest::get().uri("/me").to_request()).await;
-    /// assert_eq!(response.status(), 401);
-    /// assert_eq!(
-    ///     response.headers().get("www-authenticate").unwrap(),
-    ///     r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#,
-    /// );
-    ///
-    /// let request = test::TestRequest::get().uri("/.well-known/oauth-protected-resource");
-    /// let response = test::call_service(&app, request.to_request()).await;
-    /// assert_eq!(response.status(), 200);
+    /// let required = TokenGate::new(validator.clone());
+    /// let optional = TokenGate::new(Gate::new(validator).optional().resource_metadata(metadata));
     /// # }
     /// ```
-    pub fn resource_metadata(mut self, metadata: &ResourceMetadata) -> Self {
-        self.gate = self.gate.resource_metadata(metadata);
-        self
-    }
-
-    /// Accepts DPoP-bound tokens with their proofs (RFC 9449), beside bearer tokens or,
-    /// with [`Dpop::required`](tokengate::binding::dpop::Dpop::required), instead of
-    /// them. ([`Gate::dpop`].)
-    pub fn dpop(mut self, dpop: tokengate::binding::dpop::Dpop) -> Self {
-        self.gate = self.gate.dpop(dpop);
-        self
+    pub fn new(gate: impl Into<Gate>) -> Self {
+        TokenGate { gate: gate.into() }
     }
 }
 
@@ -318,7 +255,7 @@ fn rejection<B>(
 /// Must sit inside a [`TokenGate`]; requests without verified claims get 401.
 ///
 /// Its challenges carry RFC 9728 `resource_metadata` when the gate outside it was given
-/// [`resource_metadata`](TokenGate::resource_metadata): nothing to configure here.
+/// [`resource_metadata`](tokengate::Gate::resource_metadata): nothing to configure here.
 #[derive(Clone, Debug)]
 pub struct RequireScope {
     scope: Rc<str>,

@@ -92,7 +92,9 @@ async fn optional_auth_passes_anonymous_and_refuses_bad_tokens() {
     let app = test::init_service(
         App::new().service(
             web::scope("")
-                .wrap(TokenGate::new(validator(&issuer)).optional())
+                .wrap(TokenGate::new(
+                    tokengate::Gate::new(validator(&issuer)).optional(),
+                ))
                 .route("/greet", web::get().to(greet)),
         ),
     )
@@ -134,7 +136,9 @@ async fn optional_claims_refuse_a_token_whose_claims_do_not_fit_instead_of_going
     let app = test::init_service(
         App::new().service(
             web::scope("")
-                .wrap(TokenGate::new(validator(&issuer)).optional())
+                .wrap(TokenGate::new(
+                    tokengate::Gate::new(validator(&issuer)).optional(),
+                ))
                 .route("/optional", web::get().to(tenant_or_stranger))
                 .route("/option", web::get().to(tenant_or_stranger_by_option)),
         ),

@@ -20,7 +20,7 @@
 //!     Ok("welcome")
 //! }
 //!
-//! // Optional authentication (with `TokenGateLayer::optional()`).
+//! // Optional authentication (with `TokenGateLayer::new(Gate::new(v).optional())`).
 //! async fn greet(claims: Option<Claims>) -> String {
 //!     match claims {
 //!         Some(Claims(c)) => format!("hello, {}", c.subject().unwrap_or("client")),
@@ -95,7 +95,7 @@ where
 /// `claims.require_scope("admin")?`.
 ///
 /// Behind a [`TokenGateLayer`](crate::TokenGateLayer) configured with
-/// [`resource_metadata`](crate::TokenGateLayer::resource_metadata), its challenge carries
+/// [`resource_metadata`](tokengate::Gate::resource_metadata), its challenge carries
 /// the RFC 9728 `resource_metadata` URL too: the gate adds it as the response passes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection(pub Error);

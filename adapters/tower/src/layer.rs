@@ -46,7 +46,6 @@ use http::{HeaderName, Request, Response};
 use pin_project_lite::pin_project;
 use tokengate::gate::{Decision, Gate, Pending, Refusal};
 use tokengate::request::RequestParts;
-use tokengate::{ResourceMetadata, Validator};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -66,84 +65,22 @@ pub struct TokenGateLayer {
 }
 
 impl TokenGateLayer {
-    /// Requires a valid bearer token on every request.
-    pub fn new(validator: Validator) -> Self {
-        TokenGateLayer::from_gate(Gate::new(validator))
-    }
-
-    /// Carries out the decisions of `gate`, configured in the core.
-    pub fn from_gate(gate: Gate) -> Self {
-        TokenGateLayer { gate }
-    }
-
-    /// Lets requests without any credentials through, without claims; a token that is
-    /// sent must still be valid. Pair with `Option<Claims<T>>` in axum handlers.
-    /// ([`Gate::optional`].)
-    pub fn optional(mut self) -> Self {
-        self.gate = self.gate.optional();
-        self
-    }
-    /// Adds RFC 9728 section 5.1 `resource_metadata="<URL>"` to every challenge, with the
-    /// URL of `metadata`'s document ([`ResourceMetadata::metadata_url`]), so a client
-    /// refused here can discover which authorization server to ask for a token.
-    ///
-    /// It applies to the gate's own rejections and to those made inside it: a
-    /// [`RequireScopeLayer`](crate::RequireScopeLayer)'s 403, and an axum
-    /// [`Rejection`](crate::Rejection) from an extractor or a handler's `?`. Serve the
-    /// document itself with [`ResourceMetadataService`](crate::ResourceMetadataService),
-    /// outside the gate.
+    /// Carries out the decisions of `gate`: a [`Validator`](tokengate::Validator) alone (a valid bearer token on
+    /// every request), or a [`Gate`] configured in the core — optional authentication,
+    /// RFC 9728 `resource_metadata` in every challenge, DPoP — so that both adapters
+    /// take the same settings from one place.
     ///
     /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// use axum::{Router, routing::get};
-    /// use http::{Request, StatusCode};
-    /// use tokengate::ResourceMetadata;
-    /// use tokengate::testing::MockIssuer;
-    /// use tokengate_tower::{ResourceMetadataService, TokenGateLayer};
-    /// use tower::ServiceExt;
+    /// # fn gated(validator: tokengate::Validator, metadata: &tokengate::ResourceMetadata) {
+    /// use tokengate::Gate;
+    /// use tokengate_tower::TokenGateLayer;
     ///
-    /// let issuer = MockIssuer::start().await;
-    /// let validator = tokengate::Validator::builder()
-    ///     .issuer(issuer.issuer())
-    ///     .audience(issuer.audience())
-    ///     .build()
-    ///     .unwrap();
-    /// let metadata = ResourceMetadata::builder("https://api.example.com")
-    ///     .authorization_server(issuer.issuer())
-    ///     .build()
-    ///     .unwrap();
-    /// let app = Router::new()
-    ///     .route("/me", get(|| async { "hello" }))
-    ///     .layer(TokenGateLayer::new(validator).resource_metadata(&metadata))
-    ///     // Added after `layer`, so served without a token.
-    ///     .route_service(&metadata.well_known_path(), ResourceMetadataService::new(&metadata));
-    ///
-    /// let request = Request::get("/me").body(axum::body::Body::empty()).unwrap();
-    /// let response = app.clone().oneshot(request).await.unwrap();
-    /// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    /// assert_eq!(
-    ///     response.headers()["www-authenticate"],
-    ///     r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#,
-    /// );
-    ///
-    /// let request = Request::get("/.well-known/oauth-protected-resource")
-    ///     .body(axum::body::Body::empty())
-    ///     .unwrap();
-    /// assert_eq!(app.oneshot(request).await.unwrap().status(), StatusCode::OK);
+    /// let required = TokenGateLayer::new(validator.clone());
+    /// let optional = TokenGateLayer::new(Gate::new(validator).optional().resource_metadata(metadata));
     /// # }
     /// ```
-    pub fn resource_metadata(mut self, metadata: &ResourceMetadata) -> Self {
-        self.gate = self.gate.resource_metadata(metadata);
-        self
-    }
-
-    /// Accepts DPoP-bound tokens with their proofs (RFC 9449), beside bearer tokens or,
-    /// with [`Dpop::required`](tokengate::binding::dpop::Dpop::required), instead of
-    /// them. ([`Gate::dpop`].)
-    pub fn dpop(mut self, dpop: tokengate::binding::dpop::Dpop) -> Self {
-        self.gate = self.gate.dpop(dpop);
-        self
+    pub fn new(gate: impl Into<Gate>) -> Self {
+        TokenGateLayer { gate: gate.into() }
     }
 }
 
@@ -169,14 +106,14 @@ pub struct TokenGate<S> {
 }
 
 impl<S> TokenGate<S> {
-    /// Wraps `inner`, requiring a valid token on every request.
-    pub fn new(inner: S, validator: Validator) -> Self {
-        TokenGateLayer::new(validator).layer(inner)
+    /// Wraps `inner`, carrying out the decisions of `gate` ([`TokenGateLayer::new`]).
+    pub fn new(inner: S, gate: impl Into<Gate>) -> Self {
+        TokenGateLayer::new(gate).layer(inner)
     }
 
-    /// A [`TokenGateLayer`] with this validator.
-    pub fn layer(validator: Validator) -> TokenGateLayer {
-        TokenGateLayer::new(validator)
+    /// A [`TokenGateLayer`] for `gate`.
+    pub fn layer(gate: impl Into<Gate>) -> TokenGateLayer {
+        TokenGateLayer::new(gate)
     }
 
     /// The inner service.

@@ -28,7 +28,7 @@
 //! - With the default `axum` feature: the [`Claims<T>`] extractor (and `Option<Claims<T>>`)
 //!   and [`Rejection`] for refusals inside handlers.
 //! - RFC 9728 protected resource metadata: [`ResourceMetadataService`] serves the document,
-//!   and [`TokenGateLayer::resource_metadata`] puts its URL into every challenge made by
+//!   and [`Gate::resource_metadata`](tokengate::Gate::resource_metadata) puts its URL into every challenge made by
 //!   or inside the gate, so clients can discover the authorization server.
 
 #![forbid(unsafe_code)]

@@ -52,7 +52,7 @@ use crate::response::rejection;
 /// outside it, or an optional one and no token) get 401.
 ///
 /// Its challenges carry RFC 9728 `resource_metadata` when the gate outside it was given
-/// [`resource_metadata`](crate::TokenGateLayer::resource_metadata): nothing to configure here.
+/// [`resource_metadata`](tokengate::Gate::resource_metadata): nothing to configure here.
 #[derive(Clone, Debug)]
 pub struct RequireScopeLayer {
     scope: Arc<str>,

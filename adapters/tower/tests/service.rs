@@ -74,7 +74,9 @@ async fn verified_claims_reach_the_inner_service_and_rejections_skip_it() {
 async fn optional_layer_passes_anonymous_requests_without_claims() {
     let issuer = MockIssuer::start().await;
     let service = ServiceBuilder::new()
-        .layer(TokenGateLayer::new(validator(&issuer).await).optional())
+        .layer(TokenGateLayer::new(
+            tokengate::Gate::new(validator(&issuer).await).optional(),
+        ))
         .service(service_fn(|req: Request<Vec<u8>>| async move {
             let has = req.extensions().get::<tokengate::Claims>().is_some();
             Ok::<_, Infallible>(Response::new(vec![u8::from(has)]))
