@@ -102,6 +102,59 @@ impl TestKey {
         jwk
     }
 
+    /// A compact JWS of `claims` (any JSON, usually an object) with the header
+    /// `{"alg": ..., "kid": ...}` of this key, signed by it: a token for a validator that
+    /// pins the key ([`ValidatorBuilder::jwks`](crate::ValidatorBuilder::jwks)), minted
+    /// without any server.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use tokengate::Validator;
+    /// use tokengate::testing::TestKey;
+    ///
+    /// let key = TestKey::generate("k1", tokengate::Algorithm::ES256);
+    /// let validator = Validator::builder()
+    ///     .issuer("https://issuer.example")
+    ///     .audience("api")
+    ///     .jwks(json!({"keys": [key.public_jwk()]}))
+    ///     .build()
+    ///     .unwrap();
+    /// let token = key.mint(&json!({
+    ///     "iss": "https://issuer.example", "aud": "api", "exp": 4_000_000_000u64, "sub": "alice",
+    /// }));
+    /// let claims = validator.try_validate(&token).unwrap().unwrap();
+    /// assert_eq!(claims.subject(), Some("alice"));
+    /// ```
+    #[must_use]
+    pub fn mint(&self, claims: &Value) -> String {
+        self.mint_with_header(&json!({}), claims)
+    }
+
+    /// Like [`TestKey::mint`], with more header parameters (`typ`, `crit`, ...). They are
+    /// set after `alg` and `kid`, so they may replace them; the signature is still made
+    /// with this key's own algorithm. Panics if `header` is not a JSON object.
+    ///
+    /// ```
+    /// # use serde_json::json;
+    /// # let key = tokengate::testing::TestKey::generate("k1", tokengate::Algorithm::EdDSA);
+    /// let token = key.mint_with_header(&json!({"typ": "at+jwt"}), &json!({"sub": "alice"}));
+    /// assert_eq!(token.split('.').count(), 3);
+    /// ```
+    #[must_use]
+    pub fn mint_with_header(&self, header: &Value, claims: &Value) -> String {
+        let mut full = json!({"alg": alg_name(self.alg), "kid": self.kid});
+        let extra = header.as_object().expect("a JWS header is a JSON object");
+        for (name, value) in extra {
+            full[name] = value.clone();
+        }
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(full.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        self.sign_compact(&input)
+    }
+
     /// `signing_input.signature`: the compact JWS of an already encoded
     /// `header.payload` (RFC 7515 7.1), signed by this key.
     pub(super) fn sign_compact(&self, signing_input: &str) -> String {
