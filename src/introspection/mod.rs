@@ -78,7 +78,7 @@ use response::{AnswerPolicy, Failure, Outcome, Reply};
 
 pub use crate::format::TokenFormat;
 pub use client_auth::ClientAuth;
-pub(crate) use client_auth::{Credentials, form_urlencode};
+pub(crate) use client_auth::Credentials;
 pub use limiter::{INTROSPECTION_RETRY_DELAY, MAX_INTROSPECTION_RETRY_DELAY};
 
 /// What the builder hands over to build an [`Introspector`]: the endpoint, how to

@@ -50,9 +50,8 @@ pub use config_error::ConfigError;
 pub use defaults::*;
 pub use key_source::KeySource;
 pub(crate) use policy::Presented;
-pub(crate) use token_cache::token_digest;
-// The testing kit and the dev server still import the clock from here; until they move
-// to `crate::clock` (their own crates), this keeps them building.
+// The testing kit still imports the clock from here; until it moves to `crate::clock`
+// (its own crate), this keeps it building.
 pub(crate) use crate::clock::unix_now;
 
 /// Checks bearer tokens: signature, issuer, audience, lifetime. Cheap to clone; clones
@@ -370,6 +369,7 @@ mod tests {
     mod token_cache {
         use super::*;
         use crate::testing::TestKey;
+        use crate::validator::token_cache::token_digest;
 
         fn mint(key: &TestKey, exp: i64) -> String {
             mint_for(key, "https://id.example", exp)
