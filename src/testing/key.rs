@@ -15,7 +15,7 @@ enum KeyMaterial {
 }
 
 /// A signing key pair for tests: generate one, publish its JWK, sign with it. The
-/// [`MockIssuer`] holds these; use one directly to pin keys with
+/// [`MockIssuer`](super::MockIssuer) holds these; use one directly to pin keys with
 /// [`ValidatorBuilder::jwks`](crate::ValidatorBuilder::jwks) or in a fuzz target.
 ///
 /// ```
