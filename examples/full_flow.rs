@@ -5,8 +5,8 @@
 //! cargo run --example full_flow
 //! ```
 //!
-//! It starts the development authorization server (`tokengate::dev_server`, feature
-//! `dev-issuer`), an axum API protected by tokengate, and a callback endpoint for the
+//! It starts the development authorization server (the `tokengate-dev-issuer` crate, a
+//! dev-dependency), an axum API protected by tokengate, and a callback endpoint for the
 //! client; then it plays the client: discovery, the authorization request with `state`
 //! and PKCE, the redirect, the `state` check, the code exchange, API calls, a refresh,
 //! introspection, the client credentials grant, and what happens when a spent refresh
@@ -24,8 +24,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tokengate::Validator;
-use tokengate::dev_server::DevServer;
-use tokengate::dev_server::client::{Pkce, check_callback, form_urlencode, new_state};
+use tokengate_dev_issuer::DevServer;
+use tokengate_dev_issuer::client::{Pkce, check_callback, form_urlencode, new_state};
 use tokengate_tower::{Claims, RequireScopeLayer, TokenGateLayer};
 use tokio::sync::mpsc;
 

@@ -14,17 +14,11 @@
 //! ```
 //! use serde::Deserialize;
 //! use tokengate::{Claims, Validator};
-//! # use base64::Engine;
-//! # use tokengate::testing::{TestKey, alg_name};
-//! # let key = TestKey::generate("k1", tokengate::Algorithm::ES256);
-//! # let b64 = |s: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-//! # let header = serde_json::json!({"alg": alg_name(key.alg()), "kid": key.kid()});
-//! # let payload = serde_json::json!({
+//! # let key = tokengate::testing::TestKey::generate("k1", tokengate::Algorithm::ES256);
+//! # let token = key.mint(&serde_json::json!({
 //! #     "iss": "https://issuer.example", "aud": "api", "exp": 4000000000u64,
 //! #     "sub": "alice", "scope": "read admin", "tenant": "acme",
-//! # });
-//! # let input = format!("{}.{}", b64(header.to_string()), b64(payload.to_string()));
-//! # let token = format!("{input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes())));
+//! # }));
 //! let validator = Validator::builder()
 //!     .issuer("https://issuer.example")
 //!     .audience("api")

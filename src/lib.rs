@@ -38,17 +38,19 @@
 //!
 //! ## Cargo features
 //!
-//! None is on by default. `metrics` and `redis` are for production; `testing` and
-//! `dev-issuer` never are.
+//! None is on by default. `metrics` and `redis` are for production; `testing` never is.
 //!
 //! | feature      | what it adds |
 //! |--------------|--------------|
 //! | `metrics`    | counters and histograms of validations, the token cache and key fetches through the [`metrics`](https://docs.rs/metrics) facade |
 //! | `redis`      | `binding::redis::RedisReplayStore`: DPoP proof `jti`s in Redis, shared by replicas |
 //! | `testing`    | `testing`: keys, a mock issuer on 127.0.0.1 and token minting, for your tests and the examples' embedded issuer |
-//! | `dev-issuer` | `dev_server`: a development authorization server on 127.0.0.1 (authorize, token, introspection) around the mock issuer |
 //!
 //! On docs.rs every feature is on and each gated item is labelled with its feature.
+//!
+//! The whole OAuth flow runnable locally (a development authorization server with
+//! authorize, token and introspection endpoints around the mock issuer) is its own crate,
+//! `tokengate-dev-issuer`: a dev-dependency, never part of a production build.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -60,8 +62,6 @@ pub mod bearer;
 pub mod binding;
 pub mod claims;
 mod clock;
-#[cfg(feature = "dev-issuer")]
-pub mod dev_server;
 pub mod error;
 mod format;
 pub mod gate;

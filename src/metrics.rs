@@ -71,20 +71,11 @@ pub(crate) fn key_fetch(ok: bool, took: Duration) {
 mod tests {
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
-    use crate::testing::{TestKey, alg_name};
+    use crate::testing::TestKey;
     use crate::{Algorithm, Validator};
 
     fn mint(key: &TestKey, exp: i64) -> String {
-        use base64::Engine;
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-        let header = serde_json::json!({"alg": alg_name(key.alg()), "kid": key.kid()});
-        let claims = serde_json::json!({"iss": "https://id.example", "aud": "api", "exp": exp});
-        let input = format!(
-            "{}.{}",
-            B64.encode(header.to_string()),
-            B64.encode(claims.to_string())
-        );
-        format!("{input}.{}", B64.encode(key.sign(input.as_bytes())))
+        key.mint(&serde_json::json!({"iss": "https://id.example", "aud": "api", "exp": exp}))
     }
 
     #[test]
@@ -96,7 +87,7 @@ mod tests {
             .jwks(serde_json::json!({"keys": [key.public_jwk()]}))
             .build()
             .unwrap();
-        let now = crate::validator::unix_now();
+        let now = crate::clock::unix_now();
         let (good, expired) = (mint(&key, now + 600), mint(&key, now - 3600));
         let recorder = DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();

@@ -869,7 +869,8 @@ async fn an_introspection_answer_from_a_redirect_target_is_refused() {
     assert_eq!(reply.status, 503, "{reply:?}");
 }
 
-/// Issue 12, item 12: neither builder's `Debug` shows a client secret.
+/// Issue 12, item 12: the builder's `Debug` shows no client secret (the development
+/// server's builder is checked in `dev-issuer/tests/client_auth.rs`).
 #[tokio::test]
 async fn builders_never_print_client_secrets() {
     let secret = "hunter2-very-secret";
@@ -879,14 +880,5 @@ async fn builders_never_print_client_secrets() {
         .introspection("my-api", secret);
     let printed = format!("{builder:?}");
     assert!(printed.contains("my-api"), "{printed}");
-    assert!(!printed.contains(secret), "{printed}");
-    let dev = tokengate::dev_server::DevServer::builder().client(
-        "my-app",
-        secret,
-        ["http://127.0.0.1:9/cb"],
-        ["read"],
-    );
-    let printed = format!("{dev:?}");
-    assert!(printed.contains("my-app"), "{printed}");
     assert!(!printed.contains(secret), "{printed}");
 }

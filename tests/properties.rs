@@ -43,18 +43,9 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
 });
 
 fn mint(key: &TestKey) -> String {
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-    let header =
-        serde_json::json!({"alg": tokengate::testing::alg_name(key.alg()), "kid": key.kid()});
-    let claims = serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "p", "exp": 4_000_000_000u64, "scope": "read"});
-    let input = format!(
-        "{}.{}",
-        B64.encode(header.to_string()),
-        B64.encode(claims.to_string())
-    );
-    let signature = B64.encode(key.sign(input.as_bytes()));
-    format!("{input}.{signature}")
+    key.mint(&serde_json::json!({
+        "iss": ISSUER, "aud": AUDIENCE, "sub": "p", "exp": 4_000_000_000u64, "scope": "read",
+    }))
 }
 
 fn validate(token: &str) -> Result<tokengate::Claims, tokengate::Error> {

@@ -50,12 +50,6 @@ pub use config_error::ConfigError;
 pub use defaults::*;
 pub use key_source::KeySource;
 pub(crate) use policy::Presented;
-// The testing kit and the dev server still import these from here; until they move to
-// `crate::clock` and their own crate, this keeps them building.
-#[cfg(feature = "testing")]
-pub(crate) use crate::clock::unix_now;
-#[cfg(feature = "dev-issuer")]
-pub(crate) use token_cache::token_digest;
 
 /// Checks bearer tokens: signature, issuer, audience, lifetime. Cheap to clone; clones
 /// share their key caches.
@@ -428,23 +422,16 @@ mod tests {
     #[cfg(feature = "testing")]
     mod token_cache {
         use super::*;
-        use crate::testing::{TestKey, alg_name};
-        use base64::Engine;
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+        use crate::clock::unix_now;
+        use crate::testing::TestKey;
+        use crate::validator::token_cache::token_digest;
 
         fn mint(key: &TestKey, exp: i64) -> String {
             mint_for(key, "https://id.example", exp)
         }
 
         fn mint_for(key: &TestKey, iss: &str, exp: i64) -> String {
-            let header = serde_json::json!({"alg": alg_name(key.alg()), "kid": key.kid()});
-            let claims = serde_json::json!({"iss": iss, "aud": "api", "exp": exp});
-            let input = format!(
-                "{}.{}",
-                B64.encode(header.to_string()),
-                B64.encode(claims.to_string())
-            );
-            format!("{input}.{}", B64.encode(key.sign(input.as_bytes())))
+            key.mint(&serde_json::json!({"iss": iss, "aud": "api", "exp": exp}))
         }
 
         fn validator(key: &TestKey, size: u64) -> Validator {

@@ -3,10 +3,10 @@
 //! the authorization response before it trusts the code in it.
 //!
 //! ```
-//! use tokengate::dev_server::client::{CallbackError, Pkce, check_callback, new_state};
+//! use tokengate_dev_issuer::client::{CallbackError, Pkce, check_callback, new_state};
 //!
 //! let (state, pkce) = (new_state(), Pkce::new());
-//! assert_eq!(pkce.challenge(), tokengate::dev_server::client::s256_challenge(pkce.verifier()));
+//! assert_eq!(pkce.challenge(), tokengate_dev_issuer::client::s256_challenge(pkce.verifier()));
 //!
 //! let redirect_uri = "http://127.0.0.1:8080/callback";
 //! let ok = format!("{redirect_uri}?code=abc&state={state}");
@@ -20,9 +20,9 @@
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::Url;
+use url::Url;
 
-use super::random_string;
+use crate::random::random_string;
 
 /// A PKCE code verifier and its `S256` challenge (RFC 7636 4.1, 4.2). The client sends
 /// the challenge with the authorization request and the verifier with the token request;
@@ -93,20 +93,9 @@ pub fn new_state() -> String {
 /// An `application/x-www-form-urlencoded` body, the format of token and introspection
 /// requests (RFC 6749 3.2, appendix B; RFC 7662 2.1).
 pub fn form_urlencode(pairs: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (i, (name, value)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        encode_into(&mut out, name);
-        out.push('=');
-        encode_into(&mut out, value);
-    }
-    out
-}
-
-fn encode_into(out: &mut String, text: &str) {
-    out.push_str(&crate::http::form_urlencode(text));
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 /// Why a client refuses an authorization response (see [`check_callback`]).

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::time::Instant;
 
-use super::MAX_GRANTS;
+use crate::MAX_GRANTS;
 
 /// An authorization code (RFC 6749 4.1.2), bound to what it was issued for.
 pub(crate) struct CodeGrant {
@@ -47,6 +47,14 @@ pub(crate) struct AccessRecord {
     pub(crate) jti: String,
     /// `None` for client credentials tokens, which belong to no authorization.
     pub(crate) grant: Option<u64>,
+}
+
+/// The key of an issued access token: its SHA-256, which needs no parsing to look up.
+pub(crate) fn token_digest(token: &str) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// The server is holding [`MAX_GRANTS`] unexpired entries of one kind.
