@@ -18,13 +18,16 @@
 //! 5. `iat` within the window around now;
 //! 6. `ath` equals base64url(SHA-256(access token)) (RFC 9449 section 4.2).
 //!
-//! The caller then compares [`VerifiedProof::jkt`] with the token's `cnf.jkt`.
+//! The caller then compares [`VerifiedProof::jkt`] with the token's `cnf.jkt`, and, when
+//! the server provides nonces ([`Dpop::use_nonce`], RFC 9449 sections 8 and 9), the
+//! proof's `nonce` with [`DpopNonces`].
 //!
 //! | file | rule |
 //! |---|---|
 //! | `proof.rs` | one proof: `typ`, `alg`, public `jwk`, signature, `htm`, `iat`, `ath`, `jkt` |
 //! | `htu.rs` | `htu` against the request URI (RFC 9449 section 4.3 step 9, RFC 3986 6.2.2-6.2.3) |
 //! | `thumbprint.rs` | RFC 7638 thumbprints and `ath` |
+//! | `nonce.rs` | server-provided nonces (RFC 9449 sections 8, 9) |
 //! | `mod.rs` | [`Dpop`]: a gate's configuration and the whole check of one request |
 
 use std::sync::Arc;
@@ -34,9 +37,11 @@ use aws_lc_rs::digest;
 use reqwest::Url;
 
 mod htu;
+mod nonce;
 mod proof;
 mod thumbprint;
 
+pub use self::nonce::{DEFAULT_NONCE_ROTATION, DpopNonces, MIN_NONCE_SECRET_BYTES};
 pub use self::proof::{
     DEFAULT_PROOF_LEEWAY, DEFAULT_PROOF_WINDOW, MAX_JTI_BYTES, MAX_PROOF_BYTES, PROOF_TYPE,
     ProofContext, ProofPolicy, VerifiedProof, check_proof,
@@ -56,6 +61,8 @@ use crate::request::HeaderValues;
 /// let dpop = Dpop::new("https://api.example.com").unwrap(); // bound or bearer tokens
 /// let only = Dpop::new("https://api.example.com").unwrap().required(); // bound only
 /// assert!(Dpop::new("not a url").is_err());
+/// // Proofs must carry a nonce this server handed out (RFC 9449 section 9).
+/// let fresh = Dpop::new("https://api.example.com").unwrap().use_nonce().unwrap();
 /// ```
 #[derive(Clone)]
 pub struct Dpop {
@@ -63,6 +70,7 @@ pub struct Dpop {
     policy: ProofPolicy,
     public_base: Url,
     store: Arc<dyn ReplayStore>,
+    nonces: Option<DpopNonces>,
 }
 
 impl std::fmt::Debug for Dpop {
@@ -71,6 +79,7 @@ impl std::fmt::Debug for Dpop {
             .field("required", &self.required)
             .field("policy", &self.policy)
             .field("public_base", &self.public_base.as_str())
+            .field("nonces", &self.nonces)
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +89,9 @@ impl std::fmt::Debug for Dpop {
 pub enum DpopRefusal {
     /// 401 `invalid_dpop_proof` (RFC 9449 section 7.1).
     Proof(InvalidProof),
+    /// 401 `use_dpop_nonce` with a fresh nonce (RFC 9449 section 9): the proof is valid
+    /// but has no nonce, or one no longer accepted.
+    UseNonce(InvalidProof),
     /// The replay store did not answer: 503, never accepted unchecked.
     StoreUnavailable(StoreUnavailable),
 }
@@ -108,6 +120,7 @@ impl Dpop {
             },
             public_base,
             store: Arc::new(MemoryReplayStore::default()),
+            nonces: None,
         })
     }
 
@@ -146,9 +159,45 @@ impl Dpop {
         self
     }
 
+    /// Requires every proof to carry a nonce this server handed out (RFC 9449 sections 8
+    /// and 9), from a secret drawn now ([`DpopNonces::random`]) rotating every
+    /// [`DEFAULT_NONCE_ROTATION`]: a proof without one, or with one no longer accepted,
+    /// is refused with `use_dpop_nonce` and a fresh nonce in `DPoP-Nonce`; every
+    /// successful DPoP response carries the current nonce too, so a client that keeps
+    /// the latest one never needs a retry.
+    ///
+    /// Clones of this `Dpop` (the gates of one process) share the secret; replicas in
+    /// several processes need [`Dpop::nonces`] with [`DpopNonces::from_secret`]. Fails
+    /// only if the system random generator does.
+    pub fn use_nonce(self) -> Result<Self, &'static str> {
+        Ok(self.nonces(DpopNonces::random()?))
+    }
+
+    /// [`use_nonce`](Self::use_nonce) with these nonces (a shared secret, another
+    /// rotation period).
+    pub fn nonces(mut self, nonces: DpopNonces) -> Self {
+        self.nonces = Some(nonces);
+        self
+    }
+
+    /// The nonce to hand out now, when this server provides nonces.
+    pub fn fresh_nonce(&self) -> Option<String> {
+        self.nonce_at(crate::clock::unix_now())
+    }
+
+    fn nonce_at(&self, now: i64) -> Option<String> {
+        self.nonces.as_ref().map(|nonces| nonces.issue(now))
+    }
+
     /// Whether bearer tokens are refused.
     pub fn is_required(&self) -> bool {
         self.required
+    }
+
+    /// The algorithms proofs may be signed with, in order: RFC 9728 section 2
+    /// `dpop_signing_alg_values_supported`.
+    pub fn algorithm_list(&self) -> &[Algorithm] {
+        &self.policy.algorithms
     }
 
     /// The `algs` of the `DPoP` challenge, space-separated (RFC 9449 section 7.1).
@@ -175,7 +224,7 @@ impl Dpop {
     /// The whole check of a request carrying `Authorization: DPoP <token>` (RFC 9449
     /// sections 4.3 and 7.1), once the token itself was validated: exactly one proof,
     /// valid for this request and token, signed by the key the token is bound to
-    /// (`cnf.jkt`), never seen before.
+    /// (`cnf.jkt`), with a nonce we accept when we provide them, never seen before.
     pub(crate) async fn check(
         &self,
         proofs: HeaderValues<'_>,
@@ -184,7 +233,9 @@ impl Dpop {
         token: &str,
         jkt: Option<&str>,
     ) -> Result<(), DpopRefusal> {
-        let proof = self.check_now(proofs, method, target, token, jkt)?;
+        let now = crate::clock::unix_now();
+        let proof = self.check_now(proofs, method, target, token, jkt, now)?;
+        self.check_nonce(&proof, now)?;
         match self
             .store
             .record(proof.replay_key(), self.replay_ttl())
@@ -199,7 +250,21 @@ impl Dpop {
         }
     }
 
-    /// Everything but the replay store.
+    /// RFC 9449 sections 8 and 9: when we provide nonces, the proof's must be one we
+    /// accept at `now`. Checked after the signature (the nonce is a signed claim) and
+    /// before the replay store (a proof refused here is never recorded, so its client's
+    /// retry with a new proof and the fresh nonce is not a replay).
+    fn check_nonce(&self, proof: &VerifiedProof, now: i64) -> Result<(), DpopRefusal> {
+        let Some(nonces) = &self.nonces else {
+            return Ok(());
+        };
+        match proof.nonce.as_deref() {
+            None => Err(DpopRefusal::UseNonce(InvalidProof::MissingNonce)),
+            Some(nonce) => nonces.check(nonce, now).map_err(DpopRefusal::UseNonce),
+        }
+    }
+
+    /// Everything but the nonce and the replay store.
     fn check_now(
         &self,
         proofs: HeaderValues<'_>,
@@ -207,6 +272,7 @@ impl Dpop {
         target: &str,
         token: &str,
         jkt: Option<&str>,
+        now: i64,
     ) -> Result<VerifiedProof, DpopRefusal> {
         let refuse = |reason| Err(DpopRefusal::Proof(reason));
         // RFC 9449 section 7.1: a DPoP-bound token needs exactly one proof, and a token
@@ -227,7 +293,7 @@ impl Dpop {
             method,
             uri: &uri,
             access_token: token,
-            now: crate::clock::unix_now(),
+            now,
         };
         let verified =
             check_proof(proof.trim_ascii(), &self.policy, &context).map_err(DpopRefusal::Proof)?;
@@ -264,6 +330,7 @@ mod tests {
             jkt: jkt.into(),
             jti: jti.into(),
             iat: NOW,
+            nonce: None,
         };
         assert_eq!(proof("k", "1").replay_key(), proof("k", "1").replay_key());
         assert_ne!(proof("k", "1").replay_key(), proof("k", "2").replay_key());

@@ -1,6 +1,7 @@
 //! One DPoP proof against the request it came with: every check of RFC 9449 section 4.3
 //! that needs only the proof and the request (the `jti` replay check needs shared state,
-//! [`replay`](crate::binding::replay)).
+//! [`replay`](crate::binding::replay); the `nonce` check needs the server's secret,
+//! [`DpopNonces`](super::DpopNonces)).
 
 use std::time::Duration;
 
@@ -47,6 +48,9 @@ pub struct VerifiedProof {
     pub jti: String,
     /// The proof's `iat`.
     pub iat: i64,
+    /// The proof's `nonce` (RFC 9449 section 8), if it has one: checked by the caller
+    /// when the server provides nonces ([`Dpop::use_nonce`](super::Dpop::use_nonce)).
+    pub nonce: Option<String>,
 }
 
 /// The request a proof must match.
@@ -88,6 +92,7 @@ struct ProofClaims {
     htu: Option<String>,
     iat: Option<NumericDate>,
     ath: Option<String>,
+    nonce: Option<String>,
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(segment: &str) -> Result<T, InvalidProof> {
@@ -172,7 +177,12 @@ pub fn check_proof(
         return Err(InvalidProof::AccessTokenHashMismatch);
     }
     let jkt = thumbprint(object).ok_or(InvalidProof::BadKey)?;
-    Ok(VerifiedProof { jkt, jti, iat })
+    Ok(VerifiedProof {
+        jkt,
+        jti,
+        iat,
+        nonce: claims.nonce,
+    })
 }
 
 #[cfg(all(test, feature = "testing"))]
@@ -269,7 +279,10 @@ mod tests {
             let jwk = proof_jwk(&key);
             assert_eq!(verified.jkt, thumbprint(jwk.as_object().unwrap()).unwrap());
             assert_eq!(verified.jti, "e1j3V_bKic8-LAEB");
+            assert_eq!(verified.nonce, None);
         }
+        let proof = with_claims(|c| c["nonce"] = json!("n-1"));
+        assert_eq!(check(&proof).unwrap().nonce.as_deref(), Some("n-1"));
     }
 
     #[test]
