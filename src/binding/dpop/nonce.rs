@@ -2,29 +2,7 @@
 //! value the client must put in its proofs' `nonce`, so that a proof cannot be made
 //! ahead of time by whoever holds (or once held) the client's key (section 11.2).
 //!
-//! # Design
-//!
-//! Stateless, so any number of requests and replicas check a nonce without a store:
-//!
-//! - time is cut into windows of [`rotation`](DpopNonces::rotation) seconds (by
-//!   default [`DEFAULT_NONCE_ROTATION`]), counted from the Unix epoch;
-//! - the nonce of window `w` is `base64url(HMAC-SHA256(secret, LABEL || w))`, computed
-//!   with aws-lc-rs's `hmac` (no cryptography of our own), from a 256-bit secret drawn
-//!   from the system random generator when the server starts
-//!   ([`DpopNonces::random`]) or shared by replicas ([`DpopNonces::from_secret`]);
-//! - a proof's `nonce` is accepted when it is the nonce of the current window or of the
-//!   one before, compared by `hmac::verify` (constant time).
-//!
-//! Why this is sound: HMAC-SHA256 is a pseudo-random function, so without the secret
-//! the nonce of a window not yet reached cannot be predicted (RFC 9449 section 8:
-//! "Nonce values MUST be unpredictable") nor forged from any number of past nonces. A
-//! nonce is accepted from the moment its window starts until the next window ends:
-//! between one and two rotation periods, so a nonce just handed out is always good for
-//! at least one full period, and none is good for more than two. A new secret (a
-//! restart with [`DpopNonces::random`]) refuses every earlier nonce; the client is told
-//! `use_dpop_nonce` with a fresh one and retries once. The nonce is the same for every
-//! client within a window: it proves freshness, not identity (the proof's key does
-//! that), so it need not be secret.
+//! The design, and why it is sound, is on [`DpopNonces`].
 
 use std::fmt;
 use std::time::Duration;
@@ -52,8 +30,31 @@ const LABEL: &[u8] = b"tokengate DPoP nonce v1\0";
 /// The length of a nonce: base64url of a 32-byte HMAC-SHA256 tag, without padding.
 const NONCE_CHARS: usize = 43;
 
-/// The nonces a resource server hands out and accepts (RFC 9449 sections 8 and 9): see
-/// the [module documentation](self) for the design.
+/// The nonces a resource server hands out and accepts (RFC 9449 sections 8 and 9).
+///
+/// # Design
+///
+/// Stateless, so any number of requests and replicas check a nonce without a store:
+///
+/// - time is cut into windows of [`rotation`](DpopNonces::rotation) seconds (by
+///   default [`DEFAULT_NONCE_ROTATION`]), counted from the Unix epoch;
+/// - the nonce of window `w` is `base64url(HMAC-SHA256(secret, LABEL || w))`, computed
+///   with aws-lc-rs's `hmac` (no cryptography of our own), from a 256-bit secret drawn
+///   from the system random generator when the server starts
+///   ([`DpopNonces::random`]) or shared by replicas ([`DpopNonces::from_secret`]);
+/// - a proof's `nonce` is accepted when it is the nonce of the current window or of the
+///   one before, compared by `hmac::verify` (constant time).
+///
+/// Why this is sound: HMAC-SHA256 is a pseudo-random function, so without the secret
+/// the nonce of a window not yet reached cannot be predicted (RFC 9449 section 8:
+/// "Nonce values MUST be unpredictable") nor forged from any number of past nonces. A
+/// nonce is accepted from the moment its window starts until the next window ends:
+/// between one and two rotation periods, so a nonce just handed out is always good for
+/// at least one full period, and none is good for more than two. A new secret (a
+/// restart with [`DpopNonces::random`]) refuses every earlier nonce; the client is told
+/// `use_dpop_nonce` with a fresh one and retries once. The nonce is the same for every
+/// client within a window: it proves freshness, not identity (the proof's key does
+/// that), so it need not be secret.
 ///
 /// ```
 /// use std::time::Duration;
