@@ -40,6 +40,12 @@ pub enum Error {
     /// The DPoP proof sent with a DPoP-bound token is missing, invalid, replayed or made
     /// with another key (RFC 9449 section 7.1 `invalid_dpop_proof`, 401).
     InvalidDpopProof(InvalidProof),
+    /// The resource server provides DPoP nonces and the proof has none, or one it no
+    /// longer accepts (RFC 9449 section 9 `use_dpop_nonce`, 401). The response carries a
+    /// fresh nonce in `DPoP-Nonce` ([`Refusal::dpop_nonce`](crate::gate::Refusal::dpop_nonce));
+    /// the reason ([`InvalidProof::MissingNonce`] or [`InvalidProof::BadNonce`]) is kept
+    /// for logs.
+    UseDpopNonce(InvalidProof),
     /// The issuer could not be consulted (503): no key set was ever fetched from it, or
     /// its introspection endpoint failed. Never a verdict on the token.
     IssuerUnavailable {
@@ -172,6 +178,13 @@ pub enum InvalidProof {
     Replayed,
     /// `Authorization: DPoP` without exactly one `DPoP` header.
     MissingProof,
+    /// The server provides nonces and the proof has no `nonce` (RFC 9449 section 9):
+    /// answered with [`Error::UseDpopNonce`].
+    MissingNonce,
+    /// The proof's `nonce` is not one the server accepts now: older than the accepted
+    /// windows, made with another secret (before a restart), or forged. Answered with
+    /// [`Error::UseDpopNonce`] (RFC 9449 section 8: a mismatch gets a new nonce).
+    BadNonce,
 }
 
 impl InvalidProof {
@@ -192,6 +205,8 @@ impl InvalidProof {
             InvalidProof::KeyMismatch => "key_mismatch",
             InvalidProof::Replayed => "replayed",
             InvalidProof::MissingProof => "missing_proof",
+            InvalidProof::MissingNonce => "missing_nonce",
+            InvalidProof::BadNonce => "bad_nonce",
         }
     }
 }
@@ -214,6 +229,7 @@ mod description {
     pub const UNAVAILABLE: &str = "The token issuer is unavailable";
     pub const REPLAY_STORE: &str = "The DPoP proof cannot be checked right now";
     pub const DPOP_PROOF: &str = "The DPoP proof is missing or invalid";
+    pub const DPOP_NONCE: &str = "The resource server requires a fresh nonce in the DPoP proof";
 }
 
 impl Error {
@@ -227,7 +243,10 @@ impl Error {
     /// The HTTP status code RFC 6750 section 3.1 gives this error.
     pub fn status(&self) -> u16 {
         match self {
-            Error::MissingCredentials | Error::InvalidToken(_) | Error::InvalidDpopProof(_) => 401,
+            Error::MissingCredentials
+            | Error::InvalidToken(_)
+            | Error::InvalidDpopProof(_)
+            | Error::UseDpopNonce(_) => 401,
             Error::InvalidRequest(_) => 400,
             Error::InsufficientScope { .. } => 403,
             Error::IssuerUnavailable { .. } | Error::ReplayStoreUnavailable { .. } => 503,
@@ -244,6 +263,7 @@ impl Error {
             Error::InvalidToken(_) => Some("invalid_token"),
             Error::InsufficientScope { .. } => Some("insufficient_scope"),
             Error::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
+            Error::UseDpopNonce(_) => Some("use_dpop_nonce"),
         }
     }
 
@@ -274,6 +294,7 @@ impl Error {
             Error::IssuerUnavailable { .. } => description::UNAVAILABLE,
             Error::ReplayStoreUnavailable { .. } => description::REPLAY_STORE,
             Error::InvalidDpopProof(_) => description::DPOP_PROOF,
+            Error::UseDpopNonce(_) => description::DPOP_NONCE,
         }
     }
 
@@ -337,7 +358,7 @@ impl Error {
         let dpop_error = challenges.dpop_algs.is_some()
             && (challenges.dpop_used
                 || !challenges.bearer
-                || matches!(self, Error::InvalidDpopProof(_)));
+                || matches!(self, Error::InvalidDpopProof(_) | Error::UseDpopNonce(_)));
         let mut value = String::with_capacity(160);
         if challenges.bearer || challenges.dpop_algs.is_none() {
             value.push_str("Bearer");
@@ -463,6 +484,7 @@ impl fmt::Display for Error {
             }
             Error::MissingCredentials => f.write_str("no bearer token"),
             Error::InvalidDpopProof(reason) => write!(f, "invalid_dpop_proof ({reason:?})"),
+            Error::UseDpopNonce(reason) => write!(f, "use_dpop_nonce ({reason:?})"),
             Error::IssuerUnavailable { .. } => {
                 f.write_str("issuer unavailable (no key set yet, or introspection failed)")
             }
@@ -621,6 +643,24 @@ mod tests {
             retry_after: Duration::from_secs(1),
         };
         assert_eq!(err.www_authenticate_with(Some(METADATA)), None);
+    }
+
+    #[test]
+    fn use_dpop_nonce_is_a_401_on_the_dpop_challenge_with_a_fixed_description() {
+        let both = Challenges {
+            dpop_algs: Some("ES256"),
+            ..Challenges::default()
+        };
+        for reason in [InvalidProof::MissingNonce, InvalidProof::BadNonce] {
+            let err = Error::UseDpopNonce(reason);
+            assert_eq!(err.status(), 401);
+            assert_eq!(
+                err.www_authenticate_in(&both).unwrap(),
+                r#"Bearer, DPoP algs="ES256", error="use_dpop_nonce", error_description="The resource server requires a fresh nonce in the DPoP proof""#
+            );
+        }
+        assert_eq!(InvalidProof::BadNonce.as_str(), "bad_nonce");
+        assert_eq!(InvalidProof::MissingNonce.as_str(), "missing_nonce");
     }
 
     #[test]

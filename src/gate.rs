@@ -72,17 +72,29 @@ impl Decision {
     }
 }
 
-/// A refused request: the error, and the scheme its credentials came with (so the
-/// challenge puts the error on the right one, RFC 9449 section 7.1).
+/// A refused request: the error, the scheme its credentials came with (so the
+/// challenge puts the error on the right one, RFC 9449 section 7.1), and the DPoP nonce
+/// the response must carry, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     error: Error,
     scheme: Option<Scheme>,
+    dpop_nonce: Option<String>,
 }
 
 impl Refusal {
     fn new(error: Error, scheme: Option<Scheme>) -> Self {
-        Refusal { error, scheme }
+        Refusal {
+            error,
+            scheme,
+            dpop_nonce: None,
+        }
+    }
+
+    /// The value of the `DPoP-Nonce` response header (RFC 9449 section 9): a fresh nonce
+    /// on a `use_dpop_nonce` refusal, `None` on every other.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
     }
 
     /// Why.
@@ -105,6 +117,18 @@ impl Refusal {
 /// token is copied), so an adapter can hold it beside the request it belongs to.
 pub struct Pending {
     future: Pin<Box<dyn Future<Output = Result<Option<Claims>, Refusal>> + Send>>,
+    dpop_nonce: Option<String>,
+}
+
+impl Pending {
+    /// The value of the `DPoP-Nonce` header for the response when the request passes: the
+    /// current nonce on a DPoP request to a gate that provides nonces ([`Dpop::use_nonce`]),
+    /// so a client that keeps the latest one is never refused for a rotation (RFC 9449
+    /// section 8.2: a server may hand out a new nonce on any response). `None` otherwise.
+    /// A refusal's own nonce is [`Refusal::dpop_nonce`].
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop_nonce.as_deref()
+    }
 }
 
 impl fmt::Debug for Pending {
@@ -277,6 +301,7 @@ impl Gate {
                             .map(Some)
                             .map_err(|error| Refusal::new(error, Some(Scheme::Bearer)))
                     }),
+                    dpop_nonce: None,
                 }),
             };
         }
@@ -295,7 +320,9 @@ impl Gate {
         let target = request.target_str().to_owned();
         let token = token.to_owned();
         let gate = self.clone();
+        let dpop_nonce = self.inner.dpop.as_ref().and_then(Dpop::fresh_nonce);
         Decision::Pending(Pending {
+            dpop_nonce,
             future: Box::pin(async move {
                 let inner = &*gate.inner;
                 let Some(dpop) = &inner.dpop else {
@@ -327,6 +354,13 @@ impl Gate {
                     Err(DpopRefusal::Proof(reason)) => {
                         tracing::debug!(?reason, "DPoP proof refused");
                         Err(refuse(Error::InvalidDpopProof(reason)))
+                    }
+                    Err(DpopRefusal::UseNonce(reason)) => {
+                        // RFC 9449 section 9: 401 `use_dpop_nonce` and a nonce to use.
+                        tracing::debug!(?reason, "DPoP proof without an accepted nonce");
+                        let mut refusal = refuse(Error::UseDpopNonce(reason));
+                        refusal.dpop_nonce = dpop.fresh_nonce();
+                        Err(refusal)
                     }
                     Err(DpopRefusal::StoreUnavailable(_)) => {
                         Err(refuse(Error::ReplayStoreUnavailable {

@@ -43,6 +43,9 @@ use std::fmt;
 use reqwest::Url;
 use serde_json::{Value, json};
 
+use crate::alg::Algorithm;
+use crate::binding::dpop::Dpop;
+
 /// The default well-known URI suffix (RFC 9728 section 3), registered with IANA.
 pub const WELL_KNOWN_PATH: &str = "/.well-known/oauth-protected-resource";
 
@@ -61,6 +64,10 @@ pub struct ResourceMetadata {
     scopes_supported: Vec<String>,
     resource_name: Option<String>,
     resource_documentation: Option<String>,
+    /// RFC 9728 section 2 `dpop_signing_alg_values_supported`.
+    dpop_signing_alg_values_supported: Vec<Algorithm>,
+    /// RFC 9728 section 2 `dpop_bound_access_tokens_required`.
+    dpop_bound_access_tokens_required: bool,
 }
 
 /// Builds a [`ResourceMetadata`]; [`build`](ResourceMetadataBuilder::build) checks it.
@@ -72,6 +79,10 @@ pub struct ResourceMetadataBuilder {
     scopes_supported: Vec<String>,
     resource_name: Option<String>,
     resource_documentation: Option<String>,
+    /// RFC 9728 section 2 `dpop_signing_alg_values_supported`.
+    dpop_signing_alg_values_supported: Vec<Algorithm>,
+    /// RFC 9728 section 2 `dpop_bound_access_tokens_required`.
+    dpop_bound_access_tokens_required: bool,
 }
 
 impl ResourceMetadata {
@@ -85,6 +96,8 @@ impl ResourceMetadata {
             scopes_supported: Vec::new(),
             resource_name: None,
             resource_documentation: None,
+            dpop_signing_alg_values_supported: Vec::new(),
+            dpop_bound_access_tokens_required: false,
         }
     }
 
@@ -101,6 +114,16 @@ impl ResourceMetadata {
     /// The scope values advertised in `scopes_supported`.
     pub fn scopes_supported(&self) -> &[String] {
         &self.scopes_supported
+    }
+
+    /// The algorithms advertised in `dpop_signing_alg_values_supported`.
+    pub fn dpop_signing_alg_values_supported(&self) -> &[Algorithm] {
+        &self.dpop_signing_alg_values_supported
+    }
+
+    /// Whether the document says `dpop_bound_access_tokens_required: true`.
+    pub fn dpop_bound_access_tokens_required(&self) -> bool {
+        self.dpop_bound_access_tokens_required
     }
 
     /// The RFC 9728 section 2 document, as served at [`metadata_url`](Self::metadata_url).
@@ -127,6 +150,18 @@ impl ResourceMetadata {
         }
         if let Some(url) = &self.resource_documentation {
             members.insert("resource_documentation".to_owned(), json!(url));
+        }
+        if !self.dpop_signing_alg_values_supported.is_empty() {
+            let names: Vec<&str> = self
+                .dpop_signing_alg_values_supported
+                .iter()
+                .map(|alg| alg.as_str())
+                .collect();
+            members.insert("dpop_signing_alg_values_supported".to_owned(), json!(names));
+        }
+        // Section 2: "If omitted, the default value is false", so false is left out.
+        if self.dpop_bound_access_tokens_required {
+            members.insert("dpop_bound_access_tokens_required".to_owned(), json!(true));
         }
         document
     }
@@ -197,6 +232,46 @@ impl ResourceMetadataBuilder {
         self
     }
 
+    /// The JWS algorithms the resource accepts DPoP proofs signed with
+    /// (`dpop_signing_alg_values_supported`, RFC 9728 section 2). Replaces any set before;
+    /// [`dpop`](Self::dpop) sets it from the gate's configuration.
+    pub fn dpop_signing_alg_values_supported(
+        mut self,
+        algorithms: impl IntoIterator<Item = Algorithm>,
+    ) -> Self {
+        self.dpop_signing_alg_values_supported = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Whether the resource always requires DPoP-bound access tokens
+    /// (`dpop_bound_access_tokens_required`, RFC 9728 section 2; published only when
+    /// `true`, its default being `false`).
+    pub fn dpop_bound_access_tokens_required(mut self, required: bool) -> Self {
+        self.dpop_bound_access_tokens_required = required;
+        self
+    }
+
+    /// Both DPoP parameters as `dpop` configures the gate: its proof algorithms, and
+    /// whether it refuses bearer tokens ([`Dpop::required`]), so the document cannot
+    /// say other than what the gate does.
+    ///
+    /// ```
+    /// use tokengate::ResourceMetadata;
+    /// use tokengate::binding::dpop::Dpop;
+    ///
+    /// let dpop = Dpop::new("https://api.example.com").unwrap().required();
+    /// let metadata = ResourceMetadata::builder("https://api.example.com")
+    ///     .dpop(&dpop)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(metadata.to_json()["dpop_bound_access_tokens_required"], true);
+    /// assert_eq!(metadata.to_json()["dpop_signing_alg_values_supported"][0], "RS256");
+    /// ```
+    pub fn dpop(self, dpop: &Dpop) -> Self {
+        self.dpop_signing_alg_values_supported(dpop.algorithm_list().iter().copied())
+            .dpop_bound_access_tokens_required(dpop.is_required())
+    }
+
     /// Checks every setting; the error names the one at fault.
     pub fn build(self) -> Result<ResourceMetadata, MetadataError> {
         let path_start = check_url("resource", &self.resource)?;
@@ -216,6 +291,8 @@ impl ResourceMetadataBuilder {
             scopes_supported: self.scopes_supported,
             resource_name: self.resource_name,
             resource_documentation: self.resource_documentation,
+            dpop_signing_alg_values_supported: self.dpop_signing_alg_values_supported,
+            dpop_bound_access_tokens_required: self.dpop_bound_access_tokens_required,
         })
     }
 }
@@ -404,6 +481,53 @@ mod tests {
                 "bearer_methods_supported": ["header"],
             })
         );
+    }
+
+    #[test]
+    fn the_dpop_parameters_are_published_only_when_set() {
+        let plain = metadata("https://api.example.com").to_json();
+        assert!(plain.get("dpop_signing_alg_values_supported").is_none());
+        assert!(plain.get("dpop_bound_access_tokens_required").is_none());
+
+        let allowed = ResourceMetadata::builder("https://api.example.com")
+            .dpop_signing_alg_values_supported([Algorithm::ES256, Algorithm::EdDSA])
+            .dpop_bound_access_tokens_required(false)
+            .build()
+            .unwrap();
+        assert_eq!(
+            allowed.to_json()["dpop_signing_alg_values_supported"],
+            json!(["ES256", "EdDSA"])
+        );
+        // False is the default: left out.
+        assert!(
+            allowed
+                .to_json()
+                .get("dpop_bound_access_tokens_required")
+                .is_none()
+        );
+
+        let dpop = Dpop::new("https://api.example.com")
+            .unwrap()
+            .required()
+            .algorithms([Algorithm::PS256]);
+        let required = ResourceMetadata::builder("https://api.example.com")
+            .dpop(&dpop)
+            .build()
+            .unwrap();
+        assert_eq!(
+            required.dpop_signing_alg_values_supported(),
+            [Algorithm::PS256]
+        );
+        assert!(required.dpop_bound_access_tokens_required());
+        let json = required.to_json();
+        assert_eq!(json["dpop_signing_alg_values_supported"], json!(["PS256"]));
+        assert_eq!(json["dpop_bound_access_tokens_required"], json!(true));
+        // An allowed (not required) DPoP gate does not claim to require it.
+        let optional = ResourceMetadata::builder("https://api.example.com")
+            .dpop(&Dpop::new("https://api.example.com").unwrap())
+            .build()
+            .unwrap();
+        assert!(!optional.dpop_bound_access_tokens_required());
     }
 
     #[test]

@@ -322,3 +322,88 @@ async fn a_proof_waits_for_nothing_once_keys_are_known() {
         "no wait on a hung issuer"
     );
 }
+
+#[tokio::test]
+async fn the_binding_is_checked_on_every_request_even_when_the_token_is_cached() {
+    // The first request verifies the token and caches it; each later one is a
+    // token-cache hit, and its proof is still checked in full.
+    let issuer = MockIssuer::start().await;
+    let api = dpop_api(&issuer).await;
+    let client = DpopKey::generate(Algorithm::ES256);
+    let thief = DpopKey::generate(Algorithm::ES256);
+    let token = issuer.token().claim("cnf", client.cnf()).sign();
+    let me = format!("{PUBLIC}/me");
+    let first = client.proof("GET", &me, &token);
+    assert_eq!(get_dpop(&api, "/me", &token, &[&first]).await.status, 200);
+    // Replayed, missing, of another key, for another URL: refused.
+    assert_invalid_proof(&get_dpop(&api, "/me", &token, &[&first]).await);
+    assert_invalid_proof(&get_dpop(&api, "/me", &token, &[]).await);
+    assert_invalid_proof(&get_dpop(&api, "/me", &token, &[&thief.proof("GET", &me, &token)]).await);
+    let elsewhere = client.proof("GET", &format!("{PUBLIC}/admin"), &token);
+    assert_invalid_proof(&get_dpop(&api, "/me", &token, &[&elsewhere]).await);
+    // And the right one still passes.
+    let next = client.proof("GET", &me, &token);
+    assert_eq!(get_dpop(&api, "/me", &token, &[&next]).await.status, 200);
+}
+
+/// RFC 9449 section 6.2: an opaque token's binding is the introspection answer's
+/// `cnf.jkt` (the mock issuer answers with the claims the token was minted with).
+async fn introspecting_dpop_api(issuer: &MockIssuer) -> Api {
+    let (id, secret) = tokengate::testing::DEFAULT_INTROSPECTION_CLIENT;
+    let validator = builder_for(issuer)
+        .introspection(id, secret)
+        .build()
+        .unwrap();
+    serve_gated(|| Gate::new(validator.clone()).dpop(Dpop::new(PUBLIC).unwrap())).await
+}
+
+#[tokio::test]
+async fn an_introspected_bound_token_passes_with_its_proof_and_only_with_it() {
+    let issuer = MockIssuer::start().await;
+    let api = introspecting_dpop_api(&issuer).await;
+    let client = DpopKey::generate(Algorithm::ES256);
+    let thief = DpopKey::generate(Algorithm::ES256);
+    let token = issuer
+        .token()
+        .subject("dora")
+        .claim("cnf", client.cnf())
+        .opaque();
+    let me = format!("{PUBLIC}/me");
+
+    let reply = get_dpop(&api, "/me", &token, &[&client.proof("GET", &me, &token)]).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["sub"], "dora");
+    assert_eq!(reply.json()["cnf"]["jkt"], client.jkt());
+
+    // Another key's proof: the answer (cached now) binds the token to the client's.
+    assert_invalid_proof(&get_dpop(&api, "/me", &token, &[&thief.proof("GET", &me, &token)]).await);
+    // A replayed proof, the introspection answer coming from the cache.
+    let proof = client.proof("GET", &me, &token);
+    assert_eq!(get_dpop(&api, "/me", &token, &[&proof]).await.status, 200);
+    assert_invalid_proof(&get_dpop(&api, "/me", &token, &[&proof]).await);
+    assert_eq!(
+        issuer.introspection_hits(),
+        1,
+        "later requests were cache hits"
+    );
+
+    // The bound opaque token as a bearer token (RFC 9449 section 7.2).
+    let reply = api.get("/me", Some(&token)).await;
+    reply.assert_invalid_token();
+    assert!(
+        reply
+            .challenge
+            .unwrap()
+            .starts_with(r#"Bearer error="invalid_token""#)
+    );
+    // An unbound opaque token under the DPoP scheme: not a DPoP token.
+    let unbound = issuer.token().opaque();
+    let reply = get_dpop(
+        &api,
+        "/me",
+        &unbound,
+        &[&client.proof("GET", &me, &unbound)],
+    )
+    .await;
+    reply.assert_invalid_token();
+}

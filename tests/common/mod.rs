@@ -173,6 +173,8 @@ pub struct Reply {
     pub status: u16,
     pub challenge: Option<String>,
     pub retry_after: Option<String>,
+    /// The `DPoP-Nonce` response header (RFC 9449 section 9).
+    pub dpop_nonce: Option<String>,
     pub body: String,
 }
 
@@ -203,11 +205,13 @@ pub async fn reply(response: reqwest::Response) -> Reply {
             .map(|v| v.to_str().unwrap().to_owned())
     };
     let (challenge, retry_after) = (header("www-authenticate"), header("retry-after"));
+    let dpop_nonce = header("dpop-nonce");
     let status = response.status().as_u16();
     Reply {
         status,
         challenge,
         retry_after,
+        dpop_nonce,
         body: response.text().await.unwrap(),
     }
 }
@@ -252,8 +256,18 @@ impl Api {
         }
         let actix = self.send_to(&self.actix_base, path, headers).await;
         assert_eq!(
-            (axum.status, &axum.challenge, axum.retry_after.is_some()),
-            (actix.status, &actix.challenge, actix.retry_after.is_some()),
+            (
+                axum.status,
+                &axum.challenge,
+                axum.retry_after.is_some(),
+                axum.dpop_nonce.is_some()
+            ),
+            (
+                actix.status,
+                &actix.challenge,
+                actix.retry_after.is_some(),
+                actix.dpop_nonce.is_some()
+            ),
             "the adapters disagree on GET {path}:\n axum: {axum:?}\nactix: {actix:?}"
         );
         if axum.status == 200 {

@@ -36,7 +36,7 @@ use std::task::{Context, Poll, ready};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{AUTHORIZATION, HeaderName};
+use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use actix_web::{Error as ActixError, HttpMessage};
 use pin_project_lite::pin_project;
 use tokengate::Claims;
@@ -49,6 +49,9 @@ type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// The `DPoP` request header (RFC 9449 section 4.1).
 const DPOP: HeaderName = HeaderName::from_static("dpop");
+
+/// The `DPoP-Nonce` response header (RFC 9449 section 8.1).
+const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
 /// Requires a valid bearer token on every request it wraps, putting the verified
 /// [`tokengate::Claims`] into the request extensions.
@@ -135,13 +138,16 @@ where
             Decision::Pending(pending) => {
                 let service = Rc::clone(&self.service);
                 let gate = self.gate.clone();
+                // The core's `DPoP-Nonce` for a request that passes.
+                let dpop_nonce = pending.dpop_nonce().map(str::to_owned);
                 GateFuture::waiting(Box::pin(async move {
                     match pending.await {
                         Ok(claims) => {
                             if let Some(claims) = claims {
                                 request.extensions_mut().insert(claims);
                             }
-                            let response = service.call(request).await?;
+                            let mut response = service.call(request).await?;
+                            set_dpop_nonce(response.response_mut(), dpop_nonce.as_deref());
                             Ok(leaving_gate(response, Some(&gate)))
                         }
                         Err(refusal) => Ok(rejection(request, &gate, refusal)),
@@ -246,9 +252,19 @@ fn rejection<B>(
     refusal: Refusal,
 ) -> ServiceResponse<EitherBody<B>> {
     let challenge = gate.challenge(&refusal);
+    let nonce = refusal.dpop_nonce().map(str::to_owned);
     let mut response = request.error_response(Rejection(refusal.into_error()));
     set_challenge(response.response_mut(), challenge);
+    set_dpop_nonce(response.response_mut(), nonce.as_deref());
     response.map_into_right_body()
+}
+
+/// Writes the core's `DPoP-Nonce` (RFC 9449 sections 8.1 and 9), if it gave one: exactly
+/// one header, replacing any the inner service set.
+fn set_dpop_nonce<B>(response: &mut actix_web::HttpResponse<B>, nonce: Option<&str>) {
+    if let Some(value) = nonce.and_then(|n| HeaderValue::from_str(n).ok()) {
+        response.headers_mut().insert(DPOP_NONCE, value);
+    }
 }
 
 /// Requires the verified token to grant a scope; else 403 `insufficient_scope` naming it.

@@ -49,10 +49,13 @@ use tokengate::request::RequestParts;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::response::{rechallenge, refusal};
+use crate::response::{rechallenge, refusal, set_dpop_nonce};
 
 /// The `DPoP` request header (RFC 9449 section 4.1).
 static DPOP: HeaderName = HeaderName::from_static("dpop");
+
+/// The `DPoP-Nonce` response header (RFC 9449 section 8.1).
+pub(crate) static DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
 /// Applies [`TokenGate`] to a service: every request must carry a valid bearer token.
 ///
@@ -207,6 +210,8 @@ pin_project! {
         Calling {
             #[pin]
             future: S::Future,
+            // The core's `DPoP-Nonce` for a request that passed.
+            dpop_nonce: Option<String>,
         },
         Rejected {
             refusal: Option<Refusal>,
@@ -220,7 +225,10 @@ where
 {
     fn calling(future: S::Future, gate: &Gate) -> Self {
         ResponseFuture {
-            state: State::Calling { future },
+            state: State::Calling {
+                future,
+                dpop_nonce: None,
+            },
             gate: gate.clone(),
         }
     }
@@ -247,11 +255,11 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Validating {
-                    pending,
+                    mut pending,
                     inner,
                     request,
                 } => {
-                    let outcome = ready!(pending.poll(cx));
+                    let outcome = ready!(pending.as_mut().poll(cx));
                     let (Some(mut inner), Some(mut request)) = (inner.take(), request.take())
                     else {
                         unreachable!("Validating is left as soon as validation completes")
@@ -261,18 +269,20 @@ where
                             if let Some(claims) = claims {
                                 request.extensions_mut().insert(claims);
                             }
+                            let dpop_nonce = pending.dpop_nonce().map(str::to_owned);
                             let future = inner.call(request);
-                            this.state.set(State::Calling { future });
+                            this.state.set(State::Calling { future, dpop_nonce });
                         }
                         Err(refusal) => this.state.set(State::Rejected {
                             refusal: Some(refusal),
                         }),
                     }
                 }
-                StateProj::Calling { future } => {
+                StateProj::Calling { future, dpop_nonce } => {
                     let mut response = ready!(future.poll(cx))?;
                     // A rejection made inside the gate learns the gate's challenge here.
                     rechallenge(&mut response, this.gate);
+                    set_dpop_nonce(&mut response, dpop_nonce.as_deref());
                     return Poll::Ready(Ok(response));
                 }
                 StateProj::Rejected { refusal: rejected } => {

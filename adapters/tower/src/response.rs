@@ -6,6 +6,8 @@ use http::{Response, StatusCode};
 use tokengate::Error;
 use tokengate::gate::{Gate, Refusal};
 
+use crate::layer::DPOP_NONCE;
+
 /// Put into the extensions of a rejection made inside a [`TokenGate`](crate::TokenGate)
 /// (by [`RequireScope`](crate::RequireScope) or an axum `Rejection`), which cannot know
 /// the gate's settings: the gate, on the way out, rewrites the challenge with them
@@ -23,9 +25,20 @@ pub(crate) fn rejection<B: Default>(error: &Error) -> Response<B> {
     response
 }
 
-/// The response for the gate's own refusal, challenged as the gate says.
+/// The response for the gate's own refusal, challenged as the gate says, with the
+/// `DPoP-Nonce` the core gave it.
 pub(crate) fn refusal<B: Default>(gate: &Gate, refusal: &Refusal) -> Response<B> {
-    respond(refusal.error(), gate.challenge(refusal))
+    let mut response = respond(refusal.error(), gate.challenge(refusal));
+    set_dpop_nonce(&mut response, refusal.dpop_nonce());
+    response
+}
+
+/// Writes the core's `DPoP-Nonce` (RFC 9449 sections 8.1 and 9), if it gave one: exactly
+/// one header, replacing any the inner service set.
+pub(crate) fn set_dpop_nonce<B>(response: &mut Response<B>, nonce: Option<&str>) {
+    if let Some(value) = nonce.and_then(|n| HeaderValue::from_str(n).ok()) {
+        response.headers_mut().insert(&DPOP_NONCE, value);
+    }
 }
 
 fn respond<B: Default>(error: &Error, challenge: Option<String>) -> Response<B> {

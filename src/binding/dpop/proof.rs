@@ -1,28 +1,10 @@
-//! RFC 9449 DPoP proofs: checking the `DPoP` header of a request to a protected resource.
-//!
-//! A DPoP-bound access token carries `cnf.jkt`, the RFC 7638 thumbprint of a key its
-//! client holds (RFC 9449 section 6). On every request the client sends a fresh proof, a
-//! JWT signed with that key over the request's method and URI and the token's hash.
-//! [`check_proof`] runs every check of RFC 9449 section 4.3 that needs only the proof and
-//! the request (the `jti` replay check needs shared state: see
-//! [`replay`](crate::binding::replay)):
-//!
-//! 1. one compact JWS, at most [`MAX_PROOF_BYTES`];
-//! 2. header `typ` exactly `dpop+jwt`, `alg` asymmetric and in the allow-list, `jwk` a
-//!    public key (a private member is refused), no `crit`;
-//! 3. the signature verifies with that embedded key: the one place an embedded key is
-//!    ever used, and only for the proof;
-//! 4. `jti`, `htm`, `htu`, `iat` present; `htm` equals the method; `htu` equals the
-//!    request URI without query and fragment, both normalized (scheme and host lower
-//!    case, default port dropped: RFC 3986 section 6);
-//! 5. `iat` within the window around now;
-//! 6. `ath` equals base64url(SHA-256(access token)) (RFC 9449 section 4.2).
-//!
-//! The caller then compares [`VerifiedProof::jkt`] with the token's `cnf.jkt`.
+//! One DPoP proof against the request it came with: every check of RFC 9449 section 4.3
+//! that needs only the proof and the request (the `jti` replay check needs shared state,
+//! [`replay`](crate::binding::replay); the `nonce` check needs the server's secret,
+//! [`DpopNonces`](super::DpopNonces)).
 
 use std::time::Duration;
 
-use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Url;
@@ -30,12 +12,12 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
-use super::replay::{MemoryReplayStore, ReplayStore, Seen, StoreUnavailable};
+use super::htu::same_uri;
+use super::thumbprint::{access_token_hash, thumbprint};
 use crate::alg::Algorithm;
-pub use crate::error::InvalidProof;
+use crate::error::InvalidProof;
 use crate::json::NumericDate;
 use crate::jwks::parse_jwk;
-use crate::request::HeaderValues;
 use crate::verify::verify_with;
 
 /// The `typ` of a DPoP proof (RFC 9449 section 4.2), compared exactly.
@@ -54,6 +36,9 @@ pub const MAX_JTI_BYTES: usize = 256;
 /// and keeps the replay store small.
 pub const DEFAULT_PROOF_WINDOW: Duration = Duration::from_secs(60);
 
+/// Clock drift tolerated beyond the proof window by default.
+pub const DEFAULT_PROOF_LEEWAY: Duration = Duration::from_secs(5);
+
 /// What a proof proved: its key's thumbprint, and what the replay store keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedProof {
@@ -63,20 +48,9 @@ pub struct VerifiedProof {
     pub jti: String,
     /// The proof's `iat`.
     pub iat: i64,
-}
-
-impl VerifiedProof {
-    /// The replay store's key for this proof: SHA-256 over the key thumbprint and the
-    /// `jti` (a `jti` is unique per client key; hashing bounds what the store holds).
-    pub fn replay_key(&self) -> [u8; 32] {
-        let mut context = digest::Context::new(&digest::SHA256);
-        context.update(self.jkt.as_bytes());
-        context.update(b".");
-        context.update(self.jti.as_bytes());
-        let mut key = [0u8; 32];
-        key.copy_from_slice(context.finish().as_ref());
-        key
-    }
+    /// The proof's `nonce` (RFC 9449 section 8), if it has one: checked by the caller
+    /// when the server provides nonces ([`Dpop::use_nonce`](super::Dpop::use_nonce)).
+    pub nonce: Option<String>,
 }
 
 /// The request a proof must match.
@@ -118,6 +92,7 @@ struct ProofClaims {
     htu: Option<String>,
     iat: Option<NumericDate>,
     ath: Option<String>,
+    nonce: Option<String>,
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(segment: &str) -> Result<T, InvalidProof> {
@@ -202,272 +177,20 @@ pub fn check_proof(
         return Err(InvalidProof::AccessTokenHashMismatch);
     }
     let jkt = thumbprint(object).ok_or(InvalidProof::BadKey)?;
-    Ok(VerifiedProof { jkt, jti, iat })
+    Ok(VerifiedProof {
+        jkt,
+        jti,
+        iat,
+        nonce: claims.nonce,
+    })
 }
-
-/// `htu` against the request URI (RFC 9449 section 4.3 step 9): both parsed, so scheme
-/// and host compare lower-case and a default port equals no port (RFC 3986 section
-/// 6.2.2-6.2.3); query and fragment are ignored.
-fn same_uri(htu: &str, expected: &Url) -> bool {
-    let Ok(htu) = Url::parse(htu) else {
-        return false;
-    };
-    htu.scheme() == expected.scheme()
-        && matches!(htu.scheme(), "https" | "http")
-        && htu.host_str() == expected.host_str()
-        && htu.port_or_known_default() == expected.port_or_known_default()
-        && htu.username().is_empty()
-        && htu.password().is_none()
-        && htu.path() == expected.path()
-}
-
-/// The `ath` of a proof sent with `access_token`: base64url(SHA-256 of its ASCII bytes)
-/// (RFC 9449 section 4.2).
-pub fn access_token_hash(access_token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, access_token.as_bytes()))
-}
-
-/// The RFC 7638 SHA-256 thumbprint of a public JWK, base64url: the required members of
-/// its key type, in lexicographic order, as compact JSON. `None` for a key type we do
-/// not verify with, or a required member that is not a string.
-pub fn thumbprint(jwk: &serde_json::Map<String, Value>) -> Option<String> {
-    let members: &[&str] = match jwk.get("kty")?.as_str()? {
-        "RSA" => &["e", "kty", "n"],
-        "EC" => &["crv", "kty", "x", "y"],
-        "OKP" => &["crv", "kty", "x"],
-        _ => return None,
-    };
-    let mut canonical = String::from("{");
-    for (i, name) in members.iter().enumerate() {
-        let value = jwk.get(*name)?.as_str()?;
-        if i > 0 {
-            canonical.push(',');
-        }
-        // serde_json writes a string as RFC 8259 JSON, escapes and all.
-        canonical.push_str(&serde_json::to_string(name).ok()?);
-        canonical.push(':');
-        canonical.push_str(&serde_json::to_string(value).ok()?);
-    }
-    canonical.push('}');
-    Some(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes())))
-}
-
-/// How a gate accepts DPoP-bound tokens (RFC 9449 section 7): where its API is reached
-/// (the `htu` clients sign), which proofs it accepts, and where it remembers their `jti`s.
-///
-/// ```
-/// use tokengate::binding::dpop::Dpop;
-///
-/// let dpop = Dpop::new("https://api.example.com").unwrap(); // bound or bearer tokens
-/// let only = Dpop::new("https://api.example.com").unwrap().required(); // bound only
-/// assert!(Dpop::new("not a url").is_err());
-/// ```
-#[derive(Clone)]
-pub struct Dpop {
-    required: bool,
-    policy: ProofPolicy,
-    public_base: Url,
-    store: std::sync::Arc<dyn ReplayStore>,
-}
-
-impl std::fmt::Debug for Dpop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dpop")
-            .field("required", &self.required)
-            .field("policy", &self.policy)
-            .field("public_base", &self.public_base.as_str())
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why a DPoP request was refused: its proof, or the replay store could not say.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DpopRefusal {
-    /// 401 `invalid_dpop_proof` (RFC 9449 section 7.1).
-    Proof(InvalidProof),
-    /// The replay store did not answer: 503, never accepted unchecked.
-    StoreUnavailable(StoreUnavailable),
-}
-
-impl Dpop {
-    /// Accepts DPoP-bound tokens with their proofs, beside bearer tokens, for an API
-    /// that clients reach at `public_base_url` (`https://api.example.com`; behind a proxy,
-    /// the URL the clients use, not the one the server listens on). Only its scheme,
-    /// host and port are used: `htu` must be that origin and the request's path.
-    ///
-    /// Defaults: [`SUPPORTED_ALGORITHMS`](crate::SUPPORTED_ALGORITHMS),
-    /// [`DEFAULT_PROOF_WINDOW`], a 5-second leeway, and a [`MemoryReplayStore`] (one
-    /// process: several replicas need a shared store, [`Dpop::replay_store`]).
-    pub fn new(public_base_url: &str) -> Result<Self, &'static str> {
-        let public_base =
-            Url::parse(public_base_url).map_err(|_| "the DPoP public base URL is not a URL")?;
-        if !matches!(public_base.scheme(), "https" | "http") || public_base.host().is_none() {
-            return Err("the DPoP public base URL must be an http(s) URL with a host");
-        }
-        Ok(Dpop {
-            required: false,
-            policy: ProofPolicy {
-                algorithms: crate::SUPPORTED_ALGORITHMS.to_vec(),
-                window: DEFAULT_PROOF_WINDOW,
-                leeway: DEFAULT_PROOF_LEEWAY,
-            },
-            public_base,
-            store: std::sync::Arc::new(MemoryReplayStore::default()),
-        })
-    }
-
-    /// Accepts only DPoP-bound tokens: a bearer token is refused (RFC 9449 section 7.1).
-    pub fn required(mut self) -> Self {
-        self.required = true;
-        self
-    }
-
-    /// The algorithms proofs may be signed with (asymmetric only; HMAC and `none` never
-    /// parse). Also what `algs` in the challenge lists.
-    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.policy.algorithms = algorithms
-            .into_iter()
-            .filter(|alg| crate::SUPPORTED_ALGORITHMS.contains(alg))
-            .collect();
-        self
-    }
-
-    /// How far a proof's `iat` may be from now, either way (before the leeway).
-    pub fn proof_window(mut self, window: Duration) -> Self {
-        self.policy.window = window;
-        self
-    }
-
-    /// Clock drift tolerated beyond the window.
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.policy.leeway = leeway;
-        self
-    }
-
-    /// Where proofs' `jti`s are remembered: share one store (Redis, feature `redis`)
-    /// between the replicas of an API so a proof replayed on another is refused too.
-    pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
-        self.store = std::sync::Arc::new(store);
-        self
-    }
-
-    /// Whether bearer tokens are refused.
-    pub fn is_required(&self) -> bool {
-        self.required
-    }
-
-    /// The `algs` of the `DPoP` challenge, space-separated (RFC 9449 section 7.1).
-    pub fn algs(&self) -> String {
-        let names: Vec<&str> = self
-            .policy
-            .algorithms
-            .iter()
-            .map(|alg| alg.as_str())
-            .collect();
-        names.join(" ")
-    }
-
-    /// How long a proof's replay key is kept: as long as its `iat` can be accepted,
-    /// from the earliest to the latest.
-    fn replay_ttl(&self) -> Duration {
-        self.policy
-            .window
-            .saturating_add(self.policy.leeway)
-            .saturating_mul(2)
-            .max(Duration::from_secs(1))
-    }
-
-    /// The URI the client must have signed: our public origin and the request's path.
-    fn expected_uri(&self, target: &str) -> Option<Url> {
-        // A proxy may send an absolute URI; only its path matters here.
-        let path = match target.find("://") {
-            Some(_) => Url::parse(target).ok()?.path().to_owned(),
-            None => target.split(['?', '#']).next().unwrap_or("/").to_owned(),
-        };
-        if !path.starts_with('/') {
-            return None;
-        }
-        let mut uri = self.public_base.clone();
-        uri.set_path(&path);
-        uri.set_query(None);
-        uri.set_fragment(None);
-        Some(uri)
-    }
-
-    /// The whole check of a request carrying `Authorization: DPoP <token>` (RFC 9449
-    /// sections 4.3 and 7.1), once the token itself was validated: exactly one proof,
-    /// valid for this request and token, signed by the key the token is bound to
-    /// (`cnf.jkt`), never seen before.
-    pub(crate) async fn check(
-        &self,
-        proofs: HeaderValues<'_>,
-        method: &str,
-        target: &str,
-        token: &str,
-        jkt: Option<&str>,
-    ) -> Result<(), DpopRefusal> {
-        let proof = self.check_now(proofs, method, target, token, jkt)?;
-        match self
-            .store
-            .record(proof.replay_key(), self.replay_ttl())
-            .await
-        {
-            Ok(Seen::First) => Ok(()),
-            Ok(Seen::Before) => Err(DpopRefusal::Proof(InvalidProof::Replayed)),
-            Err(error) => {
-                tracing::warn!(%error, "DPoP replay store unavailable: refusing with 503");
-                Err(DpopRefusal::StoreUnavailable(error))
-            }
-        }
-    }
-
-    /// Everything but the replay store.
-    fn check_now(
-        &self,
-        proofs: HeaderValues<'_>,
-        method: &str,
-        target: &str,
-        token: &str,
-        jkt: Option<&str>,
-    ) -> Result<VerifiedProof, DpopRefusal> {
-        let refuse = |reason| Err(DpopRefusal::Proof(reason));
-        // RFC 9449 section 7.1: a DPoP-bound token needs exactly one proof, and a token
-        // presented with the DPoP scheme must be bound (an unbound token is not).
-        let HeaderValues::One(proof) = proofs else {
-            return refuse(InvalidProof::MissingProof);
-        };
-        let Some(jkt) = jkt else {
-            return refuse(InvalidProof::KeyMismatch);
-        };
-        let Ok(proof) = std::str::from_utf8(proof) else {
-            return refuse(InvalidProof::Malformed);
-        };
-        let Some(uri) = self.expected_uri(target) else {
-            return refuse(InvalidProof::UriMismatch);
-        };
-        let context = ProofContext {
-            method,
-            uri: &uri,
-            access_token: token,
-            now: crate::clock::unix_now(),
-        };
-        let verified =
-            check_proof(proof.trim_ascii(), &self.policy, &context).map_err(DpopRefusal::Proof)?;
-        if verified.jkt != jkt {
-            return refuse(InvalidProof::KeyMismatch);
-        }
-        Ok(verified)
-    }
-}
-
-/// Clock drift tolerated beyond the proof window by default.
-pub const DEFAULT_PROOF_LEEWAY: Duration = Duration::from_secs(5);
 
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::binding::dpop::thumbprint::access_token_hash;
     use crate::testing::{TestKey, alg_name};
 
     const NOW: i64 = 1_700_000_000;
@@ -556,33 +279,10 @@ mod tests {
             let jwk = proof_jwk(&key);
             assert_eq!(verified.jkt, thumbprint(jwk.as_object().unwrap()).unwrap());
             assert_eq!(verified.jti, "e1j3V_bKic8-LAEB");
+            assert_eq!(verified.nonce, None);
         }
-    }
-
-    #[test]
-    fn the_thumbprint_is_rfc_7638s_example() {
-        // RFC 7638 section 3.1.
-        let jwk = json!({
-            "kty": "RSA",
-            "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
-            "e": "AQAB",
-            "alg": "RS256",
-            "kid": "2011-04-29"
-        });
-        assert_eq!(
-            thumbprint(jwk.as_object().unwrap()).as_deref(),
-            Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
-        );
-    }
-
-    #[test]
-    fn the_access_token_hash_is_rfc_9449s_example() {
-        // RFC 9449 section 7.1, figure 13's token and its `ath`.
-        let token = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
-        assert_eq!(
-            access_token_hash(token),
-            "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
-        );
+        let proof = with_claims(|c| c["nonce"] = json!("n-1"));
+        assert_eq!(check(&proof).unwrap().nonce.as_deref(), Some("n-1"));
     }
 
     #[test]
@@ -626,34 +326,6 @@ mod tests {
         // Within the window and leeway, either way.
         assert!(check(&with_claims(|c| c["iat"] = json!(NOW - 65))).is_ok());
         assert!(check(&with_claims(|c| c["iat"] = json!(NOW + 65))).is_ok());
-    }
-
-    #[test]
-    fn htu_is_compared_normalized_without_query_or_fragment() {
-        for same in [
-            "https://API.Example.com/orders",
-            "HTTPS://api.example.com:443/orders",
-            "https://api.example.com/orders?page=2",
-            "https://api.example.com/orders#top",
-        ] {
-            assert!(
-                check(&with_claims(|c| c["htu"] = json!(same))).is_ok(),
-                "{same}"
-            );
-        }
-        for other in [
-            "http://api.example.com/orders",
-            "https://api.example.com:8443/orders",
-            "https://api.example.com/orders/",
-            "https://user@api.example.com/orders",
-            "/orders",
-        ] {
-            assert_eq!(
-                check(&with_claims(|c| c["htu"] = json!(other))),
-                Err(InvalidProof::UriMismatch),
-                "{other}"
-            );
-        }
     }
 
     #[test]
@@ -766,17 +438,5 @@ mod tests {
         ] {
             assert!(check(proof).is_err(), "{proof:.40}");
         }
-    }
-
-    #[test]
-    fn replay_keys_differ_by_key_and_jti() {
-        let proof = |jkt: &str, jti: &str| VerifiedProof {
-            jkt: jkt.into(),
-            jti: jti.into(),
-            iat: NOW,
-        };
-        assert_eq!(proof("k", "1").replay_key(), proof("k", "1").replay_key());
-        assert_ne!(proof("k", "1").replay_key(), proof("k", "2").replay_key());
-        assert_ne!(proof("k", "1").replay_key(), proof("l", "1").replay_key());
     }
 }
