@@ -30,7 +30,7 @@
 //!   that parses but holds no usable signature key is a failed fetch); failures
 //!   and recoveries are logged once per change of state, not per request.
 //! - **503 only before the first success.** While no key set was ever fetched, tokens get
-//!   [`Error::IssuerUnavailable`] with the time until the next attempt (`Retry-After`); the
+//!   [`Error::IssuerUnavailable`](crate::Error::IssuerUnavailable) with the time until the next attempt (`Retry-After`); the
 //!   first successful fetch recovers without a restart.
 
 mod cache;
