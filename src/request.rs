@@ -142,17 +142,19 @@ impl<'a> RequestParts<'a> {
 
     /// The DER client certificate the TLS connection presented (RFC 8705 section 3: what
     /// a certificate-bound token is compared with), as the user's TLS acceptor recorded it
-    /// ([`ClientCertificate`](crate::binding::mtls::ClientCertificate)).
-    pub fn client_certificate(mut self, der: &'a [u8]) -> Self {
-        self.client_certificate = Some(der);
+    /// ([`ClientCertificate`](crate::binding::mtls::ClientCertificate)); `None` for a
+    /// connection without one.
+    pub fn client_certificate(mut self, der: impl Into<Option<&'a [u8]>>) -> Self {
+        self.client_certificate = der.into();
         self
     }
 
     /// The address of the peer that sent the request: a reverse proxy's forwarding
     /// headers are believed only when this is one of the
-    /// [`TrustedProxies`](crate::forwarded::TrustedProxies).
-    pub fn peer(mut self, peer: IpAddr) -> Self {
-        self.peer = Some(peer);
+    /// [`TrustedProxies`](crate::forwarded::TrustedProxies); `None` when the adapter does
+    /// not know it.
+    pub fn peer(mut self, peer: impl Into<Option<IpAddr>>) -> Self {
+        self.peer = peer.into();
         self
     }
 

@@ -155,21 +155,17 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let headers = request.headers();
         let lookup = |name: &str| headers.get_all(name).iter().map(|v| v.as_bytes()).collect();
-        let mut parts = RequestParts::new()
+        let extensions = request.extensions();
+        let parts = RequestParts::new()
             .authorization(headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()))
             .dpop(headers.get_all(&DPOP).iter().map(|v| v.as_bytes()))
             .method(request.method().as_str())
             .target(request.uri().path_and_query().map_or("/", |p| p.as_str()))
-            .headers(&lookup);
-        // What the connection knows: the TLS acceptor's client certificate (RFC 8705) and
-        // the peer address (whose forwarding headers the gate may believe).
-        let extensions = request.extensions();
-        if let Some(certificate) = extensions.get::<ClientCertificate>() {
-            parts = parts.client_certificate(certificate.der());
-        }
-        if let Some(peer) = peer_addr(extensions) {
-            parts = parts.peer(peer);
-        }
+            .headers(&lookup)
+            // What the connection knows: the TLS acceptor's client certificate (RFC 8705)
+            // and the peer address (whose forwarding headers the gate may believe).
+            .client_certificate(extensions.get().map(ClientCertificate::der))
+            .peer(peer_addr(extensions));
         // Most requests are decided from memory: the inner service, polled ready, is
         // called right here (no clone of it, no future allocated).
         match self.gate.decide(&parts) {
