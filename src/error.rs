@@ -71,6 +71,12 @@ pub enum InvalidRequest {
     MalformedBearer,
     /// The `Authorization` header is not valid visible ASCII.
     MalformedHeader,
+    /// A trusted proxy's forwarding headers (RFC 7239 `Forwarded`, `X-Forwarded-Proto`,
+    /// `X-Forwarded-Host`) cannot be read, or disagree with each other.
+    MalformedForwarded,
+    /// A trusted proxy's client-certificate header is not one certificate in the
+    /// configured format.
+    MalformedClientCertificate,
 }
 
 /// The precise reason a token was `invalid_token`. Kept for logs; never sent to clients.
@@ -116,6 +122,12 @@ pub enum InvalidToken {
     /// (RFC 9449 section 7.2) or a client certificate (RFC 8705 section 3), a binding a
     /// `Bearer` request cannot prove.
     SenderConstrained,
+    /// The token is bound to a client certificate (`cnf.x5t#S256`, RFC 8705 section 3.1)
+    /// and the request presented none, or another one (RFC 8705 section 3).
+    CertificateMismatch,
+    /// The route requires certificate-bound tokens and this one carries no
+    /// `cnf.x5t#S256`.
+    NotCertificateBound,
 }
 
 impl InvalidToken {
@@ -140,6 +152,8 @@ impl InvalidToken {
             InvalidToken::WrongAudience => "wrong_audience",
             InvalidToken::Inactive => "inactive",
             InvalidToken::SenderConstrained => "sender_constrained",
+            InvalidToken::CertificateMismatch => "certificate_mismatch",
+            InvalidToken::NotCertificateBound => "not_certificate_bound",
         }
     }
 }
@@ -215,6 +229,10 @@ impl InvalidProof {
 mod description {
     pub const MISSING: &str = "No access token was sent";
     pub const REQUEST: &str = "The Authorization header is malformed";
+    pub const FORWARDED: &str = "The forwarding headers are malformed or disagree";
+    pub const CLIENT_CERTIFICATE: &str = "The client certificate header is malformed";
+    pub const CERTIFICATE: &str =
+        "The access token is not bound to the client certificate of this request";
     pub const MULTIPLE: &str = "More than one Authorization header was sent";
     pub const MALFORMED: &str = "The access token is malformed";
     pub const SIGNATURE: &str = "The access token is not signed by a trusted key";
@@ -275,6 +293,10 @@ impl Error {
             Error::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders) => {
                 description::MULTIPLE
             }
+            Error::InvalidRequest(InvalidRequest::MalformedForwarded) => description::FORWARDED,
+            Error::InvalidRequest(InvalidRequest::MalformedClientCertificate) => {
+                description::CLIENT_CERTIFICATE
+            }
             Error::InvalidRequest(_) => description::REQUEST,
             Error::InvalidToken(reason) => match reason {
                 T::TooLarge | T::Malformed | T::UnsupportedHeader | T::AlgorithmNotAllowed => {
@@ -288,6 +310,7 @@ impl Error {
                 T::WrongIssuer | T::WrongAudience | T::WrongType => description::NOT_FOR_US,
                 T::Inactive => description::INACTIVE,
                 T::SenderConstrained => description::BOUND,
+                T::CertificateMismatch | T::NotCertificateBound => description::CERTIFICATE,
                 T::MissingClaim(_) | T::InvalidClaim(_) => description::CLAIMS,
             },
             Error::InsufficientScope { .. } => description::SCOPE,

@@ -42,6 +42,7 @@ use std::task::{Context, Poll};
 
 use crate::bearer::{self, Scheme};
 use crate::binding::dpop::{Dpop, DpopRefusal};
+use crate::binding::mtls::Mtls;
 use crate::claims::Claims;
 use crate::error::{Challenges, Error, InvalidToken};
 use crate::request::{HeaderValues, RequestParts};
@@ -161,6 +162,7 @@ struct Inner {
     dpop: Option<Dpop>,
     /// The `algs` of the DPoP challenge, rendered once.
     dpop_algs: Option<String>,
+    mtls: Option<Mtls>,
 }
 
 /// A gate that requires a valid bearer token of this validator on every request: what
@@ -181,6 +183,7 @@ impl Gate {
                 resource_metadata: None,
                 dpop: None,
                 dpop_algs: None,
+                mtls: None,
             }),
         }
     }
@@ -214,6 +217,14 @@ impl Gate {
             inner.dpop = Some(dpop);
             inner.dpop_algs = Some(algs);
         })
+    }
+
+    /// Checks certificate-bound tokens (RFC 8705 section 3): a token whose `cnf` carries
+    /// `x5t#S256` passes only with the client certificate it names, from `mtls`'s
+    /// source; with [`Mtls::required`], a token without one is refused. Bearer and DPoP
+    /// requests alike; the comparison runs on every request, token cache hits included.
+    pub fn mtls(self, mtls: Mtls) -> Self {
+        self.with(|inner| inner.mtls = Some(mtls))
     }
 
     /// The validator behind the gate.
@@ -267,7 +278,9 @@ impl Gate {
     /// - a bearer token: exactly what [`Validator::validate`] says of it (a bound token
     ///   is refused: RFC 9449 section 7.2), or refused when DPoP is required;
     /// - a DPoP token: validated, then its proof checked against this request and the
-    ///   token's `cnf.jkt`, and its `jti` recorded (RFC 9449 sections 4.3, 7.1).
+    ///   token's `cnf.jkt`, and its `jti` recorded (RFC 9449 sections 4.3, 7.1);
+    /// - with [`mtls`](Self::mtls), either kind: a token's `cnf.x5t#S256` compared with
+    ///   this request's client certificate (RFC 8705 section 3).
     pub fn decide(&self, request: &RequestParts<'_>) -> Decision {
         let inner = &*self.inner;
         let credentials = match bearer::extract_credentials(request.authorization_values().iter()) {
@@ -289,23 +302,60 @@ impl Gate {
             (Some(credentials), _) => credentials,
         };
         if scheme == Scheme::Bearer {
-            // Routed and parsed once: what waits for the issuer carries the parsed token.
-            return match inner.validator.check(token, Presented::Bearer) {
-                Verdict::Done(Ok(claims)) => Decision::Pass(Some(claims)),
-                Verdict::Done(Err(error)) => Decision::Reject(Refusal::new(error, Some(scheme))),
-                Verdict::Wait(waiting) => Decision::Pending(Pending {
+            return self.decide_bearer(request, token);
+        }
+        self.decide_dpop(request, token)
+    }
+
+    /// A bearer request: decided from memory when the validator can.
+    fn decide_bearer(&self, request: &RequestParts<'_>, token: &str) -> Decision {
+        let refuse = |error: Error| Refusal::new(error, Some(Scheme::Bearer));
+        // RFC 8705 section 3: where client certificates are checked, a token bound to one
+        // comes as a bearer token, and the certificate to compare is this request's.
+        let (presented, certificate) = match &self.inner.mtls {
+            None => (Presented::Bearer, None),
+            Some(mtls) => match mtls.presented(request) {
+                Ok(certificate) => (Presented::Certificate, certificate),
+                Err(error) => return Decision::Reject(refuse(error)),
+            },
+        };
+        // Routed and parsed once: what waits for the issuer carries the parsed token.
+        match self.inner.validator.check(token, presented) {
+            Verdict::Done(result) => {
+                match result.and_then(|claims| self.check_certificate(claims, certificate)) {
+                    Ok(claims) => Decision::Pass(Some(claims)),
+                    Err(error) => Decision::Reject(refuse(error)),
+                }
+            }
+            Verdict::Wait(waiting) => {
+                let gate = self.clone();
+                Decision::Pending(Pending {
                     future: Box::pin(async move {
                         waiting
                             .finish()
                             .await
+                            .and_then(|claims| gate.check_certificate(claims, certificate))
                             .map(Some)
-                            .map_err(|error| Refusal::new(error, Some(Scheme::Bearer)))
+                            .map_err(refuse)
                     }),
                     dpop_nonce: None,
-                }),
-            };
+                })
+            }
         }
-        self.decide_dpop(request, token)
+    }
+
+    /// RFC 8705 section 3, when the gate checks certificates: the token's `x5t#S256`
+    /// against `certificate`, the SHA-256 of this request's client certificate. Never
+    /// cached: every request brings its own certificate.
+    fn check_certificate(
+        &self,
+        claims: Claims,
+        certificate: Option<[u8; 32]>,
+    ) -> Result<Claims, Error> {
+        match &self.inner.mtls {
+            Some(mtls) => mtls.check(&claims, certificate.as_ref()).map(|()| claims),
+            None => Ok(claims),
+        }
     }
 
     /// A DPoP request: always pending, as the replay store must record the proof.
@@ -319,8 +369,22 @@ impl Gate {
         let method = request.method_str().to_owned();
         let target = request.target_str().to_owned();
         let token = token.to_owned();
+        let Some(dpop) = &self.inner.dpop else {
+            return Decision::Reject(refuse(Error::MissingCredentials));
+        };
+        // Read now, while the request is borrowed: the origin the proof signs (RFC 9449
+        // section 4.3 step 9, behind a proxy) and the client certificate (RFC 8705).
+        let origin = match dpop.origin_for(request) {
+            Ok(origin) => origin,
+            Err(error) => return Decision::Reject(refuse(error.into())),
+        };
+        let certificate = match self.inner.mtls.as_ref().map(|m| m.presented(request)) {
+            None => None,
+            Some(Ok(certificate)) => certificate,
+            Some(Err(error)) => return Decision::Reject(refuse(error)),
+        };
         let gate = self.clone();
-        let dpop_nonce = self.inner.dpop.as_ref().and_then(Dpop::fresh_nonce);
+        let dpop_nonce = dpop.fresh_nonce();
         Decision::Pending(Pending {
             dpop_nonce,
             future: Box::pin(async move {
@@ -332,6 +396,9 @@ impl Gate {
                     .validator
                     .validate_as(&token, Presented::Bound)
                     .await
+                    .map_err(refuse)?;
+                let claims = gate
+                    .check_certificate(claims, certificate)
                     .map_err(refuse)?;
                 // RFC 9449 section 6.1: a DPoP-bound token carries `cnf.jkt`; one that
                 // does not is not a DPoP token, whatever the scheme says.
@@ -347,7 +414,7 @@ impl Gate {
                     None => HeaderValues::Absent,
                 };
                 match dpop
-                    .check(proofs, &method, &target, &token, Some(jkt))
+                    .check(proofs, &method, &origin, &target, &token, Some(jkt))
                     .await
                 {
                     Ok(()) => Ok(Some(claims)),

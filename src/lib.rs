@@ -64,6 +64,7 @@ pub mod claims;
 mod clock;
 pub mod error;
 mod format;
+pub mod forwarded;
 pub mod gate;
 mod http;
 pub mod introspection;

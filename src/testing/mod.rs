@@ -28,6 +28,7 @@
 //! double: never expose it beyond loopback.
 
 mod behavior;
+mod certificate;
 mod dpop;
 mod issuer;
 mod key;
@@ -35,6 +36,7 @@ mod routes;
 mod token;
 
 pub use behavior::{Behavior, HANG_FOR};
+pub use certificate::{certificate_cnf, x5t_s256};
 pub use dpop::DpopKey;
 pub use issuer::{DEFAULT_AUDIENCE, DEFAULT_INTROSPECTION_CLIENT, MockIssuer};
 pub use key::{TestKey, alg_name};

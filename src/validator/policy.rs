@@ -22,6 +22,11 @@ pub(crate) enum Presented {
     /// With a proof of possession the gate checks on this request (DPoP): a bound token
     /// passes here, and the gate compares its `cnf` with the proof.
     Bound,
+    /// `Authorization: Bearer` to a gate that checks client certificates (RFC 8705
+    /// section 3): a token bound only to a certificate passes here, and the gate compares
+    /// its `cnf.x5t#S256` with the request's certificate; any other binding is refused as
+    /// for [`Presented::Bearer`].
+    Certificate,
 }
 
 /// What one issuer's tokens must satisfy, beyond their signature.
@@ -112,6 +117,13 @@ impl Policy {
         match presented {
             Presented::Bearer
                 if claims.is_sender_constrained() && !self.allow_sender_constrained =>
+            {
+                Err(InvalidToken::SenderConstrained.into())
+            }
+            Presented::Certificate
+                if claims.is_sender_constrained()
+                    && !self.allow_sender_constrained
+                    && !crate::binding::mtls::is_only_certificate_bound(&claims) =>
             {
                 Err(InvalidToken::SenderConstrained.into())
             }

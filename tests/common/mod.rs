@@ -141,6 +141,8 @@ pub async fn serve_gated(gate: impl Fn() -> Gate) -> Api {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = router_with(gate());
     let server = tokio::spawn(async move {
+        // With the peer address (`ConnectInfo`), as the trusted-proxy tests need.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let _ = axum::serve(listener, app).await;
     });
     let (actix_base, actix_server) = actix_server_with(gate());

@@ -40,6 +40,7 @@ use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use actix_web::{Error as ActixError, HttpMessage};
 use pin_project_lite::pin_project;
 use tokengate::Claims;
+use tokengate::binding::mtls::ClientCertificate;
 use tokengate::gate::{Decision, Gate, Refusal, require_scope};
 use tokengate::request::RequestParts;
 
@@ -121,11 +122,17 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let headers = request.headers();
+        let lookup = |name: &str| headers.get_all(name).map(|v| v.as_bytes()).collect();
         let parts = RequestParts::new()
             .authorization(headers.get_all(AUTHORIZATION).map(|v| v.as_bytes()))
             .dpop(headers.get_all(DPOP).map(|v| v.as_bytes()))
             .method(request.method().as_str())
-            .target(request.uri().path_and_query().map_or("/", |p| p.as_str()));
+            .target(request.uri().path_and_query().map_or("/", |p| p.as_str()))
+            .headers(&lookup)
+            // What the connection knows: the client certificate the TLS acceptor recorded
+            // with `HttpServer::on_connect` (RFC 8705), and the peer address.
+            .client_certificate(request.conn_data().map(ClientCertificate::der))
+            .peer(request.peer_addr().map(|peer| peer.ip()));
         // Most requests are decided from memory, without copying the token.
         match self.gate.decide(&parts) {
             Decision::Pass(claims) => {

@@ -38,14 +38,18 @@
 //! ```
 
 use std::future::Future;
+use std::net::IpAddr;
+#[cfg(feature = "axum")]
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use http::header::AUTHORIZATION;
 use http::{HeaderName, Request, Response};
 use pin_project_lite::pin_project;
+use tokengate::binding::mtls::ClientCertificate;
 use tokengate::gate::{Decision, Gate, Pending, Refusal};
-use tokengate::request::RequestParts;
+use tokengate::request::{PeerAddr, RequestParts};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -150,11 +154,18 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let headers = request.headers();
+        let lookup = |name: &str| headers.get_all(name).iter().map(|v| v.as_bytes()).collect();
+        let extensions = request.extensions();
         let parts = RequestParts::new()
             .authorization(headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()))
             .dpop(headers.get_all(&DPOP).iter().map(|v| v.as_bytes()))
             .method(request.method().as_str())
-            .target(request.uri().path_and_query().map_or("/", |p| p.as_str()));
+            .target(request.uri().path_and_query().map_or("/", |p| p.as_str()))
+            .headers(&lookup)
+            // What the connection knows: the TLS acceptor's client certificate (RFC 8705)
+            // and the peer address (whose forwarding headers the gate may believe).
+            .client_certificate(extensions.get().map(ClientCertificate::der))
+            .peer(peer_addr(extensions));
         // Most requests are decided from memory: the inner service, polled ready, is
         // called right here (no clone of it, no future allocated).
         match self.gate.decide(&parts) {
@@ -181,6 +192,16 @@ where
             }
         }
     }
+}
+
+/// The peer address: axum's `ConnectInfo<SocketAddr>`, or a [`PeerAddr`] any stack can
+/// insert.
+fn peer_addr(extensions: &http::Extensions) -> Option<IpAddr> {
+    #[cfg(feature = "axum")]
+    if let Some(info) = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
+        return Some(info.0.ip());
+    }
+    extensions.get::<PeerAddr>().map(|peer| peer.0.ip())
 }
 
 pin_project! {

@@ -50,7 +50,9 @@ pub use self::thumbprint::{access_token_hash, thumbprint};
 use super::replay::{MemoryReplayStore, ReplayStore, Seen, StoreUnavailable};
 use crate::alg::Algorithm;
 pub use crate::error::InvalidProof;
-use crate::request::HeaderValues;
+use crate::error::InvalidRequest;
+use crate::forwarded::ForwardedOrigin;
+use crate::request::{HeaderValues, RequestParts};
 
 /// How a gate accepts DPoP-bound tokens (RFC 9449 section 7): where its API is reached
 /// (the `htu` clients sign), which proofs it accepts, and where it remembers their `jti`s.
@@ -64,6 +66,19 @@ use crate::request::HeaderValues;
 /// // Proofs must carry a nonce this server handed out (RFC 9449 section 9).
 /// let fresh = Dpop::new("https://api.example.com").unwrap().use_nonce().unwrap();
 /// ```
+///
+/// Behind a reverse proxy that tells the scheme and host clients used (RFC 7239
+/// `Forwarded`), believed from that proxy only:
+///
+/// ```
+/// use tokengate::binding::dpop::Dpop;
+/// use tokengate::forwarded::{ForwardedOrigin, TrustedProxies};
+///
+/// let proxies = TrustedProxies::list(["10.0.0.7".parse().unwrap()]);
+/// let dpop = Dpop::new("https://api.example.com")
+///     .unwrap()
+///     .forwarded_origin(ForwardedOrigin::rfc7239(proxies));
+/// ```
 #[derive(Clone)]
 pub struct Dpop {
     required: bool,
@@ -71,6 +86,7 @@ pub struct Dpop {
     public_base: Url,
     store: Arc<dyn ReplayStore>,
     nonces: Option<DpopNonces>,
+    forwarded: Option<ForwardedOrigin>,
 }
 
 impl std::fmt::Debug for Dpop {
@@ -80,6 +96,7 @@ impl std::fmt::Debug for Dpop {
             .field("policy", &self.policy)
             .field("public_base", &self.public_base.as_str())
             .field("nonces", &self.nonces)
+            .field("forwarded", &self.forwarded)
             .finish_non_exhaustive()
     }
 }
@@ -121,7 +138,48 @@ impl Dpop {
             public_base,
             store: Arc::new(MemoryReplayStore::default()),
             nonces: None,
+            forwarded: None,
         })
+    }
+
+    /// Behind reverse proxies: the scheme and host of the URI clients sign (`htu`, RFC
+    /// 9449 section 4.3 step 9) are those `origin`'s trusted proxies say the client used
+    /// (RFC 7239 `proto=` and `host=`, or `X-Forwarded-Proto` and `X-Forwarded-Host`),
+    /// instead of the public base URL's; from any other peer, or when the proxy says
+    /// nothing, the public base URL stands. Malformed or conflicting forwarding headers
+    /// from a trusted proxy refuse the request: `400 invalid_request`.
+    ///
+    /// For an API reached under several names through one proxy. With a single public
+    /// name, [`Dpop::new`] alone is simpler and trusts no header at all.
+    pub fn forwarded_origin(mut self, origin: ForwardedOrigin) -> Self {
+        self.forwarded = Some(origin);
+        self
+    }
+
+    /// The origin whose URIs this request's proof must sign: the public base URL, or
+    /// what a trusted proxy said ([`Dpop::forwarded_origin`]).
+    pub(crate) fn origin_for(&self, request: &RequestParts<'_>) -> Result<Url, InvalidRequest> {
+        let Some(forwarded) = &self.forwarded else {
+            return Ok(self.public_base.clone());
+        };
+        let Some(origin) = forwarded.origin(request)? else {
+            return Ok(self.public_base.clone());
+        };
+        let scheme = origin
+            .scheme
+            .as_deref()
+            .unwrap_or(self.public_base.scheme());
+        let host = match &origin.host {
+            Some(host) => host.clone(),
+            None => {
+                let host = self.public_base.host_str().unwrap_or_default();
+                match self.public_base.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_owned(),
+                }
+            }
+        };
+        Url::parse(&format!("{scheme}://{host}/")).map_err(|_| InvalidRequest::MalformedForwarded)
     }
 
     /// Accepts only DPoP-bound tokens: a bearer token is refused (RFC 9449 section 7.1).
@@ -229,12 +287,13 @@ impl Dpop {
         &self,
         proofs: HeaderValues<'_>,
         method: &str,
+        origin: &Url,
         target: &str,
         token: &str,
         jkt: Option<&str>,
     ) -> Result<(), DpopRefusal> {
         let now = crate::clock::unix_now();
-        let proof = self.check_now(proofs, method, target, token, jkt, now)?;
+        let proof = self.check_now(proofs, method, origin, target, token, jkt, now)?;
         self.check_nonce(&proof, now)?;
         match self
             .store
@@ -265,10 +324,12 @@ impl Dpop {
     }
 
     /// Everything but the nonce and the replay store.
+    #[allow(clippy::too_many_arguments)]
     fn check_now(
         &self,
         proofs: HeaderValues<'_>,
         method: &str,
+        origin: &Url,
         target: &str,
         token: &str,
         jkt: Option<&str>,
@@ -286,7 +347,7 @@ impl Dpop {
         let Ok(proof) = std::str::from_utf8(proof) else {
             return refuse(InvalidProof::Malformed);
         };
-        let Some(uri) = htu::expected_uri(&self.public_base, target) else {
+        let Some(uri) = htu::expected_uri(origin, target) else {
             return refuse(InvalidProof::UriMismatch);
         };
         let context = ProofContext {
