@@ -58,9 +58,6 @@ use crate::response::{rechallenge, refusal, set_dpop_nonce};
 /// The `DPoP` request header (RFC 9449 section 4.1).
 static DPOP: HeaderName = HeaderName::from_static("dpop");
 
-/// The `DPoP-Nonce` response header (RFC 9449 section 8.1).
-pub(crate) static DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
-
 /// Applies [`TokenGate`] to a service: every request must carry a valid bearer token.
 ///
 /// The verified [`Claims`](tokengate::Claims) are put into the request's extensions for

@@ -47,4 +47,4 @@ mod scope;
 pub use extract::{Claims, Rejection};
 pub use layer::{ResponseFuture, TokenGate, TokenGateLayer};
 pub use metadata::ResourceMetadataService;
-pub use scope::{RequireScope, RequireScopeLayer, ScopeFuture};
+pub use scope::{RequireScope, RequireScopeLayer};

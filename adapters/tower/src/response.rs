@@ -2,11 +2,12 @@
 //! `Retry-After` the core decided; this module only writes them down.
 
 use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{Response, StatusCode};
+use http::{HeaderName, Response, StatusCode};
 use tokengate::Error;
 use tokengate::gate::{Gate, Refusal};
 
-use crate::layer::DPOP_NONCE;
+/// The `DPoP-Nonce` response header (RFC 9449 section 8.1).
+static DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
 /// Put into the extensions of a rejection made inside a [`TokenGate`](crate::TokenGate)
 /// (by [`RequireScope`](crate::RequireScope) or an axum `Rejection`), which cannot know

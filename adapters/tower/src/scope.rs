@@ -32,15 +32,14 @@
 //! # }
 //! ```
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{Ready, ready};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use futures_util::future::Either;
 use http::{Request, Response};
-use pin_project_lite::pin_project;
+use tokengate::Claims;
 use tokengate::gate::require_scope;
-use tokengate::{Claims, Error};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -104,53 +103,17 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ScopeFuture<S::Future>;
+    /// The inner service's future, or the ready 403/401: nothing allocated either way.
+    type Future = Either<S::Future, Ready<Result<Response<ResBody>, S::Error>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let state = match require_scope(request.extensions().get::<Claims>(), &self.scope) {
-            Ok(()) => ScopeState::Inner {
-                future: self.inner.call(request),
-            },
-            Err(error) => ScopeState::Rejected { error: Some(error) },
-        };
-        ScopeFuture { state }
-    }
-}
-
-pin_project! {
-    /// The response future of [`RequireScope`].
-    pub struct ScopeFuture<F> {
-        #[pin]
-        state: ScopeState<F>,
-    }
-}
-
-pin_project! {
-    #[project = ScopeStateProj]
-    enum ScopeState<F> {
-        Inner { #[pin] future: F },
-        Rejected { error: Option<Error> },
-    }
-}
-
-impl<F, ResBody, E> Future for ScopeFuture<F>
-where
-    F: Future<Output = Result<Response<ResBody>, E>>,
-    ResBody: Default,
-{
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            ScopeStateProj::Inner { future } => future.poll(cx),
-            ScopeStateProj::Rejected { error } => {
-                let error = error.take().expect("ScopeFuture polled after completion");
-                Poll::Ready(Ok(rejection(&error)))
-            }
+        match require_scope(request.extensions().get::<Claims>(), &self.scope) {
+            Ok(()) => Either::Left(self.inner.call(request)),
+            Err(error) => Either::Right(ready(Ok(rejection(&error)))),
         }
     }
 }
