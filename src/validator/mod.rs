@@ -35,6 +35,7 @@ mod issuer;
 mod key_source;
 mod policy;
 mod ready;
+mod rejection;
 mod token_cache;
 
 use std::fmt;
@@ -213,10 +214,10 @@ impl Validator {
                 Checked::Done(result) => result,
                 Checked::Fetch(route) => return Ok(wait(member, route)),
             }
-            .and_then(|claims| issuer.policy.check_binding(claims, presented)),
+            .and_then(|claims| issuer.check_binding(claims, presented)),
             Err(error) => Err(error),
         };
-        log_rejection(&result);
+        count_outcome(&result);
         Err(result)
     }
 
@@ -362,18 +363,16 @@ impl Waiting {
         let result = issuer
             .check_parked(self.parked)
             .await
-            .and_then(|claims| issuer.policy.check_binding(claims, self.presented));
-        log_rejection(&result);
+            .and_then(|claims| issuer.check_binding(claims, self.presented));
+        count_outcome(&result);
         result
     }
 }
 
-fn log_rejection(result: &Result<Claims, Error>) {
+/// Counts the outcome. A refusal was logged where it was decided, with what was known
+/// of the token there (`rejection.rs`).
+fn count_outcome(result: &Result<Claims, Error>) {
     crate::metrics::validation(result);
-    if let Err(error) = result {
-        // `debug`, not `info`: under attack this fires on every request.
-        tracing::debug!(%error, "token rejected");
-    }
 }
 
 #[cfg(test)]
