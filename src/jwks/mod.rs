@@ -31,7 +31,7 @@
 //!   and recoveries are logged once per change of state (or of cause), not per request,
 //!   each naming the `issuer` and the `url`.
 //! - **503 only before the first success.** While no key set was ever fetched, tokens get
-//!   [`Error::IssuerUnavailable`] with the time until the next attempt (`Retry-After`); the
+//!   [`Error::IssuerUnavailable`](crate::Error::IssuerUnavailable) with the time until the next attempt (`Retry-After`); the
 //!   first successful fetch recovers without a restart.
 
 mod cache;
