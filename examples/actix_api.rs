@@ -6,7 +6,8 @@
 //!     cargo run --example actix_api
 //! ```
 //!
-//! Routes: `GET /health` (no auth), `GET /me` (the verified claims as JSON),
+//! Routes: `GET /health` and `GET /ready` (no auth; `/ready` is 503 with the cause until
+//! the keys are loaded), `GET /me` (the verified claims as JSON),
 //! `GET /admin` (needs scope `admin`). The environment contract is in `common/mod.rs`.
 //!
 //! With `TOKENGATE_RESOURCE` (this API's resource identifier, e.g.
@@ -16,7 +17,8 @@
 
 mod common;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpResponse, HttpServer, web};
 use serde_json::json;
 use tokengate::ResourceMetadata;
 use tokengate_actix::{Claims, RequireScope, TokenGate, resource_metadata_service};
@@ -27,6 +29,14 @@ async fn me(Claims(claims): Claims) -> web::Json<tokengate::Claims> {
 
 async fn admin(Claims(claims): Claims) -> web::Json<serde_json::Value> {
     web::Json(json!({ "admin": true, "sub": claims.subject() }))
+}
+
+/// `GET /ready`: 200 once the keys are loaded, 503 with the cause otherwise.
+async fn ready(validator: web::Data<tokengate::Validator>) -> HttpResponse {
+    let (status, body) = common::readiness(&validator).await;
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE))
+        .content_type("text/plain; charset=utf-8")
+        .body(body)
 }
 
 /// RFC 9728 metadata for `TOKENGATE_RESOURCE`, if set, naming every trusted issuer as an
@@ -62,9 +72,13 @@ async fn main() -> std::io::Result<()> {
         gate = gate.dpop(dpop);
     }
     let served = metadata.clone();
+    let validator = web::Data::new(setup.validator.clone());
     let server = HttpServer::new(move || {
         App::new()
+            .app_data(validator.clone())
             .route("/health", web::get().to(|| async { "ok" }))
+            // Outside the gate: probes carry no token.
+            .route("/ready", web::get().to(ready))
             // Public, so outside the gate, and before the scope "" that matches every path.
             .configure(|config| {
                 if let Some(metadata) = &served {

@@ -6,7 +6,8 @@
 //!     cargo run --example axum_api
 //! ```
 //!
-//! Routes: `GET /health` (no auth), `GET /me` (the verified claims as JSON),
+//! Routes: `GET /health` and `GET /ready` (no auth; `/ready` is 503 with the cause until
+//! the keys are loaded), `GET /me` (the verified claims as JSON),
 //! `GET /admin` (needs scope `admin`). The environment contract is in `common/mod.rs`.
 //!
 //! With `TOKENGATE_RESOURCE` (this API's resource identifier, e.g.
@@ -16,6 +17,8 @@
 
 mod common;
 
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::{Json, Router, routing::get};
 use serde_json::{Value, json};
 use tokengate::ResourceMetadata;
@@ -27,6 +30,15 @@ async fn me(Claims(claims): Claims) -> Json<tokengate::Claims> {
 
 async fn admin(Claims(claims): Claims) -> Json<Value> {
     Json(json!({ "admin": true, "sub": claims.subject() }))
+}
+
+/// `GET /ready`: 200 once the keys are loaded, 503 with the cause otherwise.
+async fn ready(State(validator): State<tokengate::Validator>) -> (StatusCode, String) {
+    let (status, body) = common::readiness(&validator).await;
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        body,
+    )
 }
 
 /// RFC 9728 metadata for `TOKENGATE_RESOURCE`, if set, naming every trusted issuer as an
@@ -70,6 +82,8 @@ async fn main() {
         .layer(TokenGateLayer::new(gate));
     let mut app = Router::new()
         .route("/health", get(|| async { "ok" }))
+        // Outside the gate: probes carry no token.
+        .route("/ready", get(ready).with_state(setup.validator.clone()))
         .merge(protected);
     if let Some(metadata) = &metadata {
         // Public, so outside the gate.

@@ -86,7 +86,7 @@ pub use gate::{Decision, Gate};
 pub use introspection::{
     ClientAuth, INTROSPECTION_RETRY_DELAY, MAX_INTROSPECTION_RETRY_DELAY, TokenFormat,
 };
-pub use jwks::KeySetStats;
+pub use jwks::{KeyFetchError, KeySetStats};
 pub use resource_metadata::ResourceMetadata;
 pub use validator::defaults;
 pub use validator::{
@@ -94,5 +94,5 @@ pub use validator::{
     DEFAULT_LEEWAY, DEFAULT_MAX_CACHE_TTL, DEFAULT_MAX_CONCURRENT_INTROSPECTIONS,
     DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS, DEFAULT_MAX_RETRY_BACKOFF, DEFAULT_MAX_TOKEN_BYTES,
     DEFAULT_MIN_CACHE_TTL, DEFAULT_REFRESH_COOLDOWN, DEFAULT_TOKEN_CACHE_SIZE,
-    DEFAULT_TOKEN_CACHE_TTL, KeySource, Validator, ValidatorBuilder,
+    DEFAULT_TOKEN_CACHE_TTL, KeySource, NotReady, Validator, ValidatorBuilder,
 };

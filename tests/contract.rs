@@ -268,6 +268,91 @@ async fn unavailable_keys_are_503_until_the_issuer_answers() {
     }
 }
 
+/// Issue 16 item 1: `/ready` (outside the gate, like `/health`) is 503 with the cause as
+/// text while no key set is loaded, and 200 `ready` once one is, without a restart.
+#[tokio::test]
+async fn ready_is_503_with_the_cause_until_the_keys_load() {
+    for name in EXAMPLES {
+        let issuer = MockIssuer::start().await;
+        issuer.set_behavior(Behavior::Fail(503));
+        let api = Example::against(name, &issuer).await;
+        assert_eq!(api.get("/health", &[]).await.status, 200, "{name}");
+        let down = api.get("/ready", &[]).await;
+        assert_eq!(down.status, 503, "{name}: {down:?}");
+        let metadata = format!("{}/.well-known/openid-configuration", issuer.issuer());
+        assert!(
+            down.body.contains(issuer.issuer())
+                && down.body.contains(&format!("HTTP 503 from {metadata}")),
+            "{name}: {}",
+            down.body
+        );
+        assert_eq!(
+            down.challenge, None,
+            "{name}: /ready is not behind the gate"
+        );
+
+        issuer.set_behavior(Behavior::Normal);
+        // The cooldown is 200 ms; poll for up to 30 s (generous on a loaded machine).
+        let mut up = api.get("/ready", &[]).await;
+        for _ in 0..100 {
+            if up.status == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            up = api.get("/ready", &[]).await;
+        }
+        assert_eq!((up.status, up.body.as_str()), (200, "ready"), "{name}");
+    }
+}
+
+/// `TOKENGATE_REQUIRE_KEYS=1`: no keys, no start; the exit status is 1 and stderr names
+/// the cause with its values (here the RFC 8414 section 3.3 mismatch of a trailing
+/// slash). With keys, it starts ready.
+#[tokio::test]
+async fn require_keys_refuses_to_start_without_keys_and_names_the_cause() {
+    for name in EXAMPLES {
+        let issuer = MockIssuer::start().await;
+        let configured = format!("{}/", issuer.issuer());
+        let env = [
+            ("TOKENGATE_ISSUER", configured.clone()),
+            ("TOKENGATE_AUDIENCE", issuer.audience().to_owned()),
+            ("TOKENGATE_REQUIRE_KEYS", "1".to_owned()),
+        ];
+        let output = tokio::time::timeout(STARTUP, command(name, &env).output())
+            .await
+            .expect("example hung without keys")
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{name}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("issuer mismatch")
+                && stderr.contains(&format!("{configured:?}"))
+                && stderr.contains(&format!("{:?}", issuer.issuer())),
+            "{name}: {stderr}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&output.stdout).contains("listening on"),
+            "{name}"
+        );
+
+        let api = Example::start(
+            name,
+            &[
+                ("TOKENGATE_ISSUER", issuer.issuer().to_owned()),
+                ("TOKENGATE_AUDIENCE", issuer.audience().to_owned()),
+                ("TOKENGATE_REQUIRE_KEYS", "1".to_owned()),
+            ],
+        )
+        .await;
+        let ready = api.get("/ready", &[]).await;
+        assert_eq!(
+            (ready.status, ready.body.as_str()),
+            (200, "ready"),
+            "{name}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn explicit_jwks_url_skips_discovery() {
     for name in EXAMPLES {
@@ -329,7 +414,9 @@ async fn unsafe_configuration_exits_with_a_message_naming_the_setting() {
         ];
         let dpop_mode = [("TOKENGATE_DPOP", "sometimes".to_owned())];
         let public_url = [("TOKENGATE_PUBLIC_URL", "not a url".to_owned())];
+        let require_keys = [("TOKENGATE_REQUIRE_KEYS", "yes".to_owned())];
         for (env, word) in [
+            (&require_keys[..], "TOKENGATE_REQUIRE_KEYS"),
             (&issuer_without_audience[..], "audience"),
             (&remote_http[..], "issuer"),
             (&dpop_mode[..], "TOKENGATE_DPOP"),

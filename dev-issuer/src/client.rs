@@ -195,9 +195,8 @@ pub fn check_callback(
     {
         return Err(CallbackError::StateMismatch);
     }
-    if let Some(issuer) = expected_issuer
-        && values.get("iss") != Some(&issuer)
-    {
+    // Not a let chain: those need Rust 1.88, and the workspace promises 1.85.
+    if expected_issuer.is_some_and(|issuer| values.get("iss") != Some(&issuer)) {
         return Err(CallbackError::IssuerMismatch);
     }
     if let Some(error) = values.get("error") {

@@ -12,12 +12,16 @@
 //! | `TOKENGATE_CLIENT_ID`, `TOKENGATE_CLIENT_SECRET` | introspect opaque tokens as this client (JWTs still verified locally) | off |
 //! | `TOKENGATE_INTROSPECTION_URL` | the introspection endpoint (else from discovery) | discovered |
 //! | `TOKENGATE_INTROSPECTION_CACHE_MS` | how long an introspection answer is remembered | 60000 |
+//! | `TOKENGATE_DPOP` | `off`, `allowed` (DPoP-bound tokens with proofs, and bearer tokens) or `required` (DPoP only) | `allowed` |
+//! | `TOKENGATE_PUBLIC_URL` | the origin clients sign in DPoP proofs' `htu` | `http://{listening address}` |
+//! | `TOKENGATE_REQUIRE_KEYS` | `1`: refuse to start (exit 1, the cause on stderr) unless the keys load; `0`: start at once and fetch them in the background | `0` |
+//! | `BIND_ADDR` | where to listen | 127.0.0.1:3000 |
 //!
 //! `TOKENGATE_ISSUER` may list several issuers, comma-separated: each token is routed by
 //! its `iss` to that issuer's own keys (same audience and settings for all).
-//! | `TOKENGATE_DPOP` | `off`, `allowed` (DPoP-bound tokens with proofs, and bearer tokens) or `required` (DPoP only) | `allowed` |
-//! | `TOKENGATE_PUBLIC_URL` | the origin clients sign in DPoP proofs' `htu` | `http://{listening address}` |
-//! | `BIND_ADDR` | where to listen | 127.0.0.1:3000 |
+//!
+//! Both examples serve `GET /health` (200 `ok`: the process is up) and `GET /ready` (200
+//! `ready` once the keys are loaded, else 503 with the cause as text), outside the gate.
 
 use std::time::Duration;
 
@@ -158,13 +162,43 @@ pub async fn setup() -> Setup {
         }
         (build(builder), None)
     };
-    // Warm the key cache so the first request does not wait; failures are retried later.
-    let warm = validator.clone();
-    tokio::spawn(async move { warm.prefetch_keys().await });
+    if require_keys() {
+        // Asked to refuse to start without keys: a wrong issuer fails here, named,
+        // instead of answering 503 to every request.
+        if let Err(not_ready) = validator.ready().await {
+            eprintln!("not ready: {not_ready}");
+            std::process::exit(1);
+        }
+    } else {
+        // Like Envoy's async_fetch: listen at once, load the keys in the background (a
+        // failure is logged and retried; /ready says why meanwhile).
+        let warm = validator.clone();
+        tokio::spawn(async move { warm.ready().await });
+    }
     Setup {
         validator,
         bind_addr,
         dev_issuer,
+    }
+}
+
+/// `TOKENGATE_REQUIRE_KEYS`: `1` to refuse to start without keys; exits on another value.
+fn require_keys() -> bool {
+    match env("TOKENGATE_REQUIRE_KEYS").as_deref() {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(other) => exit_with(&format!(
+            "TOKENGATE_REQUIRE_KEYS must be 0 or 1, not {other:?}"
+        )),
+    }
+}
+
+/// The answer of `GET /ready`: 200 `ready` once the keys are loaded, else 503 and the
+/// cause as text (issuers and URLs, never a secret).
+pub async fn readiness(validator: &Validator) -> (u16, String) {
+    match validator.ready().await {
+        Ok(()) => (200, "ready".to_owned()),
+        Err(not_ready) => (503, format!("not ready: {not_ready}")),
     }
 }
 
@@ -206,6 +240,7 @@ pub fn announce(setup: &Setup, addr: std::net::SocketAddr) {
     println!("token with scope \"admin\":\n{admin}\n");
     println!("try:");
     println!("  curl -i http://{addr}/health");
+    println!("  curl -i http://{addr}/ready");
     println!("  curl -i http://{addr}/me");
     println!("  curl -i -H 'Authorization: Bearer {user}' http://{addr}/me");
     println!("  curl -i -H 'Authorization: Bearer {user}' http://{addr}/admin");

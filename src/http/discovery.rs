@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use reqwest::header::HeaderMap;
 
-use super::fetch::{Conditional, FetchError, FetchLimits, fetch, scheme_allowed};
+use super::fetch::{Conditional, FailedFetch, FetchError, FetchLimits, fetch, scheme_allowed};
 
 /// OIDC Discovery section 4: appended to the issuer, path and all.
 const OIDC_SUFFIX: &str = ".well-known/openid-configuration";
@@ -35,51 +35,95 @@ pub(crate) fn metadata_urls(issuer: &Url) -> [Url; 2] {
 /// attacker who controls one metadata document could vouch for another issuer.
 ///
 /// Also returns the metadata response's headers, whose caching directives say how long
-/// the `jwks_uri` may be trusted before discovery runs again.
+/// the `jwks_uri` may be trusted before discovery runs again. A failure names the
+/// metadata URL it concerns.
 pub(crate) async fn discover_jwks_uri(
     client: &reqwest::Client,
     issuer: &str,
     limits: &FetchLimits,
     allow_http: bool,
-) -> Result<(Url, HeaderMap), FetchError> {
-    let (metadata, headers) = fetch_metadata(client, issuer, limits).await?;
-    Ok((read_jwks_uri(&metadata, issuer, allow_http)?, headers))
+) -> Result<(Url, HeaderMap), FailedFetch> {
+    let metadata = fetch_metadata(client, issuer, limits).await?;
+    match read_jwks_uri(&metadata.document, issuer, allow_http) {
+        Ok(jwks_uri) => Ok((jwks_uri, metadata.headers)),
+        Err(error) => Err(FailedFetch {
+            url: metadata.url,
+            error,
+        }),
+    }
+}
+
+/// An issuer's metadata document, the headers it came with, and where it was found.
+#[derive(Debug)]
+pub(crate) struct Metadata {
+    pub(crate) document: Value,
+    pub(crate) headers: HeaderMap,
+    pub(crate) url: Url,
 }
 
 /// Fetches the issuer's metadata (OIDC location, then RFC 8414's) and checks that its
-/// `issuer` is exactly ours (RFC 8414 section 3.3).
+/// `issuer` is exactly ours (RFC 8414 section 3.3). A failure names the URL last tried.
 pub(crate) async fn fetch_metadata(
     client: &reqwest::Client,
     issuer: &str,
     limits: &FetchLimits,
-) -> Result<(Value, HeaderMap), FetchError> {
-    let issuer_url = Url::parse(issuer).map_err(|_| FetchError::Invalid("issuer is not a URL"))?;
+) -> Result<Metadata, FailedFetch> {
+    let issuer_url = Url::parse(issuer).map_err(|_| FailedFetch {
+        // Unreachable in practice: `build()` parsed the issuer. Named as it was given.
+        url: Url::parse("invalid:issuer").expect("a valid URL"),
+        error: FetchError::Invalid("issuer is not a URL"),
+    })?;
     let [oidc, oauth] = metadata_urls(&issuer_url);
     let none = Conditional::default();
-    let fetched = match fetch(client, &oidc, limits, &none).await {
+    let (url, fetched) = match fetch(client, &oidc, limits, &none).await {
         // Only a definite "not here" sends us to the RFC 8414 location; a timeout or a
         // 5xx would just double the wait.
-        Err(FetchError::Status(400..=499)) => fetch(client, &oauth, limits, &none).await?,
-        other => other?,
+        Err(FetchError::Status(400..=499)) => {
+            let fetched = fetch(client, &oauth, limits, &none).await;
+            (oauth, fetched)
+        }
+        other => (oidc, other),
     };
-    let metadata = fetched.body.ok_or(FetchError::Invalid(
-        "304 Not Modified to an unconditional request",
-    ))?;
-    if metadata.get("issuer").and_then(Value::as_str) != Some(issuer) {
-        return Err(FetchError::Invalid(
-            "the metadata's issuer differs from the configured issuer",
-        ));
-    }
-    Ok((metadata, fetched.headers))
+    let failed = |error| FailedFetch {
+        url: url.clone(),
+        error,
+    };
+    let fetched = fetched.map_err(failed)?;
+    let document = fetched.body.ok_or_else(|| {
+        failed(FetchError::Invalid(
+            "304 Not Modified to an unconditional request",
+        ))
+    })?;
+    check_issuer(&document, issuer).map_err(failed)?;
+    Ok(Metadata {
+        document,
+        headers: fetched.headers,
+        url,
+    })
 }
+
+/// RFC 8414 section 3.3: the metadata's `issuer` is identical to the configured one.
+fn check_issuer(metadata: &Value, issuer: &str) -> Result<(), FetchError> {
+    let found = metadata.get("issuer");
+    if found.and_then(Value::as_str) == Some(issuer) {
+        return Ok(());
+    }
+    // The value is the issuer's (untrusted) text: bounded before it goes into a log line.
+    let found = found.map(|value| {
+        let text = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        text.chars().take(MAX_FOUND_CHARS).collect()
+    });
+    Err(FetchError::IssuerMismatch { found })
+}
+
+/// The most of a metadata document's `issuer` a log line or readiness report repeats.
+const MAX_FOUND_CHARS: usize = 256;
 
 /// Checks the metadata document and reads its `jwks_uri`.
 fn read_jwks_uri(metadata: &Value, issuer: &str, allow_http: bool) -> Result<Url, FetchError> {
-    if metadata.get("issuer").and_then(Value::as_str) != Some(issuer) {
-        return Err(FetchError::Invalid(
-            "the metadata's issuer differs from the configured issuer",
-        ));
-    }
+    check_issuer(metadata, issuer)?;
     let uri = metadata
         .get("jwks_uri")
         .and_then(Value::as_str)

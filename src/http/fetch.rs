@@ -28,6 +28,17 @@ pub(crate) enum FetchError {
     TooLarge(usize),
     NotJson(serde_json::Error),
     Invalid(&'static str),
+    /// RFC 8414 section 3.3: the metadata's `issuer` (as found, if a string) is not ours.
+    IssuerMismatch {
+        found: Option<String>,
+    },
+}
+
+/// A failed fetch and the URL it was for: what the logs and readiness name.
+#[derive(Debug)]
+pub(crate) struct FailedFetch {
+    pub(crate) url: Url,
+    pub(crate) error: FetchError,
 }
 
 impl fmt::Display for FetchError {
@@ -39,6 +50,11 @@ impl fmt::Display for FetchError {
             FetchError::TooLarge(cap) => write!(f, "body larger than {cap} bytes"),
             FetchError::NotJson(e) => write!(f, "body is not JSON: {e}"),
             FetchError::Invalid(why) => f.write_str(why),
+            FetchError::IssuerMismatch { found: Some(found) } => write!(
+                f,
+                "the metadata's issuer {found:?} differs from the configured issuer"
+            ),
+            FetchError::IssuerMismatch { found: None } => f.write_str("the metadata has no issuer"),
         }
     }
 }

@@ -16,7 +16,7 @@ pub(crate) use backoff::backoff;
 pub(crate) use cache_policy::{TtlBounds, lifetime};
 pub(crate) use discovery::{discover_jwks_uri, fetch_metadata};
 pub(crate) use fetch::{
-    Conditional, FetchError, FetchLimits, check_not_redirected, check_url, fetch, redirect_policy,
-    scheme_allowed,
+    Conditional, FailedFetch, FetchError, FetchLimits, check_not_redirected, check_url, fetch,
+    redirect_policy, scheme_allowed,
 };
 pub(crate) use form::form_urlencode;

@@ -311,10 +311,11 @@ impl Introspector {
     async fn endpoint(&self) -> Result<&Url, Error> {
         self.endpoint
             .get_or_try_init(|| async {
-                let (metadata, _) = fetch_metadata(&self.client, &self.issuer, &self.limits)
+                let metadata = fetch_metadata(&self.client, &self.issuer, &self.limits)
                     .await
-                    .map_err(|error| unavailable(&error))?;
+                    .map_err(|failed| unavailable(&failed.error))?;
                 let url = metadata
+                    .document
                     .get("introspection_endpoint")
                     .and_then(Value::as_str)
                     .and_then(|u| Url::parse(u).ok())

@@ -10,6 +10,7 @@ use std::time::Duration;
 use reqwest::Url;
 use tokio::time::Instant;
 
+use super::fetch_error::KeyFetchError;
 use super::refresh::log_cap;
 use super::stats::{Counters, KeySetStats};
 use super::{KeyCacheConfig, KeySet, KeySource, Lookup, MAX_KID_BYTES};
@@ -57,6 +58,8 @@ pub(crate) struct KeyCache {
     pub(super) unknown_kids: moka::sync::Cache<String, ()>,
     pub(super) counters: Counters,
     pub(super) failing: AtomicBool,
+    /// Why the last attempt failed (`None` after a success): what readiness reports.
+    pub(super) last_error: Mutex<Option<KeyFetchError>>,
 }
 
 #[derive(Debug, Default)]
@@ -90,7 +93,7 @@ impl KeyCache {
             _ => None,
         };
         if let KeySource::Static(set) = &config.source {
-            log_cap(set, config.max_keys);
+            log_cap(&config.issuer, set, config.max_keys);
         }
         let unknown_kids = moka::sync::Cache::builder()
             .max_capacity(UNKNOWN_KID_CAPACITY)
@@ -107,6 +110,7 @@ impl KeyCache {
             unknown_kids,
             counters: Counters::default(),
             failing: AtomicBool::new(false),
+            last_error: Mutex::new(None),
         }
     }
 
@@ -195,6 +199,32 @@ impl KeyCache {
     pub(crate) async fn prefetch(self: &Arc<Self>) -> Result<(), Error> {
         let seen = self.current();
         self.refresh(seen.as_ref()).await.map(drop)
+    }
+
+    /// `Ok` once a key set with a usable key is held (pinned, or fetched: however long
+    /// ago, since stale keys still verify); else fetches it now, through the fetch
+    /// budget and the single flight, and names why it cannot.
+    ///
+    /// A readiness probe calling this every second costs the issuer at most one request
+    /// per cooldown (backoff after failures): between attempts it answers with the last
+    /// attempt's cause.
+    pub(crate) async fn ready(self: &Arc<Self>) -> Result<(), KeyFetchError> {
+        let usable = |cached: &Cached| cached.set.len() > 0;
+        let seen = self.current();
+        if seen.as_deref().is_some_and(usable) {
+            return Ok(());
+        }
+        let outcome = self.refresh(seen.as_ref()).await;
+        if outcome.as_deref().is_ok_and(usable) {
+            return Ok(());
+        }
+        let last = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+        Err(last.clone().unwrap_or_else(|| KeyFetchError::RetryLater {
+            retry_in: match outcome {
+                Err(Error::IssuerUnavailable { retry_after }) => retry_after,
+                _ => self.config.cooldown,
+            },
+        }))
     }
 
     /// The cache's counters.

@@ -28,12 +28,14 @@
 //!   re-opens the budget nor cancels the fetch.
 //! - **Stale if error.** A failed fetch keeps the last good keys, however old (a JWKS
 //!   that parses but holds no usable signature key is a failed fetch); failures
-//!   and recoveries are logged once per change of state, not per request.
+//!   and recoveries are logged once per change of state (or of cause), not per request,
+//!   each naming the `issuer` and the `url`.
 //! - **503 only before the first success.** While no key set was ever fetched, tokens get
 //!   [`Error::IssuerUnavailable`](crate::Error::IssuerUnavailable) with the time until the next attempt (`Retry-After`); the
 //!   first successful fetch recovers without a restart.
 
 mod cache;
+mod fetch_error;
 mod key_set;
 mod refresh;
 mod stats;
@@ -43,6 +45,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+pub use fetch_error::KeyFetchError;
 pub use key_set::{MAX_RSA_BITS, MIN_RSA_BITS};
 pub use stats::KeySetStats;
 
@@ -73,4 +76,6 @@ pub(crate) struct KeyCacheConfig {
     pub(crate) ttl: TtlBounds,
     pub(crate) max_keys: usize,
     pub(crate) allow_http: bool,
+    /// The issuer these keys verify for: named in every log line about them.
+    pub(crate) issuer: String,
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::cache::{Cached, KeyCache, REFRESH_AHEAD_DIVISOR, RefreshState, TIMER_MIN_INTERVAL};
+use super::fetch_error::{KeyFetchError, shown};
 use super::{KeySet, KeySource};
 use crate::error::Error;
 use crate::http::{self, FetchError, backoff};
@@ -160,33 +161,45 @@ impl KeyCache {
     ) -> Result<Arc<Cached>, Error> {
         let unavailable = |left: Duration| Error::IssuerUnavailable { retry_after: left };
         let outcome = self.fetch(&mut state, current.as_deref()).await;
+        let jwks_url = state.jwks_uri.as_ref().map(|(url, _)| shown(url));
         // A set that parses but holds no usable key is a failed fetch: it must not
         // replace a good one (stale-if-error, RFC 5861 section 4). With nothing to keep,
         // it is published, so tokens get 401 rather than 503, but still counts as a
-        // failure for the budget and the logs.
+        // failure for the budget, the logs and readiness.
         let (outcome, empty) = match outcome {
             Ok(fetched) if fetched.set.len() == 0 => (
-                Err(FetchError::Invalid(
-                    "the JWKS holds no usable signature key",
-                )),
+                Err(KeyFetchError::NoUsableKey {
+                    url: jwks_url.clone().unwrap_or_default(),
+                    published: fetched.set.published(),
+                    skipped: fetched
+                        .set
+                        .published()
+                        .saturating_sub(fetched.set.over_cap()),
+                }),
                 Some(fetched),
             ),
             other => (other, None),
         };
         crate::metrics::key_fetch(outcome.is_ok(), started.elapsed());
         let was_failing = self.failing.load(Ordering::Relaxed);
+        let issuer = self.config.issuer.as_str();
         match outcome {
             Ok(cached) => {
                 self.settle(started, true);
+                *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 if was_failing {
-                    tracing::info!("key set fetch recovered");
+                    tracing::info!(
+                        issuer,
+                        url = jwks_url.as_deref().unwrap_or_default(),
+                        "key set fetch recovered"
+                    );
                 }
                 // A 304 keeps the very same set: nothing to log.
                 if current
                     .as_ref()
                     .is_none_or(|c| !Arc::ptr_eq(&c.set, &cached.set))
                 {
-                    log_rotation(current.as_ref().map(|c| &*c.set), &cached.set);
+                    log_rotation(issuer, current.as_ref().map(|c| &*c.set), &cached.set);
                     self.log_cap_change(&cached.set);
                 }
                 let cached = Arc::new(cached);
@@ -198,13 +211,21 @@ impl KeyCache {
             Err(error) => {
                 self.counters.failures.fetch_add(1, Ordering::Relaxed);
                 let retry_in = self.settle(started, false);
-                if !was_failing {
+                let mut last = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+                // Logged once per change of state, and again when the cause changes (a
+                // DNS failure that becomes a 500 is news to whoever is fixing it).
+                if !was_failing || last.as_ref() != Some(&error) {
                     tracing::warn!(
+                        issuer,
+                        url = error.url().unwrap_or_default(),
+                        cause = error.as_str(),
                         %error,
                         retry_in_ms = retry_in.as_millis() as u64,
                         "key set fetch failed; keeping the last good keys"
                     );
                 }
+                *last = Some(error);
+                drop(last);
                 match (current, empty) {
                     (Some(current), _) => Ok(current),
                     (None, Some(empty)) => {
@@ -225,9 +246,13 @@ impl KeyCache {
         let capped = set.over_cap() > 0;
         if self.capped.swap(capped, Ordering::Relaxed) != capped {
             if capped {
-                log_cap(set, self.config.max_keys);
+                log_cap(&self.config.issuer, set, self.config.max_keys);
             } else {
-                tracing::info!(keys = set.len(), "JWKS fits within max_keys again");
+                tracing::info!(
+                    issuer = self.config.issuer,
+                    keys = set.len(),
+                    "JWKS fits within max_keys again"
+                );
             }
         }
     }
@@ -262,8 +287,9 @@ impl KeyCache {
         &self,
         state: &mut RefreshState,
         current: Option<&Cached>,
-    ) -> Result<Cached, FetchError> {
+    ) -> Result<Cached, KeyFetchError> {
         let config = &self.config;
+        let timeout = config.limits.timeout;
         let rediscover = match &state.jwks_uri {
             None => true,
             Some((_, Some(until))) => Instant::now() >= *until,
@@ -272,39 +298,45 @@ impl KeyCache {
         if let (true, KeySource::Discovery { issuer }) = (rediscover, &config.source) {
             let (url, headers) =
                 http::discover_jwks_uri(&config.client, issuer, &config.limits, config.allow_http)
-                    .await?;
+                    .await
+                    .map_err(|failed| KeyFetchError::discovery(failed, issuer, timeout))?;
             let ttl = http::lifetime(&headers, &config.ttl);
             state.jwks_uri = Some((url, Some(Instant::now() + ttl)));
         }
-        let Some((url, _)) = &state.jwks_uri else {
+        let Some(url) = state.jwks_uri.as_ref().map(|(url, _)| url.clone()) else {
             // Static sets never reach here (refresh returns early); nothing to fetch.
-            return Err(FetchError::Invalid("no JWKS URL"));
+            return Err(KeyFetchError::RetryLater {
+                retry_in: config.cooldown,
+            });
         };
         let conditional = current.map(|c| c.conditional.clone()).unwrap_or_default();
-        let result = http::fetch(&config.client, url, &config.limits, &conditional).await;
+        let result = http::fetch(&config.client, &url, &config.limits, &conditional).await;
         if matches!(result, Err(FetchError::Status(404 | 410)))
             && matches!(config.source, KeySource::Discovery { .. })
         {
             // The issuer may have moved its JWKS: discover again on the next attempt.
             state.jwks_uri = None;
         }
-        let fetched = result?;
+        let fail = |error| KeyFetchError::jwks(&url, error, timeout);
+        let fetched = result.map_err(fail)?;
         let now = Instant::now();
         let ttl = http::lifetime(&fetched.headers, &config.ttl);
         let refresh_at = now + ttl - ttl / REFRESH_AHEAD_DIVISOR;
         let set = match (&fetched.body, current) {
             (Some(body), _) => {
                 let set = KeySet::from_json(body, config.max_keys)
-                    .map_err(FetchError::Invalid)?
+                    .map_err(|problem| fail(FetchError::Invalid(problem)))?
                     .reusing(current.map(|c| &*c.set));
                 Arc::new(set)
             }
             (None, Some(current)) => {
                 self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!("key set not modified");
+                tracing::debug!(issuer = config.issuer, url = %shown(&url), "key set not modified");
                 Arc::clone(&current.set)
             }
-            (None, None) => return Err(FetchError::Invalid("304 without a cached key set")),
+            (None, None) => {
+                return Err(fail(FetchError::Invalid("304 without a cached key set")));
+            }
         };
         let mut conditional = fetched.conditional();
         if fetched.body.is_none() {
@@ -365,9 +397,10 @@ async fn refresh_timer(cache: Weak<KeyCache>) {
 }
 
 /// Warns that a set reached `max_keys`, with the numbers.
-pub(super) fn log_cap(set: &KeySet, max_keys: usize) {
+pub(super) fn log_cap(issuer: &str, set: &KeySet, max_keys: usize) {
     if set.over_cap() > 0 {
         tracing::warn!(
+            issuer,
             max_keys,
             published = set.published(),
             kept = set.len(),
@@ -378,15 +411,15 @@ pub(super) fn log_cap(set: &KeySet, max_keys: usize) {
 }
 
 /// Logs keys that appeared or disappeared between two sets.
-fn log_rotation(old: Option<&KeySet>, new: &KeySet) {
+fn log_rotation(issuer: &str, old: Option<&KeySet>, new: &KeySet) {
     let Some(old) = old else {
-        tracing::debug!(keys = new.len(), "key set fetched");
+        tracing::debug!(issuer, keys = new.len(), "key set fetched");
         return;
     };
     let added: Vec<&str> = new.kids().filter(|k| !old.has_kid(k)).collect();
     let removed: Vec<&str> = old.kids().filter(|k| !new.has_kid(k)).collect();
     if !added.is_empty() || !removed.is_empty() {
-        tracing::info!(?added, ?removed, "issuer keys rotated");
+        tracing::info!(issuer, ?added, ?removed, "issuer keys rotated");
     }
 }
 
@@ -417,6 +450,7 @@ mod tests {
             },
             max_keys: 64,
             allow_http: true,
+            issuer: issuer.issuer().to_owned(),
         }))
     }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::issuer::{Issuer, Routed};
+use super::rejection::{Seen, refused};
 use super::token_cache::{Slot, TokenCache, new_token_cache};
 use super::{ConfigError, Kind, Validator};
 use crate::error::{Error, InvalidToken};
@@ -89,7 +90,11 @@ impl Issuers {
     ) -> Result<(usize, &'v Issuer, Routed<'v, 't>), Error> {
         // Bounded like any token before it is hashed or decoded.
         if token.len() > self.max_token_bytes {
-            return Err(InvalidToken::TooLarge.into());
+            return Err(refused(
+                None,
+                Seen::default(),
+                InvalidToken::TooLarge.into(),
+            ));
         }
         let slot = self
             .token_cache
@@ -112,13 +117,30 @@ impl Issuers {
         let member = match (self.introspecting, jws_shaped) {
             (Some(member), Some(false)) => member,
             _ => {
-                let iss = crate::verify::peek_issuer(token)?;
-                *self.index.get(&*iss).ok_or(InvalidToken::WrongIssuer)?
+                let iss = crate::verify::peek_issuer(token)
+                    .map_err(|error| refused(None, Seen::default(), error.into()))?;
+                match self.index.get(&*iss) {
+                    Some(member) => *member,
+                    None => return Err(self.unknown_issuer(&iss)),
+                }
             }
         };
         let issuer = self.members[member].single();
         let slot = slot.map(|slot| Slot { member, ..slot });
         let route = issuer.route_chosen(token, slot, jws_shaped)?;
         Ok((member, issuer, Routed::Route(route)))
+    }
+
+    /// A token naming none of the issuers: logged with the issuers expected and the
+    /// `iss` found (cut, quoted: it is the sender's), refused without any network call.
+    fn unknown_issuer(&self, iss: &str) -> Error {
+        let found: String = iss.chars().take(128).collect();
+        tracing::debug!(
+            check = InvalidToken::WrongIssuer.as_str(),
+            expected = ?self.members.iter().map(Validator::issuer).collect::<Vec<_>>(),
+            found = ?found,
+            "token rejected"
+        );
+        InvalidToken::WrongIssuer.into()
     }
 }

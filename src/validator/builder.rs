@@ -437,6 +437,7 @@ impl ValidatorBuilder {
             },
             max_keys: self.keys.max_keys,
             allow_http,
+            issuer: issuer.clone(),
         }));
         let introspection = match self.introspection.settings(
             &issuer,

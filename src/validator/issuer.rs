@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::policy::Policy;
+use super::rejection::{Seen, refused};
 use super::token_cache::{CachedToken, ParkedSlot, Slot, TokenCache, entry_lifetime, token_digest};
 use crate::claims::Claims;
 use crate::clock::unix_now;
@@ -115,7 +116,7 @@ impl Issuer {
     pub(super) fn route<'v, 't>(&'v self, token: &'t str) -> Result<Routed<'v, 't>, Error> {
         // Bounded before it is hashed or decoded.
         if token.len() > self.max_token_bytes {
-            return Err(InvalidToken::TooLarge.into());
+            return Err(self.refused(Seen::default(), InvalidToken::TooLarge));
         }
         let slot = self
             .token_cache
@@ -132,7 +133,7 @@ impl Issuer {
         }
         Ok(Routed::Route(Route::Jws {
             token,
-            jws: self.policy.parse(token)?,
+            jws: self.parse(token)?,
             slot,
         }))
     }
@@ -148,7 +149,7 @@ impl Issuer {
     ) -> Result<Route<'v, 't>, Error> {
         // The set checked its largest bound before hashing; this is the member's own.
         if token.len() > self.max_token_bytes {
-            return Err(InvalidToken::TooLarge.into());
+            return Err(self.refused(Seen::default(), InvalidToken::TooLarge));
         }
         let shaped = || jws_shaped.unwrap_or_else(|| is_jws_shaped(token));
         if let Some(introspector) = self.introspector_for(shaped) {
@@ -156,7 +157,7 @@ impl Issuer {
         }
         Ok(Route::Jws {
             token,
-            jws: self.policy.parse(token)?,
+            jws: self.parse(token)?,
             // A member configured without a token cache keeps its tokens out of it.
             slot: slot.filter(|_| self.token_cache.is_some()),
         })
@@ -172,7 +173,11 @@ impl Issuer {
     ) -> Result<Routed<'v, 't>, Error> {
         if let Err(error) = self.policy.check_lifetime(&entry.claims, unix_now()) {
             slot.invalidate();
-            return Err(error.into());
+            let seen = Seen {
+                claims: Some(&entry.claims),
+                ..Seen::default()
+            };
+            return Err(self.refused(seen, error));
         }
         if self.keys.still_published(entry.kid.as_deref(), &entry.key) {
             crate::metrics::token_cache_hit();
@@ -182,7 +187,7 @@ impl Issuer {
         slot.invalidate();
         Ok(Routed::Route(Route::Jws {
             token,
-            jws: self.policy.parse(token)?,
+            jws: self.parse(token)?,
             slot: Some(slot),
         }))
     }
@@ -223,7 +228,7 @@ impl Issuer {
                 slot,
             } => match self.keys.key_now(jws.kid.as_deref(), jws.alg) {
                 Some(Ok(key)) => Checked::Done(self.finish(token, jws, key, slot)),
-                Some(Err(error)) => Checked::Done(Err(error)),
+                Some(Err(error)) => Checked::Done(Err(self.refused(Seen::header(jws), error))),
                 None => Checked::Fetch(route),
             },
         }
@@ -239,11 +244,18 @@ impl Issuer {
                 introspector,
                 digest,
             } => {
-                let outcome = introspector.introspect(token, digest).await?;
+                let outcome = introspector
+                    .introspect(token, digest)
+                    .await
+                    .map_err(|error| self.refused(Seen::default(), error))?;
                 self.accept(outcome)
             }
             ParkedWay::Jws { jws, slot } => {
-                let key = self.keys.key_for(jws.kid.as_deref(), jws.alg).await?;
+                let key = self
+                    .keys
+                    .key_for(jws.kid.as_deref(), jws.alg)
+                    .await
+                    .map_err(|error| self.refused(Seen::header(&jws), error))?;
                 self.finish(token, &jws, key, slot.as_ref().map(ParkedSlot::slot))
             }
         }
@@ -252,9 +264,39 @@ impl Issuer {
     /// An introspection outcome, with the claims checked against the clock and policy on
     /// every use (a cached answer must not outlive the token).
     fn accept(&self, outcome: Result<Claims, InvalidToken>) -> Result<Claims, Error> {
-        let claims = outcome?;
-        self.policy.check_introspected(&claims, unix_now())?;
+        let claims = outcome.map_err(|error| self.refused(Seen::default(), error))?;
+        if let Err(error) = self.policy.check_introspected(&claims, unix_now()) {
+            let seen = Seen {
+                claims: Some(&claims),
+                ..Seen::default()
+            };
+            return Err(self.refused(seen, error));
+        }
         Ok(claims)
+    }
+
+    /// The policy's binding check ([`Policy::check_binding`]), the refusal logged.
+    pub(super) fn check_binding(
+        &self,
+        claims: Claims,
+        presented: super::Presented,
+    ) -> Result<Claims, Error> {
+        self.policy
+            .check_binding(claims, presented)
+            .map_err(|error| self.refused(Seen::default(), error))
+    }
+
+    /// A JWS taken apart and its header checked, or the refusal logged.
+    fn parse(&self, token: &str) -> Result<Jws, Error> {
+        self.policy
+            .parse(token)
+            .map_err(|error| self.refused(Seen::default(), error))
+    }
+
+    /// Logs a token this issuer refused (at `debug`, with what `seen` holds of it) and
+    /// returns the error.
+    pub(super) fn refused(&self, seen: Seen<'_>, error: impl Into<Error>) -> Error {
+        refused(Some(&self.policy), seen, error.into())
     }
 
     /// Signature, claims, and into the token cache.
@@ -265,10 +307,19 @@ impl Issuer {
         key: Arc<VerifyingKey>,
         slot: Option<Slot<'_>>,
     ) -> Result<Claims, Error> {
-        jws.verify_signature(token, &key)?;
-        let claims = jws.claims(token)?;
+        jws.verify_signature(token, &key)
+            .map_err(|error| self.refused(Seen::header(jws), error))?;
+        let claims = jws
+            .claims(token)
+            .map_err(|error| self.refused(Seen::header(jws), error))?;
         let now = unix_now();
-        self.policy.check(&claims, now)?;
+        if let Err(error) = self.policy.check(&claims, now) {
+            let seen = Seen {
+                jws: Some(jws),
+                claims: Some(&claims),
+            };
+            return Err(self.refused(seen, error));
+        }
         if let Some(slot) = slot {
             let lifetime = entry_lifetime(
                 claims.expires_at(),

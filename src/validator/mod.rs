@@ -34,6 +34,8 @@ pub mod defaults;
 mod issuer;
 mod key_source;
 mod policy;
+mod ready;
+mod rejection;
 mod token_cache;
 
 use std::fmt;
@@ -50,6 +52,7 @@ pub use config_error::ConfigError;
 pub use defaults::*;
 pub use key_source::KeySource;
 pub(crate) use policy::Presented;
+pub use ready::NotReady;
 
 /// Checks bearer tokens: signature, issuer, audience, lifetime. Cheap to clone; clones
 /// share their key caches.
@@ -211,10 +214,10 @@ impl Validator {
                 Checked::Done(result) => result,
                 Checked::Fetch(route) => return Ok(wait(member, route)),
             }
-            .and_then(|claims| issuer.policy.check_binding(claims, presented)),
+            .and_then(|claims| issuer.check_binding(claims, presented)),
             Err(error) => Err(error),
         };
-        log_rejection(&result);
+        count_outcome(&result);
         Err(result)
     }
 
@@ -235,6 +238,52 @@ impl Validator {
                 result
             }
         }
+    }
+
+    /// Whether tokens can be verified now: `Ok` once every issuer's key set, with at least
+    /// one usable key, is loaded; else each issuer's keys are fetched now and
+    /// [`NotReady`] names, per issuer, the precise cause ([`KeyFetchError`]): DNS,
+    /// connection, timeout, TLS, an HTTP status with its URL, an unusable discovery
+    /// document, an issuer mismatch with both values, a JWKS without a usable key.
+    ///
+    /// For a readiness endpoint, or to refuse to start without keys. Once keys are
+    /// loaded it answers from memory (stale keys still verify, so a later outage does
+    /// not make a validator unready). Fetches go through the fetch budget and the single
+    /// flight: a probe calling it every second costs the issuer at most one request per
+    /// cooldown, and between attempts the last attempt's cause is returned. The issuers
+    /// of [`any_of`](Self::any_of) are fetched concurrently; an issuer that only
+    /// introspects ([`TokenFormat::Opaque`](crate::TokenFormat::Opaque)) uses no keys and
+    /// is not checked.
+    ///
+    /// ```no_run
+    /// # async fn run(validator: tokengate::Validator) {
+    /// match validator.ready().await {
+    ///     Ok(()) => println!("ready"),
+    ///     Err(not_ready) => eprintln!("not ready: {not_ready}"),
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// [`KeyFetchError`]: crate::KeyFetchError
+    pub async fn ready(&self) -> Result<(), NotReady> {
+        let issuers = match &*self.inner {
+            Kind::One(issuer) => vec![(
+                issuer.policy.issuer.clone(),
+                ready::key_cache_to_check(issuer),
+            )],
+            Kind::Many(set) => set
+                .members
+                .iter()
+                .map(|member| {
+                    let issuer = member.single();
+                    (
+                        issuer.policy.issuer.clone(),
+                        ready::key_cache_to_check(issuer),
+                    )
+                })
+                .collect(),
+        };
+        ready::check_all(issuers).await
     }
 
     /// Counters of the key cache: fetches, failures, `304`s, skipped refetches, the age
@@ -314,18 +363,16 @@ impl Waiting {
         let result = issuer
             .check_parked(self.parked)
             .await
-            .and_then(|claims| issuer.policy.check_binding(claims, self.presented));
-        log_rejection(&result);
+            .and_then(|claims| issuer.check_binding(claims, self.presented));
+        count_outcome(&result);
         result
     }
 }
 
-fn log_rejection(result: &Result<Claims, Error>) {
+/// Counts the outcome. A refusal was logged where it was decided, with what was known
+/// of the token there (`rejection.rs`).
+fn count_outcome(result: &Result<Claims, Error>) {
     crate::metrics::validation(result);
-    if let Err(error) = result {
-        // `debug`, not `info`: under attack this fires on every request.
-        tracing::debug!(%error, "token rejected");
-    }
 }
 
 #[cfg(test)]
