@@ -298,3 +298,18 @@ fn check_settings(
     }
     Ok(())
 }
+
+// The entry points of `DevServer` live beside the builder they hand out, so that the
+// running server does not import its own configuration.
+impl DevServer {
+    /// Starts configuring a development authorization server.
+    pub fn builder() -> DevServerBuilder {
+        DevServerBuilder::default()
+    }
+
+    /// Starts one with the defaults: the client [`DEFAULT_CLIENT_ID`](crate::DEFAULT_CLIENT_ID), the user
+    /// [`DEFAULT_USER`](crate::DEFAULT_USER), the audience [`DEFAULT_AUDIENCE`](tokengate::testing::DEFAULT_AUDIENCE).
+    pub async fn start() -> Result<DevServer, DevServerError> {
+        Self::builder().start().await
+    }
+}

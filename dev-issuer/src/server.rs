@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokengate::testing::MockIssuer;
 
-use crate::builder::{DevServerBuilder, DevServerError};
 use crate::config::Config;
 use crate::store::Store;
 
@@ -57,17 +56,6 @@ impl DevServer {
             addr,
             server,
         }
-    }
-
-    /// Starts configuring a development authorization server.
-    pub fn builder() -> DevServerBuilder {
-        DevServerBuilder::default()
-    }
-
-    /// Starts one with the defaults: the client [`DEFAULT_CLIENT_ID`](crate::DEFAULT_CLIENT_ID), the user
-    /// [`DEFAULT_USER`](crate::DEFAULT_USER), the audience [`DEFAULT_AUDIENCE`](tokengate::testing::DEFAULT_AUDIENCE).
-    pub async fn start() -> Result<DevServer, DevServerError> {
-        Self::builder().start().await
     }
 
     /// The issuer identifier (`iss`, `http://127.0.0.1:PORT`), where discovery is served:

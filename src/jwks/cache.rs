@@ -11,7 +11,7 @@ use reqwest::Url;
 use tokio::time::Instant;
 
 use super::fetch_error::KeyFetchError;
-use super::refresh::log_cap;
+use super::key_set::log_cap;
 use super::stats::{Counters, KeySetStats};
 use super::{KeyCacheConfig, KeySet, KeySource, Lookup, MAX_KID_BYTES};
 use crate::alg::Algorithm;

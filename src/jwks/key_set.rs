@@ -171,6 +171,20 @@ impl KeySet {
     }
 }
 
+/// Warns that a set reached `max_keys`, with the numbers.
+pub(crate) fn log_cap(issuer: &str, set: &KeySet, max_keys: usize) {
+    if set.over_cap() > 0 {
+        tracing::warn!(
+            issuer,
+            max_keys,
+            published = set.published(),
+            kept = set.len(),
+            unread = set.over_cap(),
+            "JWKS has more keys than max_keys allows; the rest are ignored"
+        );
+    }
+}
+
 /// Strict base64url without padding (RFC 7515 section 2); trailing bits must be zero.
 fn b64(jwk: &Value, member: &'static str) -> Result<Vec<u8>, &'static str> {
     let text = jwk

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::cache::{Cached, KeyCache, REFRESH_AHEAD_DIVISOR, RefreshState, TIMER_MIN_INTERVAL};
 use super::fetch_error::{KeyFetchError, shown};
+use super::key_set::log_cap;
 use super::{KeySet, KeySource};
 use crate::error::Error;
 use crate::http::{self, FetchError, backoff};
@@ -393,20 +394,6 @@ async fn refresh_timer(cache: Weak<KeyCache>) {
             tracing::debug!("refreshing the key set on its timer");
             let _ = this.refresh(Some(&current)).await;
         }
-    }
-}
-
-/// Warns that a set reached `max_keys`, with the numbers.
-pub(super) fn log_cap(issuer: &str, set: &KeySet, max_keys: usize) {
-    if set.over_cap() > 0 {
-        tracing::warn!(
-            issuer,
-            max_keys,
-            published = set.published(),
-            kept = set.len(),
-            unread = set.over_cap(),
-            "JWKS has more keys than max_keys allows; the rest are ignored"
-        );
     }
 }
 

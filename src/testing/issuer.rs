@@ -5,46 +5,18 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::behavior::Behavior;
-use super::key::{TestKey, alg_name};
+use super::key::TestKey;
 use super::routes;
-use super::token::TokenBuilder;
+use super::state::IssuerState;
 use crate::Algorithm;
-use crate::clock::unix_now;
 
 /// The audience [`MockIssuer::start`] mints tokens for.
 pub const DEFAULT_AUDIENCE: &str = "tokengate-dev-api";
 /// The client id and secret the mock's introspection endpoint accepts by default.
 pub const DEFAULT_INTROSPECTION_CLIENT: (&str, &str) = ("rs-client", "rs-secret");
-
-/// What the issuer's handle and its routes share.
-pub(super) struct IssuerState {
-    pub(super) issuer: String,
-    pub(super) audience: String,
-    pub(super) keys: Mutex<Vec<TestKey>>,
-    pub(super) behavior: Mutex<Behavior>,
-    pub(super) jwks_override: Mutex<Option<Value>>,
-    pub(super) oidc_discovery: Mutex<bool>,
-    pub(super) jwks_headers: Mutex<Vec<(String, String)>>,
-    pub(super) metadata_extra: Mutex<Map<String, Value>>,
-    pub(super) etag: Mutex<bool>,
-    pub(super) redirect_to: Mutex<String>,
-    pub(super) discovery_hits: AtomicUsize,
-    pub(super) jwks_hits: AtomicUsize,
-    pub(super) not_modified_hits: AtomicUsize,
-    /// RFC 7662: the client allowed to introspect, and the opaque tokens issued.
-    pub(super) introspection_client: Mutex<(String, String)>,
-    pub(super) opaque_tokens: Mutex<std::collections::HashMap<String, Map<String, Value>>>,
-    pub(super) introspection_hits: AtomicUsize,
-    /// Introspection requests being answered now, and the most at once.
-    pub(super) introspections_in_flight: AtomicUsize,
-    pub(super) introspection_peak: AtomicUsize,
-    pub(super) next_kid: AtomicUsize,
-    /// Opaque tokens the introspection endpoint refuses with a status of their own.
-    pub(super) introspection_refusals: Mutex<std::collections::HashMap<String, u16>>,
-}
 
 /// A mock issuer serving on 127.0.0.1 until dropped.
 pub struct MockIssuer {
@@ -286,27 +258,9 @@ impl MockIssuer {
         self.state.discovery_hits.load(Ordering::SeqCst)
     }
 
-    fn newest(&self) -> (String, Algorithm) {
+    pub(super) fn newest(&self) -> (String, Algorithm) {
         let keys = self.state.keys.lock().unwrap();
         let key = keys.last().expect("the issuer always has a key");
         (key.kid.clone(), key.alg)
-    }
-
-    /// Starts a token with default claims: `iss`, `aud`, `sub` = `dev-user`, `iat`, `exp`
-    /// in one hour, header `typ: at+jwt`, signed by the newest key.
-    pub fn token(&self) -> TokenBuilder<'_> {
-        let now = unix_now();
-        let (kid, alg) = self.newest();
-        let mut claims = Map::new();
-        claims.insert("iss".into(), json!(self.state.issuer));
-        claims.insert("aud".into(), json!(self.state.audience));
-        claims.insert("sub".into(), json!("dev-user"));
-        claims.insert("iat".into(), json!(now));
-        claims.insert("exp".into(), json!(now + 3600));
-        let mut header = Map::new();
-        header.insert("alg".into(), json!(alg_name(alg)));
-        header.insert("typ".into(), json!("at+jwt"));
-        header.insert("kid".into(), json!(kid));
-        TokenBuilder::new(self, kid, header, claims)
     }
 }

@@ -33,6 +33,7 @@ mod dpop;
 mod issuer;
 mod key;
 mod routes;
+mod state;
 mod token;
 
 pub use behavior::{Behavior, HANG_FOR};

@@ -16,8 +16,8 @@ use axum::routing::{get, post};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::issuer::IssuerState;
 use super::key::TestKey;
+use super::state::IssuerState;
 use crate::clock::unix_now;
 
 /// The issuer's routes, over its shared state.
