@@ -112,7 +112,7 @@ impl MockIssuer {
     }
 
     /// Generates and publishes a new key for `alg`; returns its `kid`. New tokens are
-    /// signed with the newest key unless [`TokenBuilder::key`] says otherwise.
+    /// signed with the newest key unless [`TokenBuilder::key`](super::TokenBuilder::key) says otherwise.
     pub fn add_key(&self, alg: Algorithm) -> String {
         let n = self.state.next_kid.fetch_add(1, Ordering::Relaxed);
         let kid = format!("key-{n}");
