@@ -34,17 +34,7 @@ fn introspection_response(
 ) -> Result<Value, OAuthError> {
     // RFC 7662 2.1: the endpoint requires authorization, here client_secret_basic.
     authenticate_basic(&shared.config, headers)?;
-    let Ok(Form(pairs)) = form else {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    };
-    let params = Params(pairs);
-    if let Some(name) = params.duplicated() {
-        return Err(OAuthError::invalid_request(format!(
-            "{name} is given more than once"
-        )));
-    }
+    let params = Params::from_form(form)?;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;

@@ -46,17 +46,7 @@ fn token_response(
     headers: &HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Value, OAuthError> {
-    let Ok(Form(pairs)) = form else {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
-    };
-    let params = Params(pairs);
-    if let Some(name) = params.duplicated() {
-        return Err(OAuthError::invalid_request(format!(
-            "{name} is given more than once"
-        )));
-    }
+    let params = Params::from_form(form)?;
     let client = authenticate(&shared.config, headers, &params)?;
     match params.get("grant_type") {
         Some("authorization_code") => authorization_code(shared, client, &params),
