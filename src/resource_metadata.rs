@@ -353,7 +353,7 @@ fn check_url(name: &'static str, url: &str) -> Result<usize, MetadataError> {
     let parsed = Url::parse(url).map_err(|_| MetadataError::InvalidUrl(name))?;
     let secure = match parsed.scheme() {
         "https" => true,
-        "http" => is_loopback(&parsed),
+        "http" => crate::http::is_loopback(&parsed),
         _ => false,
     };
     if !secure {
@@ -376,17 +376,6 @@ fn check_url(name: &'static str, url: &str) -> Result<usize, MetadataError> {
         return Err(MetadataError::Credentials(name));
     }
     Ok(path_start)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// RFC 6749 section 3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.

@@ -243,7 +243,9 @@ pub(crate) fn scheme_allowed(url: &Url, allow_http: bool) -> bool {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Whether `url`'s host is `localhost` or a loopback address (plain `http` is allowed
+/// there: the one policy for every URL tokengate contacts or publishes).
+pub(crate) fn is_loopback(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };

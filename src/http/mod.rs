@@ -17,6 +17,6 @@ pub(crate) use cache_policy::{TtlBounds, lifetime};
 pub(crate) use discovery::{discover_jwks_uri, fetch_metadata};
 pub(crate) use fetch::{
     Conditional, FailedFetch, FetchError, FetchLimits, check_not_redirected, check_url, fetch,
-    redirect_policy, scheme_allowed,
+    is_loopback, redirect_policy, scheme_allowed,
 };
 pub(crate) use form::form_urlencode;
