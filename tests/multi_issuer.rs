@@ -195,3 +195,170 @@ async fn a_shared_cache_entry_does_not_outlive_the_key_or_the_token() {
     // A's tokens were never affected.
     assert_eq!(api.get("/me", Some(&a.token().sign())).await.status, 200);
 }
+
+/// Each member of `any_of` keeps its own audiences, and an API may answer to several: A's
+/// second audience is no audience of B's.
+#[tokio::test]
+async fn each_issuer_accepts_only_its_own_audiences_however_many() {
+    let a = MockIssuer::start_with("api-a", Algorithm::RS256).await;
+    let b = MockIssuer::start_with("api-b", Algorithm::ES256).await;
+    let both = Validator::any_of([
+        builder_for(&a)
+            .audiences(["https://api.a.example", "legacy-a"])
+            .build()
+            .unwrap(),
+        builder_for(&b).build().unwrap(),
+    ])
+    .unwrap();
+    let api = serve(both).await;
+    for aud in ["api-a", "https://api.a.example", "legacy-a"] {
+        let token = a.token().audience(aud).sign();
+        assert_eq!(api.get("/me", Some(&token)).await.status, 200, "{aud}");
+    }
+    // An array naming one of ours passes; naming none does not.
+    let array = a
+        .token()
+        .audience(serde_json::json!(["x", "legacy-a"]))
+        .sign();
+    assert_eq!(api.get("/me", Some(&array)).await.status, 200);
+    for aud in ["legacy-a", "https://api.a.example", "api-a"] {
+        let b_with_a_audience = b.token().audience(aud).sign();
+        api.get("/me", Some(&b_with_a_audience))
+            .await
+            .assert_invalid_token();
+    }
+    let a_with_b_audience = a.token().audience("api-b").sign();
+    api.get("/me", Some(&a_with_b_audience))
+        .await
+        .assert_invalid_token();
+    assert_eq!(api.get("/me", Some(&b.token().sign())).await.status, 200);
+}
+
+/// The algorithm allow-list is the member's: A takes RS256 only, B any; a key of A's of
+/// another algorithm never verifies for A, while B's key of that algorithm does for B.
+#[tokio::test]
+async fn each_issuer_allows_only_its_own_algorithms() {
+    let a = MockIssuer::start_with("api-a", Algorithm::RS256).await;
+    let b = MockIssuer::start_with("api-b", Algorithm::RS256).await;
+    let a_es256 = a.add_key(Algorithm::ES256);
+    let b_es256 = b.add_key(Algorithm::ES256);
+    let both = Validator::any_of([
+        builder_for(&a)
+            .algorithms([Algorithm::RS256])
+            .build()
+            .unwrap(),
+        builder_for(&b).build().unwrap(),
+    ])
+    .unwrap();
+    let api = serve(both).await;
+    assert_eq!(
+        api.get("/me", Some(&a.token().key("key-1").sign()))
+            .await
+            .status,
+        200
+    );
+    let refused = api.get("/me", Some(&a.token().key(&a_es256).sign())).await;
+    refused.assert_invalid_token();
+    assert_eq!(
+        api.get("/me", Some(&b.token().key(&b_es256).sign()))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        api.get("/me", Some(&b.token().key("key-1").sign()))
+            .await
+            .status,
+        200
+    );
+}
+
+/// Leeway and the RFC 9068 `typ` requirement are per issuer: A is strict on both, B lenient.
+#[tokio::test]
+async fn each_issuer_keeps_its_own_leeway_and_typ_requirement() {
+    let a = MockIssuer::start_with("api-a", Algorithm::RS256).await;
+    let b = MockIssuer::start_with("api-b", Algorithm::ES256).await;
+    let both = Validator::any_of([
+        builder_for(&a)
+            .leeway(Duration::ZERO)
+            .require_access_token_type(true)
+            .build()
+            .unwrap(),
+        builder_for(&b)
+            .leeway(Duration::from_secs(120))
+            .build()
+            .unwrap(),
+    ])
+    .unwrap();
+    let api = serve(both).await;
+    // Expired 30 s ago: beyond A's zero leeway, within B's two minutes.
+    api.get("/me", Some(&a.token().expires_in(-30).sign()))
+        .await
+        .assert_invalid_token();
+    assert_eq!(
+        api.get("/me", Some(&b.token().expires_in(-30).sign()))
+            .await
+            .status,
+        200
+    );
+    // Beyond B's leeway too.
+    api.get("/me", Some(&b.token().expires_in(-200).sign()))
+        .await
+        .assert_invalid_token();
+    // `typ: JWT` (an ID token's, say): refused by A, which requires `at+jwt`, not by B.
+    api.get("/me", Some(&a.token().header("typ", "JWT").sign()))
+        .await
+        .assert_invalid_token();
+    api.get("/me", Some(&a.token().without_header("typ").sign()))
+        .await
+        .assert_invalid_token();
+    assert_eq!(api.get("/me", Some(&a.token().sign())).await.status, 200);
+    assert_eq!(
+        api.get("/me", Some(&b.token().header("typ", "JWT").sign()))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        api.get("/me", Some(&b.token().without_header("typ").sign()))
+            .await
+            .status,
+        200
+    );
+}
+
+/// The token format is per issuer: A introspects every token it issued (`Opaque`), B
+/// verifies JWTs only; a JWT of A's goes to A's introspection endpoint, never to B's keys,
+/// and an opaque token is never taken for B's.
+#[tokio::test]
+async fn each_issuer_keeps_its_own_token_format() {
+    let a = MockIssuer::start_with("api-a", Algorithm::RS256).await;
+    let b = MockIssuer::start_with("api-b", Algorithm::ES256).await;
+    let (id, secret) = DEFAULT_INTROSPECTION_CLIENT;
+    let both = Validator::any_of([
+        builder_for(&a)
+            .introspection(id, secret)
+            .token_format(TokenFormat::Opaque)
+            .build()
+            .unwrap(),
+        builder_for(&b).build().unwrap(),
+    ])
+    .unwrap();
+    let api = serve(both).await;
+    let opaque = a.token().subject("olga").opaque();
+    assert_eq!(api.get("/me", Some(&opaque)).await.json()["sub"], "olga");
+    // A's JWT is not one A's endpoint knows: introspected, inactive, refused; no key fetched.
+    api.get("/me", Some(&a.token().sign()))
+        .await
+        .assert_invalid_token();
+    assert_eq!(a.jwks_hits(), 0, "A verifies nothing locally");
+    assert!(a.introspection_hits() >= 2);
+    // B's JWTs are verified with B's keys; B's opaque tokens are A's to judge (refused).
+    let hits = a.introspection_hits();
+    assert_eq!(api.get("/me", Some(&b.token().sign())).await.status, 200);
+    assert_eq!(a.introspection_hits(), hits);
+    api.get("/me", Some(&b.token().opaque()))
+        .await
+        .assert_invalid_token();
+    assert_eq!(b.introspection_hits(), 0);
+}

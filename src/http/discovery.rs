@@ -37,13 +37,17 @@ pub(crate) fn metadata_urls(issuer: &Url) -> [Url; 2] {
 /// Also returns the metadata response's headers, whose caching directives say how long
 /// the `jwks_uri` may be trusted before discovery runs again. A failure names the
 /// metadata URL it concerns.
+///
+/// The metadata is looked for at `at`'s well-known locations: the issuer's own, unless
+/// it publishes its keys under another identifier (Entra's `common`).
 pub(crate) async fn discover_jwks_uri(
     client: &reqwest::Client,
+    at: &str,
     issuer: &str,
     limits: &FetchLimits,
     allow_http: bool,
 ) -> Result<(Url, HeaderMap), FailedFetch> {
-    let metadata = fetch_metadata(client, issuer, limits).await?;
+    let metadata = fetch_metadata_at(client, at, issuer, limits).await?;
     match read_jwks_uri(&metadata.document, issuer, allow_http) {
         Ok(jwks_uri) => Ok((jwks_uri, metadata.headers)),
         Err(error) => Err(FailedFetch {
@@ -68,7 +72,18 @@ pub(crate) async fn fetch_metadata(
     issuer: &str,
     limits: &FetchLimits,
 ) -> Result<Metadata, FailedFetch> {
-    let issuer_url = Url::parse(issuer).map_err(|_| FailedFetch {
+    fetch_metadata_at(client, issuer, issuer, limits).await
+}
+
+/// [`fetch_metadata`] from the well-known locations of `at`, the document's `issuer`
+/// still compared with `issuer`.
+async fn fetch_metadata_at(
+    client: &reqwest::Client,
+    at: &str,
+    issuer: &str,
+    limits: &FetchLimits,
+) -> Result<Metadata, FailedFetch> {
+    let issuer_url = Url::parse(at).map_err(|_| FailedFetch {
         // Unreachable in practice: `build()` parsed the issuer. Named as it was given.
         url: Url::parse("invalid:issuer").expect("a valid URL"),
         error: FetchError::Invalid("issuer is not a URL"),

@@ -367,10 +367,13 @@ impl fmt::Display for KeyFetchError {
                 url,
                 configured,
                 found: Some(found),
-            } => write!(
-                f,
-                "issuer mismatch: configured {configured:?}, discovery document {url} says {found:?}"
-            ),
+            } => {
+                write!(
+                    f,
+                    "issuer mismatch: configured {configured:?}, discovery document {url} says {found:?}"
+                )?;
+                did_you_mean(f, configured, found)
+            }
             KeyFetchError::IssuerMismatch {
                 url,
                 configured,
@@ -401,6 +404,25 @@ impl fmt::Display for KeyFetchError {
 
 impl StdError for KeyFetchError {}
 
+/// The setting that would have matched the discovery document's `issuer` (RFC 8414
+/// section 3.3 compares exactly, so tokengate never guesses it), for whoever reads the
+/// warning or the readiness report: a trailing slash (Auth0's issuers end with one,
+/// Okta's do not), or an issuer template (Entra's `common` document names one).
+fn did_you_mean(f: &mut fmt::Formatter<'_>, configured: &str, found: &str) -> fmt::Result {
+    // `TENANT_PLACEHOLDER`, spelled out: the key cache does not import the validator.
+    if found.contains("{tenantid}") {
+        return write!(
+            f,
+            "; did you mean issuer_template({found:?}, ..) with key_source(KeySource::discovery_at({configured:?}))?"
+        );
+    }
+    write!(f, "; did you mean issuer({found:?})?")?;
+    if found.trim_end_matches('/') == configured.trim_end_matches('/') {
+        f.write_str(" (issuers are compared exactly: the trailing slash counts)")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,6 +448,33 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#"says "https://id.example/""#), "{text}");
+        assert!(
+            text.ends_with(r#"; did you mean issuer("https://id.example/")? (issuers are compared exactly: the trailing slash counts)"#),
+            "{text}"
+        );
         assert_eq!(error.as_str(), "issuer_mismatch");
+        let other = KeyFetchError::IssuerMismatch {
+            url: "https://id.example/.well-known/openid-configuration".into(),
+            configured: "https://id.example".into(),
+            found: Some("https://login.id.example".into()),
+        };
+        let text = other.to_string();
+        assert!(
+            text.ends_with(r#"; did you mean issuer("https://login.id.example")?"#),
+            "{text}"
+        );
+        // Entra's common document names the template: configured as the issuer, the
+        // hint is the template and the discovery URL.
+        let common = KeyFetchError::IssuerMismatch {
+            url: "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"
+                .into(),
+            configured: "https://login.microsoftonline.com/common/v2.0".into(),
+            found: Some("https://login.microsoftonline.com/{tenantid}/v2.0".into()),
+        };
+        let text = common.to_string();
+        assert!(
+            text.contains(r#"did you mean issuer_template("https://login.microsoftonline.com/{tenantid}/v2.0", ..) with key_source(KeySource::discovery_at("https://login.microsoftonline.com/common/v2.0"))?"#),
+            "{text}"
+        );
     }
 }

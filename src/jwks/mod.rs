@@ -57,8 +57,9 @@ use crate::http::{FetchLimits, TtlBounds};
 /// Where the JWKS is found.
 #[derive(Debug, Clone)]
 pub(crate) enum KeySource {
-    /// Discovery from the issuer URL, then its `jwks_uri`.
-    Discovery { issuer: String },
+    /// Discovery from the metadata of `at` (the issuer URL, unless configured
+    /// otherwise), whose `issuer` must be `issuer`, then its `jwks_uri`.
+    Discovery { issuer: String, at: String },
     /// A JWKS URL given explicitly.
     JwksUrl(Url),
     /// Keys pinned in configuration: never fetched, never refreshed.

@@ -296,11 +296,16 @@ impl KeyCache {
             Some((_, Some(until))) => Instant::now() >= *until,
             Some((_, None)) => false,
         };
-        if let (true, KeySource::Discovery { issuer }) = (rediscover, &config.source) {
-            let (url, headers) =
-                http::discover_jwks_uri(&config.client, issuer, &config.limits, config.allow_http)
-                    .await
-                    .map_err(|failed| KeyFetchError::discovery(failed, issuer, timeout))?;
+        if let (true, KeySource::Discovery { issuer, at }) = (rediscover, &config.source) {
+            let (url, headers) = http::discover_jwks_uri(
+                &config.client,
+                at,
+                issuer,
+                &config.limits,
+                config.allow_http,
+            )
+            .await
+            .map_err(|failed| KeyFetchError::discovery(failed, issuer, timeout))?;
             let ttl = http::lifetime(&headers, &config.ttl);
             state.jwks_uri = Some((url, Some(Instant::now() + ttl)));
         }

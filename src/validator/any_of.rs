@@ -18,6 +18,9 @@ pub(super) struct Issuers {
     pub(super) members: Vec<Validator>,
     /// Issuer identifier → index into `members`.
     index: HashMap<String, usize>,
+    /// The members with an issuer template (multi-tenant issuers), in order: a token
+    /// whose `iss` no member names exactly goes to the first whose template it fits.
+    templates: Vec<usize>,
     /// Tokens any member verified, each entry naming its member: a repeated token is
     /// found, routed and answered by one lookup, without its payload being decoded to
     /// read `iss`. Members' own caches go unused; a member configured without a cache
@@ -54,6 +57,11 @@ pub(super) fn any_of(
         }
     }
     let singles = || members.iter().map(Validator::single);
+    let templates = singles()
+        .enumerate()
+        .filter(|(_, m)| m.policy.issuer_template.is_some())
+        .map(|(i, _)| i)
+        .collect();
     let max_token_bytes = singles().map(|m| m.max_token_bytes).max().unwrap_or(0);
     // Room for what the members' caches would have held together; each entry's
     // lifetime is still its own member's (set when it is verified).
@@ -73,6 +81,7 @@ pub(super) fn any_of(
         inner: Arc::new(Kind::Many(Issuers {
             members,
             index,
+            templates,
             token_cache,
             max_token_bytes,
             introspecting: first,
@@ -121,7 +130,10 @@ impl Issuers {
                     .map_err(|error| refused(None, Seen::default(), error.into()))?;
                 match self.index.get(&*iss) {
                     Some(member) => *member,
-                    None => return Err(self.unknown_issuer(&iss)),
+                    None => match self.template_fitting(&iss) {
+                        Some(member) => member,
+                        None => return Err(self.unknown_issuer(&iss)),
+                    },
                 }
             }
         };
@@ -129,6 +141,19 @@ impl Issuers {
         let slot = slot.map(|slot| Slot { member, ..slot });
         let route = issuer.route_chosen(token, slot, jws_shaped)?;
         Ok((member, issuer, Routed::Route(route)))
+    }
+
+    /// The first member whose issuer template `iss` fits (routing only: that member
+    /// then checks `iss` against its template filled with the token's `tid`).
+    fn template_fitting(&self, iss: &str) -> Option<usize> {
+        self.templates.iter().copied().find(|&member| {
+            self.members[member]
+                .single()
+                .policy
+                .issuer_template
+                .as_ref()
+                .is_some_and(|template| template.fits(iss))
+        })
     }
 
     /// A token naming none of the issuers: logged with the issuers expected and the

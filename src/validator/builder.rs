@@ -10,8 +10,10 @@ use crate::alg::Algorithm;
 use reqwest::Url;
 use secrecy::SecretString;
 
+use super::audience::Audience;
 use super::defaults::*;
 use super::issuer::Issuer;
+use super::issuer_template::{IssuerTemplate, TENANT_PLACEHOLDER, TrustedTenants};
 use super::policy::{MAX_LEEWAY, Policy};
 use super::token_cache::new_token_cache;
 use super::{ConfigError, KeySource, Kind, Validator};
@@ -27,7 +29,10 @@ use crate::jwks::{KeyCache, KeyCacheConfig};
 #[must_use]
 pub struct ValidatorBuilder {
     issuer: Option<String>,
+    /// Set by `issuer_template`: `issuer` is then a template.
+    tenants: Option<TrustedTenants>,
     audiences: Vec<String>,
+    cognito_client_ids: Vec<String>,
     key_source: KeySource,
     algorithms: Vec<Algorithm>,
     leeway: Duration,
@@ -73,7 +78,9 @@ impl Default for ValidatorBuilder {
     fn default() -> Self {
         ValidatorBuilder {
             issuer: None,
+            tenants: None,
             audiences: Vec::new(),
+            cognito_client_ids: Vec::new(),
             key_source: KeySource::discovery(),
             algorithms: SUPPORTED_ALGORITHMS.to_vec(),
             leeway: DEFAULT_LEEWAY,
@@ -112,6 +119,42 @@ impl ValidatorBuilder {
     /// discovery from it unless another [`key_source`](Self::key_source) is set.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
+        self.tenants = None;
+        self
+    }
+
+    /// A multi-tenant issuer (Microsoft Entra ID's `common` and `organizations`
+    /// endpoints), instead of [`issuer`](Self::issuer): `template` holds
+    /// [`{tenantid}`](TENANT_PLACEHOLDER) once, such as
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0` (Entra's v2 tokens) or
+    /// `https://sts.windows.net/{tenantid}/` (v1). A token passes when its `tid` claim is
+    /// a well-formed tenant id that `tenants` trusts and its `iss` is exactly the
+    /// template filled with that `tid` (RFC 7519 section 4.1.1's string comparison,
+    /// after the substitution). A token without `tid` is refused.
+    ///
+    /// The keys cannot be discovered from a template: name where they are, with
+    /// [`KeySource::discovery_at`] (Entra: `https://login.microsoftonline.com/common/v2.0`,
+    /// whose discovery document's `issuer` is the template itself, as it must be) or
+    /// [`KeySource::jwks_url`]. v1 and v2 tokens are two templates: one validator each,
+    /// joined with [`Validator::any_of`]. Introspection is not available with a template.
+    ///
+    /// ```
+    /// use tokengate::{KeySource, TrustedTenants, Validator};
+    ///
+    /// let entra = Validator::builder()
+    ///     .issuer_template(
+    ///         "https://login.microsoftonline.com/{tenantid}/v2.0",
+    ///         TrustedTenants::list(["9188040d-6c67-4c5b-b112-36a304b66dad"]),
+    ///     )
+    ///     .key_source(KeySource::discovery_at("https://login.microsoftonline.com/common/v2.0"))
+    ///     .audience("api://my-api")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(entra.issuer(), "https://login.microsoftonline.com/{tenantid}/v2.0");
+    /// ```
+    pub fn issuer_template(mut self, template: impl Into<String>, tenants: TrustedTenants) -> Self {
+        self.issuer = Some(template.into());
+        self.tenants = Some(tenants);
         self
     }
 
@@ -146,6 +189,43 @@ impl ValidatorBuilder {
     /// [`allow_introspection_without_audience`](Self::allow_introspection_without_audience).
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into());
+        self
+    }
+
+    /// Several audiences (`aud`) this API answers to, added to those already set: a token
+    /// naming any one of them passes (an API known by its URL and by a client id, or
+    /// renamed). Same rule as [`audience`](Self::audience), called once per value.
+    pub fn audiences(mut self, audiences: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// AWS Cognito access tokens, instead of an [`audience`](Self::audience): Cognito's
+    /// access tokens carry no `aud`, so a token passes when its `token_use` is `access`
+    /// and its `client_id` is one of these app client ids. A Cognito ID token (`token_use:
+    /// id`, whose `aud` is the client id) and a token without `token_use` are refused, so
+    /// an ID token cannot be replayed to the API.
+    ///
+    /// The audience check is not skipped, it reads another claim: `build()` refuses a
+    /// validator with neither audiences nor client ids, an empty client id, or both
+    /// audiences and client ids (one issuer, one meaning of "meant for this API").
+    /// Cognito's issuer is `https://cognito-idp.<region>.amazonaws.com/<user pool id>`,
+    /// found by discovery like any other.
+    ///
+    /// ```
+    /// let validator = tokengate::Validator::builder()
+    ///     .issuer("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123")
+    ///     .cognito_client_ids(["3n4b5urk1ft4fl3mg5e62d9ado"])
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = validator;
+    /// ```
+    pub fn cognito_client_ids(
+        mut self,
+        client_ids: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.cognito_client_ids
+            .extend(client_ids.into_iter().map(Into::into));
         self
     }
 
@@ -362,11 +442,46 @@ impl ValidatorBuilder {
     /// Checks the configuration and builds the validator.
     pub fn build(self) -> Result<Validator, ConfigError> {
         let issuer = self.issuer.ok_or(ConfigError::MissingIssuer)?;
-        let issuer_url = Url::parse(&issuer).map_err(|_| ConfigError::InvalidUrl("issuer"))?;
-        if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
+        let issuer_template = match self.tenants {
+            Some(tenants) => {
+                Some(IssuerTemplate::parse(&issuer, tenants).map_err(ConfigError::IssuerTemplate)?)
+            }
+            None if issuer.contains(TENANT_PLACEHOLDER) => {
+                return Err(ConfigError::IssuerTemplate(
+                    "the issuer holds {tenantid}: set it with issuer_template(template, tenants)",
+                ));
+            }
+            None => None,
+        };
+        // A template's URL is checked as its tenants' will be.
+        let issuer_url = Url::parse(&issuer.replace(TENANT_PLACEHOLDER, "tenant"))
+            .map_err(|_| ConfigError::InvalidUrl("issuer"))?;
+        let audience = match (
+            self.audiences.is_empty(),
+            self.cognito_client_ids.is_empty(),
+        ) {
+            (false, false) => return Err(ConfigError::AudienceAndCognitoClientIds),
+            (true, true) => return Err(ConfigError::MissingAudience),
+            (false, true) => Audience::Aud(self.audiences),
+            (true, false) => Audience::CognitoClientIds(self.cognito_client_ids),
+        };
+        let (Audience::Aud(ids) | Audience::CognitoClientIds(ids)) = &audience;
+        if ids.iter().any(String::is_empty) {
             return Err(ConfigError::MissingAudience);
         }
         let allow_http = self.allow_insecure_http;
+        if issuer_template.is_some() {
+            if self.key_source.is_discovery() {
+                return Err(ConfigError::IssuerTemplate(
+                    "keys cannot be discovered from a template: set key_source(KeySource::discovery_at(..)) or jwks_url",
+                ));
+            }
+            if self.introspection.client.is_some() {
+                return Err(ConfigError::IssuerTemplate(
+                    "introspection is not available with an issuer template",
+                ));
+            }
+        }
         // The issuer is contacted for key discovery, and for the introspection endpoint
         // when none is configured: then it obeys the scheme policy like every other URL
         // (else whoever is on the path of a plain-http issuer names the endpoint that
@@ -464,7 +579,8 @@ impl ValidatorBuilder {
             inner: Arc::new(Kind::One(Issuer {
                 policy: Policy {
                     issuer,
-                    audiences: self.audiences,
+                    issuer_template,
+                    audience,
                     algorithms: self.algorithms,
                     leeway: self.leeway.as_secs() as i64,
                     require_access_token_type: self.require_access_token_type,

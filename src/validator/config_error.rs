@@ -9,8 +9,13 @@ use std::fmt;
 pub enum ConfigError {
     /// No issuer was set.
     MissingIssuer,
-    /// No audience was set (or an empty one).
+    /// No audience was set (or an empty one), nor Cognito client ids.
     MissingAudience,
+    /// Both `audience` and `cognito_client_ids` were set: one issuer's tokens are meant
+    /// for this API in one way.
+    AudienceAndCognitoClientIds,
+    /// An issuer template (`issuer_template`) that cannot work: what is wrong with it.
+    IssuerTemplate(&'static str),
     /// A URL setting does not parse.
     InvalidUrl(&'static str),
     /// A URL is plain `http` to a non-loopback host.
@@ -43,8 +48,12 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::MissingIssuer => f.write_str("issuer is required: the `iss` your tokens carry"),
             ConfigError::MissingAudience => f.write_str(
-                "audience is required: without it, tokens the issuer minted for any other API would be accepted",
+                "audience is required (or cognito_client_ids, for AWS Cognito access tokens): without it, tokens the issuer minted for any other API would be accepted",
             ),
+            ConfigError::AudienceAndCognitoClientIds => f.write_str(
+                "audience and cognito_client_ids are both set: Cognito access tokens carry no aud, so set only cognito_client_ids for them",
+            ),
+            ConfigError::IssuerTemplate(problem) => write!(f, "issuer_template: {problem}"),
             ConfigError::InvalidUrl(name) => write!(f, "{name} is not a valid URL"),
             ConfigError::InsecureUrl(name) => write!(
                 f,

@@ -35,6 +35,7 @@ pub struct KeySource(Source);
 enum Source {
     #[default]
     Discovery,
+    DiscoveryAt(String),
     JwksUrl(String),
     Static(serde_json::Value),
 }
@@ -46,6 +47,20 @@ impl KeySource {
     /// issuer must then use https (or be a loopback development issuer).
     pub fn discovery() -> Self {
         KeySource(Source::Discovery)
+    }
+
+    /// Discovery as [`discovery`](Self::discovery) does it, from the metadata of this
+    /// URL instead of the issuer's: `{url}/.well-known/openid-configuration`, then RFC
+    /// 8414's location. The document's `issuer` must still be identical to the configured
+    /// issuer (RFC 8414 section 3.3), so a document cannot vouch for an issuer it does
+    /// not name. For issuers whose keys are published under another identifier: above
+    /// all Microsoft Entra's multi-tenant `https://login.microsoftonline.com/common/v2.0`,
+    /// whose document names the issuer template
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0`
+    /// ([`issuer_template`](crate::ValidatorBuilder::issuer_template)). The URL must use
+    /// https (or be a loopback development issuer).
+    pub fn discovery_at(url: impl Into<String>) -> Self {
+        KeySource(Source::DiscoveryAt(url.into()))
     }
 
     /// Fetch the key set from this URL, skipping discovery. Fetched, cached and
@@ -78,7 +93,18 @@ impl KeySource {
         Ok(match self.0 {
             Source::Discovery => jwks::KeySource::Discovery {
                 issuer: issuer.to_owned(),
+                at: issuer.to_owned(),
             },
+            Source::DiscoveryAt(at) => {
+                let url = Url::parse(&at).map_err(|_| ConfigError::InvalidUrl("discovery_at"))?;
+                if !scheme_allowed(&url, allow_http) {
+                    return Err(ConfigError::InsecureUrl("discovery_at"));
+                }
+                jwks::KeySource::Discovery {
+                    issuer: issuer.to_owned(),
+                    at,
+                }
+            }
             Source::JwksUrl(url) => {
                 let url = Url::parse(&url).map_err(|_| ConfigError::InvalidUrl("jwks_url"))?;
                 if !scheme_allowed(&url, allow_http) {
@@ -111,7 +137,28 @@ mod tests {
         assert!(KeySource::discovery().is_discovery());
         assert!(!KeySource::jwks_url("https://id.example/jwks").is_discovery());
         let source = KeySource::discovery().resolve(ISSUER, 10, false).unwrap();
-        assert!(matches!(source, jwks::KeySource::Discovery { issuer } if issuer == ISSUER));
+        assert!(
+            matches!(source, jwks::KeySource::Discovery { issuer, at } if issuer == ISSUER && at == ISSUER)
+        );
+    }
+
+    #[test]
+    fn discovery_elsewhere_keeps_the_issuer_to_compare_and_obeys_the_scheme_policy() {
+        let resolve =
+            |url: &str, allow_http| KeySource::discovery_at(url).resolve(ISSUER, 10, allow_http);
+        let source = resolve("https://keys.example/common", false).unwrap();
+        assert!(
+            matches!(source, jwks::KeySource::Discovery { issuer, at } if issuer == ISSUER && at == "https://keys.example/common")
+        );
+        assert_eq!(
+            resolve("http://keys.example", false).unwrap_err(),
+            ConfigError::InsecureUrl("discovery_at")
+        );
+        assert_eq!(
+            resolve("not a url", false).unwrap_err(),
+            ConfigError::InvalidUrl("discovery_at")
+        );
+        assert!(!KeySource::discovery_at("https://keys.example").is_discovery());
     }
 
     #[test]

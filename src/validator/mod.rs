@@ -28,10 +28,12 @@
 //! - `builder.rs`, `key_source.rs`, `config_error.rs`, `defaults.rs`: configuration.
 
 mod any_of;
+mod audience;
 mod builder;
 mod config_error;
 pub mod defaults;
 mod issuer;
+mod issuer_template;
 mod key_source;
 mod policy;
 mod ready;
@@ -50,6 +52,7 @@ use issuer::{Checked, Issuer, Parked};
 pub use builder::ValidatorBuilder;
 pub use config_error::ConfigError;
 pub use defaults::*;
+pub use issuer_template::{TENANT_PLACEHOLDER, TrustedTenants};
 pub use key_source::KeySource;
 pub(crate) use policy::Presented;
 pub use ready::NotReady;
@@ -79,7 +82,7 @@ impl fmt::Debug for Validator {
             Kind::One(issuer) => f
                 .debug_struct("Validator")
                 .field("issuer", &issuer.policy.issuer)
-                .field("audiences", &issuer.policy.audiences)
+                .field("audience", &issuer.policy.audience)
                 .field("algorithms", &issuer.policy.algorithms)
                 .finish_non_exhaustive(),
             Kind::Many(_) => f

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use crate::alg::Algorithm;
 
+use super::audience::Audience;
+use super::issuer_template::IssuerTemplate;
 use crate::claims::Claims;
 use crate::error::{Error, InvalidToken};
 use crate::verify::Jws;
@@ -32,11 +34,15 @@ pub(crate) enum Presented {
 /// What one issuer's tokens must satisfy, beyond their signature.
 #[derive(Debug)]
 pub(super) struct Policy {
-    /// The `iss` accepted, compared exactly (RFC 7519 section 4.1.1).
+    /// The `iss` accepted, compared exactly (RFC 7519 section 4.1.1); for a multi-tenant
+    /// issuer, the template's text (what logs and `Validator::issuer` show).
     pub(super) issuer: String,
-    /// The `aud` values this API answers to: a token must name one (RFC 7519 section
-    /// 4.1.3).
-    pub(super) audiences: Vec<String>,
+    /// A multi-tenant issuer: `iss` is then the template filled with the token's `tid`,
+    /// instead of `issuer`.
+    pub(super) issuer_template: Option<IssuerTemplate>,
+    /// What makes a token meant for this API: an `aud` of ours (RFC 7519 section 4.1.3),
+    /// or Cognito's `client_id` and `token_use`.
+    pub(super) audience: Audience,
     /// The `alg` allow-list (RFC 8725 section 3.1).
     pub(super) algorithms: Vec<Algorithm>,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
@@ -61,17 +67,19 @@ impl Policy {
     /// RFC 7519 section 4.1 and RFC 9068 section 4: the claims every access token must
     /// pass at time `now`: `iss` exactly ours, an `aud` of ours, and its lifetime.
     pub(super) fn check(&self, claims: &Claims, now: i64) -> Result<(), InvalidToken> {
-        if claims.issuer() != self.issuer {
-            return Err(InvalidToken::WrongIssuer);
-        }
-        if !claims
-            .audience()
-            .iter()
-            .any(|aud| self.audiences.contains(aud))
-        {
-            return Err(InvalidToken::WrongAudience);
-        }
+        self.check_issuer(claims)?;
+        self.audience.check(claims)?;
         self.check_lifetime(claims, now)
+    }
+
+    /// RFC 7519 section 4.1.1: `iss` is ours, compared as a string; for a multi-tenant
+    /// issuer, the template filled with a trusted `tid`.
+    fn check_issuer(&self, claims: &Claims) -> Result<(), InvalidToken> {
+        match &self.issuer_template {
+            None if claims.issuer() == self.issuer => Ok(()),
+            None => Err(InvalidToken::WrongIssuer),
+            Some(template) => template.check(claims),
+        }
     }
 
     /// An introspection answer's claims (RFC 7662 section 2.2), on every use: a cached
@@ -79,12 +87,10 @@ impl Policy {
     /// optional) reached here only with `allow_introspection_without_audience`; it is
     /// checked for all but the audience.
     pub(super) fn check_introspected(&self, claims: &Claims, now: i64) -> Result<(), InvalidToken> {
-        if !claims.audience().is_empty() {
+        if !self.audience.skipped_without_aud(claims) {
             return self.check(claims, now);
         }
-        if claims.issuer() != self.issuer {
-            return Err(InvalidToken::WrongIssuer);
-        }
+        self.check_issuer(claims)?;
         self.check_lifetime(claims, now)
     }
 
@@ -149,7 +155,8 @@ mod tests {
     fn policy() -> Policy {
         Policy {
             issuer: "https://id.example".into(),
-            audiences: vec!["api".into(), "other-api".into()],
+            issuer_template: None,
+            audience: Audience::Aud(vec!["api".into(), "other-api".into()]),
             algorithms: vec![Algorithm::ES256],
             leeway: 60,
             require_access_token_type: false,

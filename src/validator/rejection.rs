@@ -90,16 +90,8 @@ fn expected_and_found(
             Some(format!("{:?}", cut(claims.issuer()))),
         ),
         InvalidToken::WrongAudience => (
-            Some(format!("one of {:?}", policy.audiences)),
-            Some(format!(
-                "{:?}",
-                claims
-                    .audience()
-                    .iter()
-                    .take(8)
-                    .map(|a| cut(a))
-                    .collect::<Vec<_>>()
-            )),
+            Some(policy.audience.expected()),
+            Some(policy.audience.found(claims, cut)),
         ),
         InvalidToken::Expired => (
             Some(format!(
