@@ -103,7 +103,11 @@ impl Validator {
     /// between identity providers), each with its own keys and policy.
     ///
     /// A token is routed by its `iss` claim, read before any key is fetched; the chosen
-    /// issuer's validator then checks everything, `iss` included. A token naming no
+    /// issuer's validator then checks everything, `iss` included, with its own settings:
+    /// audiences, algorithms, leeway, `typ` requirement, token format. A token whose
+    /// `iss` no member names exactly goes to the first member (in order of issuers) whose
+    /// [issuer template](ValidatorBuilder::issuer_template) it fits, which then compares
+    /// it with the template filled with the token's `tid`. A token naming no
     /// configured issuer is refused without any network call: issuers are never "tried
     /// in turn", so one issuer's keys can never vouch for another issuer's tokens.
     ///
