@@ -115,8 +115,12 @@ impl Default for ValidatorBuilder {
 }
 
 impl ValidatorBuilder {
-    /// The issuer (`iss`) whose tokens are accepted, compared exactly. Keys are found by
-    /// discovery from it unless another [`key_source`](Self::key_source) is set.
+    /// The issuer (`iss`) whose tokens are accepted, compared exactly (RFC 7519 section
+    /// 4.1.1), trailing slash included: Auth0 writes `https://tenant.auth0.com/`, Okta
+    /// `https://org.okta.com/oauth2/default`. Keys are found by discovery from it unless
+    /// another [`key_source`](Self::key_source) is set; a discovery document naming
+    /// another issuer is refused, and [`Validator::ready`] and the key-fetch warning name
+    /// both values. Replaces an [`issuer_template`](Self::issuer_template).
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
         self.tenants = None;

@@ -258,6 +258,57 @@ mod tests {
     }
 
     #[test]
+    fn an_introspected_answer_without_aud_skips_nothing_in_cognitos_mode() {
+        let p = Policy {
+            audience: Audience::CognitoClientIds(vec!["app".into()]),
+            ..policy()
+        };
+        let other_client = claims(
+            serde_json::json!({"iss": "https://id.example", "exp": NOW, "token_use": "access", "client_id": "x"}),
+        );
+        assert_eq!(
+            p.check_introspected(&other_client, NOW),
+            Err(InvalidToken::WrongAudience)
+        );
+        let ours = claims(
+            serde_json::json!({"iss": "https://id.example", "exp": NOW, "token_use": "access", "client_id": "app"}),
+        );
+        assert_eq!(p.check_introspected(&ours, NOW), Ok(()));
+    }
+
+    #[test]
+    fn a_template_replaces_the_exact_issuer_comparison() {
+        let tid = "9188040d-6c67-4c5b-b112-36a304b66dad";
+        let p = Policy {
+            issuer: "https://login.example/{tenantid}/v2.0".into(),
+            issuer_template: Some(
+                IssuerTemplate::parse(
+                    "https://login.example/{tenantid}/v2.0",
+                    super::super::TrustedTenants::list([tid]),
+                )
+                .unwrap(),
+            ),
+            ..policy()
+        };
+        let token = |iss: &str| {
+            claims(serde_json::json!({"iss": iss, "tid": tid, "aud": "api", "exp": NOW}))
+        };
+        assert_eq!(
+            p.check(&token(&format!("https://login.example/{tid}/v2.0")), NOW),
+            Ok(())
+        );
+        // The template's own text is no issuer, nor is `issuer`.
+        assert_eq!(
+            p.check(&token("https://login.example/{tenantid}/v2.0"), NOW),
+            Err(InvalidToken::WrongIssuer)
+        );
+        assert_eq!(
+            p.check_introspected(&token("https://id.example"), NOW),
+            Err(InvalidToken::WrongIssuer)
+        );
+    }
+
+    #[test]
     fn a_bound_token_passes_as_bearer_only_when_allowed() {
         let bound = || {
             claims(

@@ -85,6 +85,17 @@ fn expected_and_found(
 ) -> (Option<String>, Option<String>) {
     let now = unix_now();
     match reason {
+        InvalidToken::WrongIssuer if policy.issuer_template.is_some() => (
+            Some(format!("{:?} filled with a trusted tid", policy.issuer)),
+            Some(format!(
+                "{:?}, tid {:?}",
+                cut(claims.issuer()),
+                claims
+                    .get("tid")
+                    .and_then(serde_json::Value::as_str)
+                    .map(cut)
+            )),
+        ),
         InvalidToken::WrongIssuer => (
             Some(format!("{:?}", policy.issuer)),
             Some(format!("{:?}", cut(claims.issuer()))),
