@@ -89,7 +89,9 @@ pub enum KeyFetchError {
     },
     /// RFC 8414 section 3.3 (OIDC Discovery section 4.3): the discovery document's
     /// `issuer` is not identical to the configured issuer, so its keys cannot vouch for
-    /// it. Usually a trailing slash, `http` for `https`, or a tenant path.
+    /// it. Usually a trailing slash, `http` for `https`, or a tenant path. Its `Display`
+    /// ends with the setting that would have matched ("did you mean issuer(..)?"), which
+    /// tokengate never adopts by itself.
     #[non_exhaustive]
     IssuerMismatch {
         /// The metadata URL.

@@ -53,8 +53,9 @@ impl TrustedTenants {
     }
 
     /// The tenants for which `trusts` returns `true`. It is called once per token
-    /// verified (not per cached hit), with a well-formed tenant id: keep it fast and
-    /// free of I/O.
+    /// verified (not per cached hit), with a well-formed tenant id whose issuer matched:
+    /// keep it fast and free of I/O. `|_| true` trusts every Entra tenant, including
+    /// those anyone can create in minutes: then authorize by tenant somewhere else.
     pub fn predicate(trusts: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
         TrustedTenants(Tenants::Predicate(Arc::new(trusts)))
     }
