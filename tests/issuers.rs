@@ -763,3 +763,48 @@ fn cognito_mode_is_never_an_absent_audience_check() {
     );
     assert!(base().cognito_client_ids([COGNITO_CLIENT]).build().is_ok());
 }
+
+/// An exact issuer and a template side by side: each token goes to its own; a token whose
+/// `iss` is the template's own text (which `any_of` indexes, like any issuer) is still
+/// refused by the template's check.
+#[tokio::test]
+async fn exact_issuers_and_templates_share_one_any_of() {
+    let entra = entra().await;
+    let auth0 = auth0().await;
+    let both = Validator::any_of([
+        entra_v2(&entra, TrustedTenants::list([TENANT])),
+        quick(
+            Validator::builder()
+                .issuer(auth0.url("/"))
+                .audience("https://orders.example.com"),
+        ),
+    ])
+    .unwrap();
+    let api = serve(both).await;
+    let v2 = entra.mint(
+        entra_header(&entra),
+        entra_v2_claims(&entra, TENANT, json!(TENANT)),
+    );
+    assert_eq!(api.get("/me", Some(&v2)).await.status, 200);
+    let from_auth0 = auth0.mint(
+        json!({"typ": "JWT"}),
+        json!({"iss": auth0.url("/"), "aud": "https://orders.example.com", "exp": now() + 60}),
+    );
+    assert_eq!(api.get("/me", Some(&from_auth0)).await.status, 200);
+    let mut literal = entra_v2_claims(&entra, TENANT, json!(TENANT));
+    literal["iss"] = json!(entra.url("/{tenantid}/v2.0"));
+    api.get("/me", Some(&entra.mint(entra_header(&entra), literal)))
+        .await
+        .assert_invalid_token();
+    // Auth0's key never vouches for an Entra tenant, nor Entra's for Auth0.
+    let forged = auth0.mint(
+        json!({"typ": "JWT"}),
+        entra_v2_claims(&entra, TENANT, json!(TENANT)),
+    );
+    api.get("/me", Some(&forged)).await.assert_invalid_token();
+    let forged = entra.mint(
+        entra_header(&entra),
+        json!({"iss": auth0.url("/"), "aud": "https://orders.example.com", "exp": now() + 60}),
+    );
+    api.get("/me", Some(&forged)).await.assert_invalid_token();
+}
