@@ -16,9 +16,12 @@
 //!
 //! ```text
 //! bench_load URL CONNECTIONS SECONDS [--header "Name: value"]... [--tokens FILE]
+//!            [--in-order] [--requests N]
 //! ```
 //! `--tokens FILE` sends `Authorization: Bearer <line>` with a line picked at random per
-//! request. Prints `requests N seconds S rps R p50_us P p99_us Q`: the latency of each
+//! request (`--in-order`: the lines in order, wrapping around). `--requests N` stops after
+//! N answered requests (or SECONDS, whichever comes first): bench/instructions.sh counts a
+//! known number of requests. Prints `requests N seconds S rps R p50_us P p99_us Q`: the latency of each
 //! request from its first byte written to its response's last byte read.
 
 use std::io::{ErrorKind, Read, Write};
@@ -41,13 +44,15 @@ struct Settings {
     duration: Duration,
     headers: Vec<String>,
     tokens: Vec<String>,
+    in_order: bool,
+    requests: Option<u64>,
 }
 
 fn main() {
     let settings = parse_args().unwrap_or_else(|message| {
         eprintln!("bench_load: {message}");
         eprintln!(
-            "usage: bench_load URL CONNECTIONS SECONDS [--header \"Name: value\"]... [--tokens FILE]"
+            "usage: bench_load URL CONNECTIONS SECONDS [--header \"Name: value\"]... [--tokens FILE] [--in-order] [--requests N]"
         );
         std::process::exit(2);
     });
@@ -94,7 +99,12 @@ fn parse_args() -> Result<Settings, String> {
     let connections = number(args.next(), "CONNECTIONS")? as usize;
     let duration = Duration::from_secs(number(args.next(), "SECONDS")?);
     let (mut headers, mut tokens) = (Vec::new(), Vec::new());
+    let (mut in_order, mut requests) = (false, None);
     while let Some(flag) = args.next() {
+        if flag == "--in-order" {
+            in_order = true;
+            continue;
+        }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--header" => headers.push(value),
@@ -105,6 +115,7 @@ fn parse_args() -> Result<Settings, String> {
                     return Err(format!("{value} has no tokens"));
                 }
             }
+            "--requests" => requests = Some(number(Some(value), "--requests")?),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -118,11 +129,31 @@ fn parse_args() -> Result<Settings, String> {
         duration,
         headers,
         tokens,
+        in_order,
+        requests,
     })
 }
 
 /// A small xorshift generator: picking tokens needs speed, not quality.
 struct Rng(u64);
+
+/// Which token the next request carries: at random, or the next in order.
+struct Picker {
+    rng: Rng,
+    in_order: bool,
+    next: usize,
+}
+
+impl Picker {
+    fn pick(&mut self, n: usize) -> usize {
+        if self.in_order {
+            self.next = self.next.wrapping_add(1) % n;
+            self.next
+        } else {
+            self.rng.below(n)
+        }
+    }
+}
 
 impl Rng {
     fn below(&mut self, n: usize) -> usize {
@@ -133,7 +164,7 @@ impl Rng {
     }
 }
 
-fn request(settings: &Settings, rng: &mut Rng, out: &mut Vec<u8>) {
+fn request(settings: &Settings, picker: &mut Picker, out: &mut Vec<u8>) {
     out.clear();
     let mut text = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\n",
@@ -144,7 +175,7 @@ fn request(settings: &Settings, rng: &mut Rng, out: &mut Vec<u8>) {
         text.push_str("\r\n");
     }
     if !settings.tokens.is_empty() {
-        let token = &settings.tokens[rng.below(settings.tokens.len())];
+        let token = &settings.tokens[picker.pick(settings.tokens.len())];
         text.push_str("Authorization: Bearer ");
         text.push_str(token);
         text.push_str("\r\n");
@@ -175,7 +206,11 @@ fn complete_response(buffer: &[u8]) -> Result<Option<usize>, String> {
 }
 
 fn run(settings: &Settings) -> Result<(u64, Duration, Vec<u32>), String> {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Picker {
+        rng: Rng(0x9E37_79B9_7F4A_7C15),
+        in_order: settings.in_order,
+        next: usize::MAX,
+    };
     let mut connections = Vec::with_capacity(settings.connections);
     for _ in 0..settings.connections {
         let stream = TcpStream::connect(&settings.host).map_err(|e| format!("connect: {e}"))?;
@@ -203,6 +238,9 @@ fn run(settings: &Settings) -> Result<(u64, Duration, Vec<u32>), String> {
     loop {
         sweeps = sweeps.wrapping_add(1);
         if sweeps % 64 == 0 && Instant::now() >= deadline {
+            break;
+        }
+        if settings.requests.is_some_and(|limit| completed >= limit) {
             break;
         }
         for c in &mut connections {

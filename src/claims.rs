@@ -52,6 +52,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, InvalidToken};
@@ -64,8 +65,9 @@ pub struct Claims {
 }
 
 struct Inner {
-    /// The payload JSON exactly as signed (a strict object).
-    raw: Box<[u8]>,
+    /// The payload JSON exactly as signed (a strict object, UTF-8): what `Serialize`
+    /// writes for serde_json.
+    raw: Box<RawValue>,
     issuer: String,
     subject: Option<String>,
     client_id: Option<String>,
@@ -93,7 +95,7 @@ impl fmt::Debug for Claims {
 
 impl PartialEq for Claims {
     fn eq(&self, other: &Self) -> bool {
-        self.inner.raw == other.inner.raw
+        self.inner.raw.get() == other.inner.raw.get()
     }
 }
 
@@ -111,6 +113,9 @@ impl Claims {
 
     /// Parses a decoded JWT payload: one pass over the top-level members, refusing
     /// duplicate names, reading the registered claims and skipping the rest unparsed.
+    ///
+    /// The payload must be UTF-8 throughout, unregistered claims too (RFC 7519 section 7.2
+    /// step 10: the claims are a UTF-8 JSON object; RFC 8259 section 8.1).
     pub(crate) fn from_payload(raw: Vec<u8>) -> Result<Self, InvalidToken> {
         let registered = {
             let mut deserializer = serde_json::Deserializer::from_slice(&raw);
@@ -119,9 +124,13 @@ impl Claims {
             deserializer.end().map_err(|_| InvalidToken::Malformed)?;
             registered.into_owned()?
         };
+        // serde_json skips an unread string without checking its UTF-8; RawValue checks
+        // the text and that it is one JSON value (it is: the object just read).
+        let text = String::from_utf8(raw).map_err(|_| InvalidToken::Malformed)?;
+        let raw = RawValue::from_string(text).map_err(|_| InvalidToken::Malformed)?;
         Ok(Claims {
             inner: Arc::new(Inner {
-                raw: raw.into_boxed_slice(),
+                raw,
                 issuer: registered.issuer,
                 subject: registered.subject,
                 client_id: registered.client_id,
@@ -200,13 +209,13 @@ impl Claims {
     pub fn as_json(&self) -> &Map<String, Value> {
         self.inner.json.get_or_init(|| {
             // The payload was parsed once already as a strict object: this cannot fail.
-            serde_json::from_slice(&self.inner.raw).unwrap_or_default()
+            serde_json::from_str(self.inner.raw.get()).unwrap_or_default()
         })
     }
 
     /// The payload JSON exactly as signed.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.inner.raw
+        self.inner.raw.get().as_bytes()
     }
 
     #[cfg(test)]
@@ -216,7 +225,7 @@ impl Claims {
 
     /// Deserializes the claim set into the caller's own type, straight from the payload.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_slice(&self.inner.raw)
+        serde_json::from_str(self.inner.raw.get())
     }
 }
 
@@ -288,10 +297,53 @@ fn static_name(name: &str) -> &'static str {
     }
 }
 
+/// The claim set as a JSON object.
+///
+/// To serde_json's compact writer (what `axum::Json`, actix-web's `web::Json` and
+/// `serde_json::to_string`/`to_vec`/`to_writer` use) the claims go out as the payload's own
+/// bytes, exactly as signed: a handler answering `Json(claims)` pays a copy, not a parse
+/// and a re-encoding of every claim (this is most of what a protected route that returns
+/// its claims costs beyond the token check). Every other serializer (serde_json's pretty
+/// printer and `to_value` too) gets the parsed claim set, [`Claims::as_json`]. Both are
+/// the same JSON object, member for member.
 impl Serialize for Claims {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.as_json().serialize(serializer)
+        if writes_compact_json::<S>() {
+            self.inner.raw.serialize(serializer)
+        } else {
+            self.as_json().serialize(serializer)
+        }
     }
+}
+
+/// Whether `S` is serde_json's compact text serializer, which writes a [`RawValue`]
+/// verbatim. Any other serializer would see a `RawValue` as a struct with a private
+/// name, so only this one gets it; a serializer this does not recognise (the type's name
+/// is the only way to tell, and a compiler may print it otherwise) gets the parsed claim
+/// set, which is slower and just as correct.
+fn writes_compact_json<S>() -> bool {
+    let name = std::any::type_name::<S>();
+    let name = name.strip_prefix("&mut ").unwrap_or(name);
+    let Some(arguments) = name
+        .strip_prefix("serde_json::ser::Serializer<")
+        .and_then(|rest| rest.strip_suffix('>'))
+    else {
+        return false;
+    };
+    // `Serializer<W, F = CompactFormatter>`: the names leave a default argument out, so
+    // the formatter is compact unless a second argument at the top level names another.
+    let mut depth = 0usize;
+    for (at, c) in arguments.char_indices() {
+        match c {
+            '<' | '(' | '[' => depth += 1,
+            '>' | ')' | ']' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                return arguments[at + 1..].trim() == "serde_json::ser::CompactFormatter";
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 /// The registered claims, borrowed from the payload where possible.
@@ -606,6 +658,72 @@ mod tests {
         assert_eq!(
             claims.require_scope("admin"),
             Err(Error::insufficient_scope("admin"))
+        );
+    }
+
+    #[test]
+    fn compact_json_writes_the_signed_bytes_and_every_other_serializer_the_claim_set() {
+        // Spacing and member order that a re-encoding would not keep: the compact writer
+        // must hand back these bytes, not a copy rebuilt from the parsed claims.
+        let signed = r#"{"iss":"i", "exp":10,  "aud":"a","z":{"b":[1,2.5,"\u00e9"]},"a":null}"#;
+        let claims = Claims::from_payload(signed.as_bytes().to_vec()).unwrap();
+        assert_eq!(serde_json::to_string(&claims).unwrap(), signed);
+        assert_eq!(serde_json::to_vec(&claims).unwrap(), signed.as_bytes());
+        // Inside a larger document too (what a handler's own response struct does).
+        let wrapped = serde_json::to_string(&json!({"claims": claims.as_json()})).unwrap();
+        let mine = serde_json::to_string(&std::collections::BTreeMap::from([("claims", &claims)]));
+        assert_eq!(
+            serde_json::from_str::<Value>(&mine.unwrap()).unwrap(),
+            serde_json::from_str::<Value>(&wrapped).unwrap()
+        );
+        // The others get the parsed claim set: the same object, member for member.
+        let parsed = Value::Object(claims.as_json().clone());
+        assert_eq!(serde_json::to_value(&claims).unwrap(), parsed);
+        assert_eq!(
+            serde_json::to_string_pretty(&claims).unwrap(),
+            serde_json::to_string_pretty(&parsed).unwrap()
+        );
+        assert_eq!(serde_json::from_str::<Value>(signed).unwrap(), parsed);
+    }
+
+    #[test]
+    fn only_serde_jsons_compact_writer_is_handed_raw_json() {
+        use serde_json::ser::{CompactFormatter, PrettyFormatter};
+        assert!(writes_compact_json::<&mut serde_json::Serializer<Vec<u8>>>());
+        assert!(writes_compact_json::<
+            &mut serde_json::Serializer<&mut Vec<u8>, CompactFormatter>,
+        >());
+        assert!(!writes_compact_json::<
+            &mut serde_json::Serializer<Vec<u8>, PrettyFormatter<'static>>,
+        >());
+        assert!(!writes_compact_json::<serde_json::value::Serializer>());
+        assert!(!writes_compact_json::<&mut Vec<u8>>());
+        // A writer whose own type has several arguments is still the compact writer.
+        struct Two<A, B>(std::marker::PhantomData<(A, B)>);
+        impl<A, B> std::io::Write for Two<A, B> {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        assert!(writes_compact_json::<
+            &mut serde_json::Serializer<Two<u8, (u8, u8)>>,
+        >());
+        assert!(!writes_compact_json::<
+            &mut serde_json::Serializer<Two<u8, u8>, PrettyFormatter<'static>>,
+        >());
+    }
+
+    #[test]
+    fn a_payload_that_is_not_utf8_is_malformed_even_in_an_unread_claim() {
+        let mut payload = br#"{"iss":"i","aud":"a","exp":10,"note":"x"}"#.to_vec();
+        let x = payload.iter().position(|b| *b == b'x').unwrap();
+        payload[x] = 0xff;
+        assert_eq!(
+            Claims::from_payload(payload).unwrap_err(),
+            InvalidToken::Malformed
         );
     }
 }
