@@ -46,6 +46,7 @@ use crate::binding::mtls::Mtls;
 use crate::claims::Claims;
 use crate::error::{Challenges, Error, InvalidToken};
 use crate::request::{HeaderValues, RequestParts};
+use crate::require::Requirement;
 use crate::resource_metadata::ResourceMetadata;
 use crate::validator::{Presented, Validator, Verdict};
 
@@ -163,6 +164,8 @@ struct Inner {
     /// The `algs` of the DPoP challenge, rendered once.
     dpop_algs: Option<String>,
     mtls: Option<Mtls>,
+    /// What every token must also grant ([`Gate::require`]).
+    requirement: Option<Requirement>,
 }
 
 /// A gate that requires a valid bearer token of this validator on every request: what
@@ -184,6 +187,7 @@ impl Gate {
                 dpop: None,
                 dpop_algs: None,
                 mtls: None,
+                requirement: None,
             }),
         }
     }
@@ -225,6 +229,27 @@ impl Gate {
     /// requests alike; the comparison runs on every request, token cache hits included.
     pub fn mtls(self, mtls: Mtls) -> Self {
         self.with(|inner| inner.mtls = Some(mtls))
+    }
+
+    /// Requires every token that passes this gate to meet `requirement` too (RFC 6750
+    /// section 3.1: a token that does not is `403 insufficient_scope`); called twice,
+    /// both apply. An [`optional`](Self::optional) gate still lets requests without
+    /// credentials through: the requirement is on the tokens that are sent.
+    ///
+    /// ```
+    /// # fn gated(validator: tokengate::Validator) {
+    /// use tokengate::{Gate, Requirement};
+    ///
+    /// let gate = Gate::new(validator).require(Requirement::claim("tenant").equals("acme"));
+    /// # }
+    /// ```
+    pub fn require(self, requirement: Requirement) -> Self {
+        self.with(|inner| {
+            inner.requirement = Some(match inner.requirement.take() {
+                None => requirement,
+                Some(first) => Requirement::all([first, requirement]),
+            });
+        })
     }
 
     /// The validator behind the gate.
@@ -322,7 +347,10 @@ impl Gate {
         // Routed and parsed once: what waits for the issuer carries the parsed token.
         match self.inner.validator.check(token, presented) {
             Verdict::Done(result) => {
-                match result.and_then(|claims| self.check_certificate(claims, certificate)) {
+                let admitted = result
+                    .and_then(|claims| self.check_certificate(claims, certificate))
+                    .and_then(|claims| self.meets_requirement(claims));
+                match admitted {
                     Ok(claims) => Decision::Pass(Some(claims)),
                     Err(error) => Decision::Reject(refuse(error)),
                 }
@@ -335,6 +363,7 @@ impl Gate {
                             .finish()
                             .await
                             .and_then(|claims| gate.check_certificate(claims, certificate))
+                            .and_then(|claims| gate.meets_requirement(claims))
                             .map(Some)
                             .map_err(refuse)
                     }),
@@ -354,6 +383,15 @@ impl Gate {
     ) -> Result<Claims, Error> {
         match &self.inner.mtls {
             Some(mtls) => mtls.check(&claims, certificate.as_ref()).map(|()| claims),
+            None => Ok(claims),
+        }
+    }
+
+    /// The gate's own [`require`](Self::require)ment, last: on claims whose token and
+    /// binding were proven. Never cached (the claims may come from the token cache).
+    fn meets_requirement(&self, claims: Claims) -> Result<Claims, Error> {
+        match &self.inner.requirement {
+            Some(requirement) => requirement.check(&claims).map(|()| claims),
             None => Ok(claims),
         }
     }
@@ -417,7 +455,7 @@ impl Gate {
                     .check(proofs, &method, &origin, &target, &token, Some(jkt))
                     .await
                 {
-                    Ok(()) => Ok(Some(claims)),
+                    Ok(()) => gate.meets_requirement(claims).map(Some).map_err(refuse),
                     Err(DpopRefusal::Proof(reason)) => {
                         tracing::debug!(?reason, "DPoP proof refused");
                         Err(refuse(Error::InvalidDpopProof(reason)))
@@ -447,6 +485,16 @@ impl Gate {
 pub fn require_scope(claims: Option<&Claims>, scope: &str) -> Result<(), Error> {
     match claims {
         Some(claims) => claims.require_scope(scope),
+        None => Err(Error::MissingCredentials),
+    }
+}
+
+/// A per-route requirement (`Require` in both adapters): the claims the gate put on the
+/// request must meet `requirement` (403, RFC 6750 section 3.1); a request that reached it
+/// without verified claims is `401`, as for [`require_scope`].
+pub fn require(claims: Option<&Claims>, requirement: &Requirement) -> Result<(), Error> {
+    match claims {
+        Some(claims) => requirement.check(claims),
         None => Err(Error::MissingCredentials),
     }
 }

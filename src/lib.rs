@@ -73,6 +73,7 @@ pub mod jwks;
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 mod metrics;
 pub mod request;
+pub mod require;
 pub mod resource_metadata;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -87,6 +88,7 @@ pub use introspection::{
     ClientAuth, INTROSPECTION_RETRY_DELAY, MAX_INTROSPECTION_RETRY_DELAY, TokenFormat,
 };
 pub use jwks::{KeyFetchError, KeySetStats};
+pub use require::{Requirement, RoleSource};
 pub use resource_metadata::ResourceMetadata;
 pub use validator::defaults;
 pub use validator::{

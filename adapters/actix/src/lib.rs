@@ -29,7 +29,9 @@
 //!
 //! - [`TokenGate`]: middleware validating the token, verified [`tokengate::Claims`] into
 //!   the request extensions; `TokenGate::new(Gate::new(v).optional())` for optional authentication.
-//! - [`RequireScope`]: middleware requiring a scope (403 `insufficient_scope`).
+//! - [`RequireScope`]: middleware requiring a scope (403 `insufficient_scope`);
+//!   [`Require`]: any [`tokengate::Requirement`] (scopes, claim values, roles, a check of
+//!   your own).
 //! - [`Claims<T>`] and [`OptionalClaims<T>`] (for optional authentication): extractors.
 //! - [`Rejection`]: the core error as an actix `ResponseError`, with the RFC 6750 challenge.
 //! - RFC 9728 protected resource metadata: [`resource_metadata_service`] serves the
@@ -43,6 +45,7 @@ mod error;
 mod extract;
 mod metadata;
 mod middleware;
+mod require;
 
 pub use error::Rejection;
 pub use extract::{Claims, OptionalClaims};
@@ -50,3 +53,4 @@ pub use metadata::resource_metadata_service;
 pub use middleware::{
     GateFuture, RequireScope, RequireScopeMiddleware, TokenGate, TokenGateMiddleware,
 };
+pub use require::{Require, RequireMiddleware};

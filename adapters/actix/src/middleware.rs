@@ -195,7 +195,7 @@ pin_project! {
 }
 
 impl<F, B> GateFuture<F, B> {
-    fn inner(future: F, gate: Option<Gate>) -> Self {
+    pub(crate) fn inner(future: F, gate: Option<Gate>) -> Self {
         GateFuture {
             state: GateState::Inner { future, gate },
         }
@@ -211,7 +211,7 @@ impl<F, B> GateFuture<F, B> {
         GateFuture::ready(rejection(request, gate, refusal))
     }
 
-    fn ready(response: ServiceResponse<EitherBody<B>>) -> Self {
+    pub(crate) fn ready(response: ServiceResponse<EitherBody<B>>) -> Self {
         GateFuture {
             state: GateState::Ready {
                 response: Some(response),

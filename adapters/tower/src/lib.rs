@@ -24,7 +24,9 @@
 //! - [`TokenGateLayer`] / [`TokenGate`] / [`ResponseFuture`]: validates the token and puts
 //!   the verified [`tokengate::Claims`] into the request extensions; rejects with the
 //!   RFC 6750 status and `WWW-Authenticate` challenge.
-//! - [`RequireScopeLayer`]: a per-route scope requirement (403 `insufficient_scope`).
+//! - [`RequireScopeLayer`]: a per-route scope requirement (403 `insufficient_scope`);
+//!   [`RequireLayer`]: any [`tokengate::Requirement`] (scopes, claim values, roles, a
+//!   check of your own).
 //! - With the default `axum` feature: the [`Claims<T>`] extractor (and `Option<Claims<T>>`)
 //!   and [`Rejection`] for refusals inside handlers.
 //! - RFC 9728 protected resource metadata: [`ResourceMetadataService`] serves the document,
@@ -40,6 +42,7 @@
 mod extract;
 mod layer;
 mod metadata;
+mod require;
 mod response;
 mod scope;
 
@@ -47,4 +50,5 @@ mod scope;
 pub use extract::{Claims, Rejection};
 pub use layer::{ResponseFuture, TokenGate, TokenGateLayer};
 pub use metadata::ResourceMetadataService;
+pub use require::{Require, RequireLayer};
 pub use scope::{RequireScope, RequireScopeLayer};
