@@ -45,6 +45,7 @@ use crate::binding::dpop::{Dpop, DpopRefusal};
 use crate::binding::mtls::Mtls;
 use crate::claims::Claims;
 use crate::error::{Challenges, Error, InvalidToken};
+use crate::rejection_body::{Body, RejectionBody};
 use crate::request::{HeaderValues, RequestParts};
 use crate::require::Requirement;
 use crate::resource_metadata::ResourceMetadata;
@@ -166,6 +167,8 @@ struct Inner {
     mtls: Option<Mtls>,
     /// What every token must also grant ([`Gate::require`]).
     requirement: Option<Requirement>,
+    /// What the body of a refusal says ([`Gate::rejection_body`]).
+    rejection_body: RejectionBody,
 }
 
 /// A gate that requires a valid bearer token of this validator on every request: what
@@ -188,6 +191,7 @@ impl Gate {
                 dpop_algs: None,
                 mtls: None,
                 requirement: None,
+                rejection_body: RejectionBody::empty(),
             }),
         }
     }
@@ -250,6 +254,29 @@ impl Gate {
                 Some(first) => Requirement::all([first, requirement]),
             });
         })
+    }
+
+    /// What the body of every refusal made by or inside this gate says: empty (the
+    /// default), RFC 9457 problem details ([`RejectionBody::problem_json`]) or your own
+    /// ([`RejectionBody::custom`]). Both adapters write it; the RFC 6750 challenge is
+    /// sent either way.
+    ///
+    /// ```
+    /// # fn gated(validator: tokengate::Validator) {
+    /// use tokengate::Gate;
+    /// use tokengate::rejection_body::RejectionBody;
+    ///
+    /// let gate = Gate::new(validator).rejection_body(RejectionBody::problem_json());
+    /// # }
+    /// ```
+    pub fn rejection_body(self, body: RejectionBody) -> Self {
+        self.with(|inner| inner.rejection_body = body)
+    }
+
+    /// The body of a refusal of `error` made by or inside this gate (`None`: empty), as
+    /// [`rejection_body`](Self::rejection_body) says.
+    pub fn body(&self, error: &Error) -> Option<Body> {
+        self.inner.rejection_body.render(error)
     }
 
     /// The validator behind the gate.

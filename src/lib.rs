@@ -72,6 +72,7 @@ mod json;
 pub mod jwks;
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 mod metrics;
+pub mod rejection_body;
 pub mod request;
 pub mod require;
 pub mod resource_metadata;
