@@ -44,7 +44,8 @@ use crate::bearer::{self, Scheme};
 use crate::binding::dpop::{Dpop, DpopRefusal};
 use crate::binding::mtls::Mtls;
 use crate::claims::Claims;
-use crate::error::{Challenges, Error, InvalidToken};
+use crate::cookie;
+use crate::error::{Challenges, Error, InvalidRequest, InvalidToken};
 use crate::rejection_body::{Body, RejectionBody};
 use crate::request::{HeaderValues, RequestParts};
 use crate::require::Requirement;
@@ -169,6 +170,8 @@ struct Inner {
     requirement: Option<Requirement>,
     /// What the body of a refusal says ([`Gate::rejection_body`]).
     rejection_body: RejectionBody,
+    /// The cookie a bearer token may come in ([`Gate::cookie`]).
+    cookie: Option<Arc<str>>,
 }
 
 /// A gate that requires a valid bearer token of this validator on every request: what
@@ -192,6 +195,7 @@ impl Gate {
                 mtls: None,
                 requirement: None,
                 rejection_body: RejectionBody::empty(),
+                cookie: None,
             }),
         }
     }
@@ -254,6 +258,38 @@ impl Gate {
                 Some(first) => Requirement::all([first, requirement]),
             });
         })
+    }
+
+    /// Also takes the bearer token from the cookie `name` (for browser-facing APIs
+    /// behind a backend-for-frontend that keeps the token in an `HttpOnly` cookie). A
+    /// request that sends a token both in `Authorization` and in the cookie is `400
+    /// invalid_request` (RFC 6750 section 2: one method per request), as is one with the
+    /// cookie twice or oddly quoted; an empty cookie is no token.
+    ///
+    /// **CSRF**: a browser attaches cookies to every request to your API, cross-site ones
+    /// included, so a cookie-authenticated API can be made to act by any page the user
+    /// visits; a header token cannot. Set the cookie `Secure; HttpOnly; SameSite=Strict`
+    /// (or `Lax`) with the `__Host-` prefix, and for every state-changing request require
+    /// a header a cross-site form cannot send (a CSRF token, or check `Origin`):
+    /// tokengate does not check it for you.
+    ///
+    /// ```
+    /// # fn gated(validator: tokengate::Validator) {
+    /// let gate = tokengate::Gate::new(validator).cookie("__Host-access_token");
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `name` is not a cookie name (an RFC 9110 `token`: RFC 6265 section 4.1.1): a
+    /// configuration error, caught at startup.
+    pub fn cookie(self, name: &str) -> Self {
+        assert!(
+            cookie::is_cookie_name(name),
+            "Gate::cookie: {name:?} is not a cookie name (RFC 6265 section 4.1.1)"
+        );
+        let name: Arc<str> = name.into();
+        self.with(|inner| inner.cookie = Some(name))
     }
 
     /// What the body of every refusal made by or inside this gate says: empty (the
@@ -335,10 +371,24 @@ impl Gate {
     ///   this request's client certificate (RFC 8705 section 3).
     pub fn decide(&self, request: &RequestParts<'_>) -> Decision {
         let inner = &*self.inner;
-        let credentials = match bearer::extract_credentials(request.authorization_values().iter()) {
-            Ok(credentials) => credentials,
-            Err(error) => return Decision::Reject(Refusal::new(error, None)),
-        };
+        let mut credentials =
+            match bearer::extract_credentials(request.authorization_values().iter()) {
+                Ok(credentials) => credentials,
+                Err(error) => return Decision::Reject(Refusal::new(error, None)),
+            };
+        if let Some(name) = &inner.cookie {
+            match cookie::token(request.header_values("cookie"), name) {
+                Ok(None) => {}
+                // RFC 6750 section 2: "Clients MUST NOT use more than one method to
+                // transmit the token in each request."
+                Ok(Some(_)) if credentials.is_some() => {
+                    let error = InvalidRequest::MultipleTokenSources.into();
+                    return Decision::Reject(Refusal::new(error, None));
+                }
+                Ok(Some(token)) => credentials = Some((Scheme::Bearer, token)),
+                Err(error) => return Decision::Reject(Refusal::new(error, None)),
+            }
+        }
         let (scheme, token) = match (credentials, &inner.dpop) {
             (Some((Scheme::Dpop, _)), None) | (None, _) => {
                 // No credentials of a scheme we take.
