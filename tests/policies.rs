@@ -484,3 +484,55 @@ async fn an_optional_gate_applies_its_requirement_to_the_tokens_sent() {
         (401, Some("Bearer"))
     );
 }
+
+#[tokio::test]
+async fn a_gate_requirement_applies_to_dpop_tokens_after_their_proof() {
+    use tokengate::Algorithm;
+    use tokengate::binding::dpop::Dpop;
+    use tokengate::testing::DpopKey;
+    const PUBLIC: &str = "https://api.example.test";
+    let issuer = MockIssuer::start().await;
+    // Each adapter its own gate (and replay store), so one proof serves both.
+    let gate = || {
+        Gate::new(validator(&issuer))
+            .dpop(Dpop::new(PUBLIC).unwrap())
+            .require(Requirement::scope("admin"))
+    };
+    let api = serve_both(axum_app(gate()), actix_app(gate())).await;
+    let client = DpopKey::generate(Algorithm::ES256);
+    let api = &api;
+    let send = |token: String, proof: String| async move {
+        let authorization = format!("DPoP {token}");
+        api.get(
+            "/open",
+            &[("authorization", &authorization), ("dpop", &proof)],
+        )
+        .await
+        .0
+    };
+    let reader = issuer
+        .token()
+        .scope("read")
+        .claim("cnf", client.cnf())
+        .sign();
+    let proof = client.proof("GET", &format!("{PUBLIC}/open"), &reader);
+    let reply = send(reader.clone(), proof).await;
+    assert_eq!(reply.status, 403, "{reply:?}");
+    let challenge = reply.challenge.unwrap();
+    assert!(
+        challenge.starts_with("Bearer, DPoP algs=")
+            && challenge.ends_with(r#"error="insufficient_scope", error_description="The access token lacks a required scope", scope="admin""#),
+        "{challenge}"
+    );
+    // A proof for another URL: the proof is refused first, whatever the scopes.
+    let wrong = client.proof("GET", &format!("{PUBLIC}/elsewhere"), &reader);
+    let reply = send(reader, wrong).await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    let admin = issuer
+        .token()
+        .scope("admin")
+        .claim("cnf", client.cnf())
+        .sign();
+    let proof = client.proof("GET", &format!("{PUBLIC}/open"), &admin);
+    assert_eq!(send(admin, proof).await.status, 200);
+}
