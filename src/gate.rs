@@ -363,6 +363,9 @@ impl Gate {
     ///   is [`optional`](Self::optional);
     /// - a malformed request (two `Authorization` headers, a scheme without a token):
     ///   `400 invalid_request`, even when optional;
+    /// - with [`cookie`](Self::cookie), the token in that cookie is a bearer token; a
+    ///   token both there and in `Authorization` (`Bearer` or `DPoP`; another scheme is
+    ///   no token) is `400 invalid_request` (RFC 6750 section 2);
     /// - a bearer token: exactly what [`Validator::validate`] says of it (a bound token
     ///   is refused: RFC 9449 section 7.2), or refused when DPoP is required;
     /// - a DPoP token: validated, then its proof checked against this request and the
@@ -468,7 +471,7 @@ impl Gate {
     /// binding were proven. Never cached (the claims may come from the token cache).
     fn meets_requirement(&self, claims: Claims) -> Result<Claims, Error> {
         match &self.inner.requirement {
-            Some(requirement) => requirement.check(&claims).map(|()| claims),
+            Some(requirement) => require(Some(&claims), requirement).map(|()| claims),
             None => Ok(claims),
         }
     }
@@ -570,10 +573,14 @@ pub fn require_scope(claims: Option<&Claims>, scope: &str) -> Result<(), Error> 
 /// request must meet `requirement` (403, RFC 6750 section 3.1); a request that reached it
 /// without verified claims is `401`, as for [`require_scope`].
 pub fn require(claims: Option<&Claims>, requirement: &Requirement) -> Result<(), Error> {
-    match claims {
-        Some(claims) => requirement.check(claims),
-        None => Err(Error::MissingCredentials),
-    }
+    let Some(claims) = claims else {
+        return Err(Error::MissingCredentials);
+    };
+    requirement.check(claims).inspect_err(|error| {
+        // Debug, not info: a refusal under attack must not flood the logs. The error
+        // names the requirement or the scopes, from the configuration; no claim value.
+        tracing::debug!(%error, "token refused by a requirement");
+    })
 }
 
 #[cfg(all(test, feature = "testing"))]

@@ -28,7 +28,10 @@
 //!   to their type, curve and `alg`; never `none`, never HMAC (RFC 8725);
 //! - checks `iss` exactly, `aud`, `exp`, `nbf` with a leeway, `crit`, and optionally the
 //!   RFC 9068 `typ: at+jwt`;
-//! - maps every refusal to RFC 6750's status and `WWW-Authenticate` challenge ([`Error`]);
+//! - maps every refusal to RFC 6750's status and `WWW-Authenticate` challenge ([`Error`]),
+//!   with an optional RFC 9457 problem details body ([`rejection_body`]);
+//! - checks what a route needs beyond a valid token as a value: scopes (all of, any of),
+//!   claim values, roles in each issuer's claim shape, checks of your own ([`require`]);
 //! - describes the API in an RFC 9728 protected resource metadata document, whose URL
 //!   every challenge can carry, so clients discover the authorization server
 //!   ([`ResourceMetadata`]).
