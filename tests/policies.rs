@@ -76,6 +76,14 @@ fn routes() -> Vec<(&'static str, Requirement)> {
             ]),
         ),
         (
+            "/auth0-scope",
+            Requirement::any_scope_in(RoleSource::auth0_permissions(), ["write:orders", "admin"]),
+        ),
+        (
+            "/rfc8693-scope",
+            Requirement::scope_in(RoleSource::space_delimited("scope"), "admin"),
+        ),
+        (
             "/nested",
             Requirement::claim(ClaimPath::new(["org", "id"])).equals("42"),
         ),
@@ -535,4 +543,35 @@ async fn a_gate_requirement_applies_to_dpop_tokens_after_their_proof() {
         .sign();
     let proof = client.proof("GET", &format!("{PUBLIC}/open"), &admin);
     assert_eq!(send(admin, proof).await.status, 200);
+}
+
+#[tokio::test]
+async fn scopes_read_from_a_named_claim_are_refused_as_insufficient_scope() {
+    let issuer = MockIssuer::start().await;
+    let api = serve(Gate::new(validator(&issuer))).await;
+    let auth0 = token(
+        &issuer,
+        json!({"scope": "openid write:orders", "permissions": ["read:orders"]}),
+    );
+    // The scope is in `scope`, but the route reads Auth0's `permissions`.
+    assert_missing_scopes(
+        &api.bearer("/auth0-scope", &auth0).await,
+        "write:orders admin",
+    );
+    let writer = token(
+        &issuer,
+        json!({"permissions": ["read:orders", "write:orders"]}),
+    );
+    assert_eq!(api.bearer("/auth0-scope", &writer).await.status, 200);
+    let wrong_shape = token(&issuer, json!({"permissions": "write:orders"}));
+    assert_missing_scopes(
+        &api.bearer("/auth0-scope", &wrong_shape).await,
+        "write:orders admin",
+    );
+    // RFC 8693 `scope` only: an `scp` does not count there (it does for `/scope`).
+    let okta = token(&issuer, json!({"scp": ["admin"]}));
+    assert_missing_scopes(&api.bearer("/rfc8693-scope", &okta).await, "admin");
+    assert_eq!(api.bearer("/scope", &okta).await.status, 200);
+    let rfc = token(&issuer, json!({"scope": "read admin"}));
+    assert_eq!(api.bearer("/rfc8693-scope", &rfc).await.status, 200);
 }

@@ -22,8 +22,11 @@
 //! Scopes are read as [`Claims::scopes`](crate::Claims::scopes) reads them, which covers
 //! the shapes issuers send: `scope` as one space-separated string (RFC 8693 section 4.2,
 //! RFC 9068; Keycloak, Auth0, AWS Cognito), `scp` as a string (Microsoft Entra ID) or an
-//! array (Okta). Roles and groups live in other claims, in other shapes: a
-//! [`RoleSource`] names one.
+//! array (Okta); `scope` wins when both are sent. To read scopes elsewhere (Auth0's
+//! `permissions`) or in one shape only (`scope`, never `scp`), name the claim with a
+//! [`RoleSource`] in [`Requirement::scope_in`] / [`Requirement::any_scope_in`] /
+//! [`Requirement::all_scopes_in`]. Roles and groups live in other claims, in other
+//! shapes: a [`RoleSource`] names one.
 
 mod claim;
 mod path;

@@ -45,6 +45,12 @@ enum Rule {
     Scope(Box<str>),
     AllScopes(Box<[Box<str>]>),
     AnyScope(Box<[Box<str>]>),
+    /// Scopes read from another claim, or in one claim shape only.
+    ScopesIn {
+        source: RoleSource,
+        scopes: Box<[Box<str>]>,
+        all: bool,
+    },
     Claim {
         path: ClaimPath,
         test: ClaimTest,
@@ -101,6 +107,43 @@ impl Requirement {
         S: AsRef<str>,
     {
         Self::new(Rule::AnyScope(boxed(scopes)))
+    }
+
+    /// The token grants `scope` in `source` rather than in [`Claims::scopes`]: scopes
+    /// in another claim (Auth0's `permissions`: [`RoleSource::auth0_permissions`]), or
+    /// in one shape only (only RFC 8693 `scope`, never `scp`:
+    /// `RoleSource::space_delimited("scope")`). Refused as `insufficient_scope` naming
+    /// it, like [`scope`](Self::scope).
+    pub fn scope_in(source: RoleSource, scope: impl AsRef<str>) -> Self {
+        Self::all_scopes_in(source, [scope])
+    }
+
+    /// Every one of `scopes` in `source` (see [`scope_in`](Self::scope_in); none: always
+    /// met).
+    pub fn all_scopes_in<I, S>(source: RoleSource, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self::new(Rule::ScopesIn {
+            source,
+            scopes: boxed(scopes),
+            all: true,
+        })
+    }
+
+    /// At least one of `scopes` in `source` (see [`scope_in`](Self::scope_in); none:
+    /// never met).
+    pub fn any_scope_in<I, S>(source: RoleSource, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self::new(Rule::ScopesIn {
+            source,
+            scopes: boxed(scopes),
+            all: false,
+        })
     }
 
     /// A claim's value: a top-level name (`"tenant"`, `"https://example.com/org"`, never
@@ -174,6 +217,23 @@ impl Requirement {
             }
             Rule::AnyScope(scopes) => {
                 if scopes.iter().any(|s| claims.scopes().contains(s)) {
+                    Ok(())
+                } else {
+                    Err(insufficient(scopes.iter().map(|s| &**s)))
+                }
+            }
+            Rule::ScopesIn {
+                source,
+                scopes,
+                all,
+            } => {
+                let mut held = scopes.iter().map(|scope| source.holds(claims, scope));
+                let met = if *all {
+                    held.all(|held| held)
+                } else {
+                    held.any(|held| held)
+                };
+                if met {
                     Ok(())
                 } else {
                     Err(insufficient(scopes.iter().map(|s| &**s)))
@@ -299,6 +359,16 @@ impl fmt::Debug for Requirement {
             Rule::Scope(scope) => f.debug_tuple("Scope").field(scope).finish(),
             Rule::AllScopes(scopes) => f.debug_tuple("AllScopes").field(scopes).finish(),
             Rule::AnyScope(scopes) => f.debug_tuple("AnyScope").field(scopes).finish(),
+            Rule::ScopesIn {
+                source,
+                scopes,
+                all,
+            } => f
+                .debug_struct("ScopesIn")
+                .field("source", source)
+                .field("scopes", scopes)
+                .field("all", all)
+                .finish(),
             Rule::Claim { path, test } => f
                 .debug_struct("Claim")
                 .field("path", path)
@@ -371,6 +441,30 @@ mod tests {
         assert_eq!(
             c.require(&Requirement::all_scopes::<[&str; 0], &str>([])),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn scopes_in_another_claim_or_one_shape_only() {
+        let auth0 = claims(json!({"scope": "openid", "permissions": ["read:orders"]}));
+        let write =
+            Requirement::any_scope_in(RoleSource::auth0_permissions(), ["write:orders", "admin"]);
+        assert_eq!(
+            scope_of(auth0.require(&write).unwrap_err()),
+            "write:orders admin"
+        );
+        let read = Requirement::scope_in(RoleSource::auth0_permissions(), "read:orders");
+        assert_eq!(auth0.require(&read), Ok(()));
+        // `scp` is a scope claim for Claims::scopes, not for a source that names `scope`.
+        let okta = claims(json!({"scp": ["admin"]}));
+        assert_eq!(okta.require(&Requirement::scope("admin")), Ok(()));
+        let strict = Requirement::scope_in(RoleSource::space_delimited("scope"), "admin");
+        assert_eq!(scope_of(okta.require(&strict).unwrap_err()), "admin");
+        let both = Requirement::all_scopes_in(RoleSource::space_delimited("scope"), ["a", "b"]);
+        assert_eq!(claims(json!({"scope": "b a"})).require(&both), Ok(()));
+        assert_eq!(
+            scope_of(claims(json!({"scope": "a"})).require(&both).unwrap_err()),
+            "a b"
         );
     }
 

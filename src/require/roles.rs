@@ -7,7 +7,9 @@ use serde_json::Value;
 use super::path::ClaimPath;
 use crate::claims::Claims;
 
-/// Where a token's roles (or groups, or permissions) live, and in which JSON shape.
+/// Where a token's roles (or groups, or permissions) live, and in which JSON shape; for
+/// [`Requirement::role`](super::Requirement::role), or for scopes kept outside
+/// [`Claims::scopes`] ([`Requirement::scope_in`](super::Requirement::scope_in)).
 ///
 /// The ready-made sources read the claim each issuer documents, in the shape it
 /// documents (an array of strings); [`claim`](Self::claim) and
