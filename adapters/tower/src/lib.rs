@@ -29,6 +29,11 @@
 //!   check of your own).
 //! - With the default `axum` feature: the [`Claims<T>`] extractor (and `Option<Claims<T>>`)
 //!   and [`Rejection`] for refusals inside handlers.
+//! - Rejection bodies: empty by default; RFC 9457 problem details or your own with
+//!   [`Gate::rejection_body`](tokengate::Gate::rejection_body), written by the layer
+//!   into axum's `Body`, `String` or `Vec<u8>` bodies. Every rejection carries the
+//!   [`tokengate::Error`] in its response extensions: a layer outside the gate
+//!   (`axum::middleware::map_response`, say) can log it or render its own response.
 //! - RFC 9728 protected resource metadata: [`ResourceMetadataService`] serves the document,
 //!   and [`Gate::resource_metadata`](tokengate::Gate::resource_metadata) puts its URL into every challenge made by
 //!   or inside the gate, so clients can discover the authorization server.
