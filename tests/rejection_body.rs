@@ -22,9 +22,13 @@ use common::both::{ActixRoutes, Both, serve_both};
 /// rejection's extensions.
 const SEEN: &str = "x-seen-error";
 
-/// What the outer layer writes for an error: its code, or `missing_credentials`.
+/// What the outer layer writes for an error: its RFC 6750 code, or what it is.
 fn label(error: &Error) -> &'static str {
-    error.error_code().unwrap_or("missing_credentials")
+    match error {
+        Error::MissingCredentials => "missing_credentials",
+        Error::IssuerUnavailable { .. } => "issuer_unavailable",
+        other => other.error_code().unwrap_or("other"),
+    }
 }
 
 fn axum_app(gate: Gate) -> Router {
@@ -342,4 +346,26 @@ async fn a_content_type_no_header_may_carry_leaves_the_body_empty() {
         (reply.status, reply.body.as_str(), content_type),
         (401, "", None)
     );
+}
+
+#[tokio::test]
+async fn problem_json_answers_an_unavailable_issuer_with_retry_after_and_no_challenge() {
+    use tokengate::testing::Behavior;
+    let issuer = MockIssuer::start().await;
+    // Before the first fetch: no key set was ever loaded.
+    issuer.set_behavior(Behavior::Fail(503));
+    let api = serve(&issuer, RejectionBody::problem_json()).await;
+    let token = issuer.token().sign();
+    let (reply, content_type, seen) = ask(&api, "/me", Some(&token)).await;
+    let json = problem(
+        &reply,
+        &content_type,
+        503,
+        "The token issuer is unavailable",
+    );
+    assert_eq!(json["title"], "Service Unavailable");
+    assert!(json.get("error").is_none());
+    assert_eq!(reply.challenge, None);
+    assert!(reply.retry_after.is_some());
+    assert_eq!(seen.as_deref(), Some("issuer_unavailable"));
 }
