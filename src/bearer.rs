@@ -146,7 +146,7 @@ fn is_body_byte(b: u8) -> bool {
 }
 
 /// RFC 6750 section 2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-fn is_b64token(token: &[u8]) -> bool {
+pub(crate) fn is_b64token(token: &[u8]) -> bool {
     let body_len = token.len() - token.iter().rev().take_while(|b| **b == b'=').count();
     let body = &token[..body_len];
     // Whole blocks without an early exit inside (so they vectorize), then the tail.

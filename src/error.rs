@@ -20,6 +20,7 @@
 //! the precise reason ([`InvalidToken`], [`InvalidRequest`]) is kept for logs and tests.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A refused request, as RFC 6750 section 3 classifies it.
@@ -36,6 +37,15 @@ pub enum Error {
     InsufficientScope {
         /// The scope the resource requires, named in the challenge.
         required: String,
+    },
+    /// The token is valid but fails a requirement of the resource other than a scope: a
+    /// claim value, a role, a custom check ([`Requirement`](crate::require::Requirement)).
+    /// RFC 6750 section 3.1: 403 `insufficient_scope` ("the request requires higher
+    /// privileges than provided by the access token"), with a fixed description and no
+    /// `scope` attribute; never a claim value.
+    RequirementNotMet {
+        /// The failed requirement's name, from the configuration (for logs only).
+        requirement: Arc<str>,
     },
     /// The DPoP proof sent with a DPoP-bound token is missing, invalid, replayed or made
     /// with another key (RFC 9449 section 7.1 `invalid_dpop_proof`, 401).
@@ -77,6 +87,12 @@ pub enum InvalidRequest {
     /// A trusted proxy's client-certificate header is not one certificate in the
     /// configured format.
     MalformedClientCertificate,
+    /// The token came both in the `Authorization` header and in the gate's token cookie
+    /// (RFC 6750 section 2: a client uses one method only).
+    MultipleTokenSources,
+    /// The token cookie appears more than once, or its value is not one quoted or unquoted
+    /// cookie value (RFC 6265 section 4.1.1).
+    MalformedCookie,
 }
 
 /// The precise reason a token was `invalid_token`. Kept for logs; never sent to clients.
@@ -244,6 +260,9 @@ mod description {
     pub const BOUND: &str =
         "The access token is bound to a key and cannot be used as a bearer token";
     pub const SCOPE: &str = "The access token lacks a required scope";
+    pub const REQUIREMENT: &str = "The access token does not meet a requirement of this resource";
+    pub const SOURCES: &str = "The access token was sent in more than one way";
+    pub const COOKIE: &str = "The access token cookie is malformed";
     pub const UNAVAILABLE: &str = "The token issuer is unavailable";
     pub const REPLAY_STORE: &str = "The DPoP proof cannot be checked right now";
     pub const DPOP_PROOF: &str = "The DPoP proof is missing or invalid";
@@ -258,6 +277,14 @@ impl Error {
         }
     }
 
+    /// The 403 for a token that fails the requirement named `requirement` (a claim, a
+    /// role, a custom check): the name is for logs, the client sees a fixed description.
+    pub fn requirement_not_met(requirement: impl Into<Arc<str>>) -> Self {
+        Error::RequirementNotMet {
+            requirement: requirement.into(),
+        }
+    }
+
     /// The HTTP status code RFC 6750 section 3.1 gives this error.
     pub fn status(&self) -> u16 {
         match self {
@@ -266,7 +293,7 @@ impl Error {
             | Error::InvalidDpopProof(_)
             | Error::UseDpopNonce(_) => 401,
             Error::InvalidRequest(_) => 400,
-            Error::InsufficientScope { .. } => 403,
+            Error::InsufficientScope { .. } | Error::RequirementNotMet { .. } => 403,
             Error::IssuerUnavailable { .. } | Error::ReplayStoreUnavailable { .. } => 503,
         }
     }
@@ -279,7 +306,9 @@ impl Error {
             | Error::ReplayStoreUnavailable { .. } => None,
             Error::InvalidRequest(_) => Some("invalid_request"),
             Error::InvalidToken(_) => Some("invalid_token"),
-            Error::InsufficientScope { .. } => Some("insufficient_scope"),
+            Error::InsufficientScope { .. } | Error::RequirementNotMet { .. } => {
+                Some("insufficient_scope")
+            }
             Error::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
             Error::UseDpopNonce(_) => Some("use_dpop_nonce"),
         }
@@ -297,6 +326,8 @@ impl Error {
             Error::InvalidRequest(InvalidRequest::MalformedClientCertificate) => {
                 description::CLIENT_CERTIFICATE
             }
+            Error::InvalidRequest(InvalidRequest::MultipleTokenSources) => description::SOURCES,
+            Error::InvalidRequest(InvalidRequest::MalformedCookie) => description::COOKIE,
             Error::InvalidRequest(_) => description::REQUEST,
             Error::InvalidToken(reason) => match reason {
                 T::TooLarge | T::Malformed | T::UnsupportedHeader | T::AlgorithmNotAllowed => {
@@ -314,6 +345,7 @@ impl Error {
                 T::MissingClaim(_) | T::InvalidClaim(_) => description::CLAIMS,
             },
             Error::InsufficientScope { .. } => description::SCOPE,
+            Error::RequirementNotMet { .. } => description::REQUIREMENT,
             Error::IssuerUnavailable { .. } => description::UNAVAILABLE,
             Error::ReplayStoreUnavailable { .. } => description::REPLAY_STORE,
             Error::InvalidDpopProof(_) => description::DPOP_PROOF,
@@ -504,6 +536,12 @@ impl fmt::Display for Error {
             Error::InvalidRequest(reason) => write!(f, "invalid_request ({reason:?})"),
             Error::InsufficientScope { required } => {
                 write!(f, "insufficient_scope (requires {required:?})")
+            }
+            Error::RequirementNotMet { requirement } => {
+                write!(
+                    f,
+                    "insufficient_scope (requirement {requirement:?} not met)"
+                )
             }
             Error::MissingCredentials => f.write_str("no bearer token"),
             Error::InvalidDpopProof(reason) => write!(f, "invalid_dpop_proof ({reason:?})"),

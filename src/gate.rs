@@ -44,8 +44,11 @@ use crate::bearer::{self, Scheme};
 use crate::binding::dpop::{Dpop, DpopRefusal};
 use crate::binding::mtls::Mtls;
 use crate::claims::Claims;
-use crate::error::{Challenges, Error, InvalidToken};
+use crate::cookie;
+use crate::error::{Challenges, Error, InvalidRequest, InvalidToken};
+use crate::rejection_body::{Body, RejectionBody};
 use crate::request::{HeaderValues, RequestParts};
+use crate::require::Requirement;
 use crate::resource_metadata::ResourceMetadata;
 use crate::validator::{Presented, Validator, Verdict};
 
@@ -163,6 +166,12 @@ struct Inner {
     /// The `algs` of the DPoP challenge, rendered once.
     dpop_algs: Option<String>,
     mtls: Option<Mtls>,
+    /// What every token must also grant ([`Gate::require`]).
+    requirement: Option<Requirement>,
+    /// What the body of a refusal says ([`Gate::rejection_body`]).
+    rejection_body: RejectionBody,
+    /// The cookie a bearer token may come in ([`Gate::cookie`]).
+    cookie: Option<Arc<str>>,
 }
 
 /// A gate that requires a valid bearer token of this validator on every request: what
@@ -184,6 +193,9 @@ impl Gate {
                 dpop: None,
                 dpop_algs: None,
                 mtls: None,
+                requirement: None,
+                rejection_body: RejectionBody::empty(),
+                cookie: None,
             }),
         }
     }
@@ -225,6 +237,82 @@ impl Gate {
     /// requests alike; the comparison runs on every request, token cache hits included.
     pub fn mtls(self, mtls: Mtls) -> Self {
         self.with(|inner| inner.mtls = Some(mtls))
+    }
+
+    /// Requires every token that passes this gate to meet `requirement` too (RFC 6750
+    /// section 3.1: a token that does not is `403 insufficient_scope`); called twice,
+    /// both apply. An [`optional`](Self::optional) gate still lets requests without
+    /// credentials through: the requirement is on the tokens that are sent.
+    ///
+    /// ```
+    /// # fn gated(validator: tokengate::Validator) {
+    /// use tokengate::{Gate, Requirement};
+    ///
+    /// let gate = Gate::new(validator).require(Requirement::claim("tenant").equals("acme"));
+    /// # }
+    /// ```
+    pub fn require(self, requirement: Requirement) -> Self {
+        self.with(|inner| {
+            inner.requirement = Some(match inner.requirement.take() {
+                None => requirement,
+                Some(first) => Requirement::all([first, requirement]),
+            });
+        })
+    }
+
+    /// Also takes the bearer token from the cookie `name` (for browser-facing APIs
+    /// behind a backend-for-frontend that keeps the token in an `HttpOnly` cookie). A
+    /// request that sends a token both in `Authorization` and in the cookie is `400
+    /// invalid_request` (RFC 6750 section 2: one method per request), as is one with the
+    /// cookie twice or oddly quoted; an empty cookie is no token.
+    ///
+    /// **CSRF**: a browser attaches cookies to every request to your API, cross-site ones
+    /// included, so a cookie-authenticated API can be made to act by any page the user
+    /// visits; a header token cannot. Set the cookie `Secure; HttpOnly; SameSite=Strict`
+    /// (or `Lax`) with the `__Host-` prefix, and for every state-changing request require
+    /// a header a cross-site form cannot send (a CSRF token, or check `Origin`):
+    /// tokengate does not check it for you.
+    ///
+    /// ```
+    /// # fn gated(validator: tokengate::Validator) {
+    /// let gate = tokengate::Gate::new(validator).cookie("__Host-access_token");
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `name` is not a cookie name (an RFC 9110 `token`: RFC 6265 section 4.1.1): a
+    /// configuration error, caught at startup.
+    pub fn cookie(self, name: &str) -> Self {
+        assert!(
+            cookie::is_cookie_name(name),
+            "Gate::cookie: {name:?} is not a cookie name (RFC 6265 section 4.1.1)"
+        );
+        let name: Arc<str> = name.into();
+        self.with(|inner| inner.cookie = Some(name))
+    }
+
+    /// What the body of every refusal made by or inside this gate says: empty (the
+    /// default), RFC 9457 problem details ([`RejectionBody::problem_json`]) or your own
+    /// ([`RejectionBody::custom`]). Both adapters write it; the RFC 6750 challenge is
+    /// sent either way.
+    ///
+    /// ```
+    /// # fn gated(validator: tokengate::Validator) {
+    /// use tokengate::Gate;
+    /// use tokengate::rejection_body::RejectionBody;
+    ///
+    /// let gate = Gate::new(validator).rejection_body(RejectionBody::problem_json());
+    /// # }
+    /// ```
+    pub fn rejection_body(self, body: RejectionBody) -> Self {
+        self.with(|inner| inner.rejection_body = body)
+    }
+
+    /// The body of a refusal of `error` made by or inside this gate (`None`: empty), as
+    /// [`rejection_body`](Self::rejection_body) says.
+    pub fn body(&self, error: &Error) -> Option<Body> {
+        self.inner.rejection_body.render(error)
     }
 
     /// The validator behind the gate.
@@ -275,6 +363,9 @@ impl Gate {
     ///   is [`optional`](Self::optional);
     /// - a malformed request (two `Authorization` headers, a scheme without a token):
     ///   `400 invalid_request`, even when optional;
+    /// - with [`cookie`](Self::cookie), the token in that cookie is a bearer token; a
+    ///   token both there and in `Authorization` (`Bearer` or `DPoP`; another scheme is
+    ///   no token) is `400 invalid_request` (RFC 6750 section 2);
     /// - a bearer token: exactly what [`Validator::validate`] says of it (a bound token
     ///   is refused: RFC 9449 section 7.2), or refused when DPoP is required;
     /// - a DPoP token: validated, then its proof checked against this request and the
@@ -283,10 +374,24 @@ impl Gate {
     ///   this request's client certificate (RFC 8705 section 3).
     pub fn decide(&self, request: &RequestParts<'_>) -> Decision {
         let inner = &*self.inner;
-        let credentials = match bearer::extract_credentials(request.authorization_values().iter()) {
-            Ok(credentials) => credentials,
-            Err(error) => return Decision::Reject(Refusal::new(error, None)),
-        };
+        let mut credentials =
+            match bearer::extract_credentials(request.authorization_values().iter()) {
+                Ok(credentials) => credentials,
+                Err(error) => return Decision::Reject(Refusal::new(error, None)),
+            };
+        if let Some(name) = &inner.cookie {
+            match cookie::token(request.header_values("cookie"), name) {
+                Ok(None) => {}
+                // RFC 6750 section 2: "Clients MUST NOT use more than one method to
+                // transmit the token in each request."
+                Ok(Some(_)) if credentials.is_some() => {
+                    let error = InvalidRequest::MultipleTokenSources.into();
+                    return Decision::Reject(Refusal::new(error, None));
+                }
+                Ok(Some(token)) => credentials = Some((Scheme::Bearer, token)),
+                Err(error) => return Decision::Reject(Refusal::new(error, None)),
+            }
+        }
         let (scheme, token) = match (credentials, &inner.dpop) {
             (Some((Scheme::Dpop, _)), None) | (None, _) => {
                 // No credentials of a scheme we take.
@@ -322,7 +427,10 @@ impl Gate {
         // Routed and parsed once: what waits for the issuer carries the parsed token.
         match self.inner.validator.check(token, presented) {
             Verdict::Done(result) => {
-                match result.and_then(|claims| self.check_certificate(claims, certificate)) {
+                let admitted = result
+                    .and_then(|claims| self.check_certificate(claims, certificate))
+                    .and_then(|claims| self.meets_requirement(claims));
+                match admitted {
                     Ok(claims) => Decision::Pass(Some(claims)),
                     Err(error) => Decision::Reject(refuse(error)),
                 }
@@ -335,6 +443,7 @@ impl Gate {
                             .finish()
                             .await
                             .and_then(|claims| gate.check_certificate(claims, certificate))
+                            .and_then(|claims| gate.meets_requirement(claims))
                             .map(Some)
                             .map_err(refuse)
                     }),
@@ -354,6 +463,15 @@ impl Gate {
     ) -> Result<Claims, Error> {
         match &self.inner.mtls {
             Some(mtls) => mtls.check(&claims, certificate.as_ref()).map(|()| claims),
+            None => Ok(claims),
+        }
+    }
+
+    /// The gate's own [`require`](Self::require)ment, last: on claims whose token and
+    /// binding were proven. Never cached (the claims may come from the token cache).
+    fn meets_requirement(&self, claims: Claims) -> Result<Claims, Error> {
+        match &self.inner.requirement {
+            Some(requirement) => require(Some(&claims), requirement).map(|()| claims),
             None => Ok(claims),
         }
     }
@@ -417,7 +535,7 @@ impl Gate {
                     .check(proofs, &method, &origin, &target, &token, Some(jkt))
                     .await
                 {
-                    Ok(()) => Ok(Some(claims)),
+                    Ok(()) => gate.meets_requirement(claims).map(Some).map_err(refuse),
                     Err(DpopRefusal::Proof(reason)) => {
                         tracing::debug!(?reason, "DPoP proof refused");
                         Err(refuse(Error::InvalidDpopProof(reason)))
@@ -449,6 +567,20 @@ pub fn require_scope(claims: Option<&Claims>, scope: &str) -> Result<(), Error> 
         Some(claims) => claims.require_scope(scope),
         None => Err(Error::MissingCredentials),
     }
+}
+
+/// A per-route requirement (`Require` in both adapters): the claims the gate put on the
+/// request must meet `requirement` (403, RFC 6750 section 3.1); a request that reached it
+/// without verified claims is `401`, as for [`require_scope`].
+pub fn require(claims: Option<&Claims>, requirement: &Requirement) -> Result<(), Error> {
+    let Some(claims) = claims else {
+        return Err(Error::MissingCredentials);
+    };
+    requirement.check(claims).inspect_err(|error| {
+        // Debug, not info: a refusal under attack must not flood the logs. The error
+        // names the requirement or the scopes, from the configuration; no claim value.
+        tracing::debug!(%error, "token refused by a requirement");
+    })
 }
 
 #[cfg(all(test, feature = "testing"))]

@@ -28,7 +28,10 @@
 //!   to their type, curve and `alg`; never `none`, never HMAC (RFC 8725);
 //! - checks `iss` exactly, `aud`, `exp`, `nbf` with a leeway, `crit`, and optionally the
 //!   RFC 9068 `typ: at+jwt`;
-//! - maps every refusal to RFC 6750's status and `WWW-Authenticate` challenge ([`Error`]);
+//! - maps every refusal to RFC 6750's status and `WWW-Authenticate` challenge ([`Error`]),
+//!   with an optional RFC 9457 problem details body ([`rejection_body`]);
+//! - checks what a route needs beyond a valid token as a value: scopes (all of, any of),
+//!   claim values, roles in each issuer's claim shape, checks of your own ([`require`]);
 //! - describes the API in an RFC 9728 protected resource metadata document, whose URL
 //!   every challenge can carry, so clients discover the authorization server
 //!   ([`ResourceMetadata`]).
@@ -62,6 +65,7 @@ pub mod bearer;
 pub mod binding;
 pub mod claims;
 mod clock;
+mod cookie;
 pub mod error;
 mod format;
 pub mod forwarded;
@@ -72,7 +76,9 @@ mod json;
 pub mod jwks;
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 mod metrics;
+pub mod rejection_body;
 pub mod request;
+pub mod require;
 pub mod resource_metadata;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -87,6 +93,7 @@ pub use introspection::{
     ClientAuth, INTROSPECTION_RETRY_DELAY, MAX_INTROSPECTION_RETRY_DELAY, TokenFormat,
 };
 pub use jwks::{KeyFetchError, KeySetStats};
+pub use require::{Requirement, RoleSource};
 pub use resource_metadata::ResourceMetadata;
 pub use validator::defaults;
 pub use validator::{

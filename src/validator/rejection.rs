@@ -71,6 +71,7 @@ fn check_of(error: &Error) -> &'static str {
         Error::MissingCredentials => "missing_credentials",
         Error::InvalidRequest(_) => "invalid_request",
         Error::InsufficientScope { .. } => "insufficient_scope",
+        Error::RequirementNotMet { .. } => "requirement_not_met",
         Error::InvalidDpopProof(proof) | Error::UseDpopNonce(proof) => proof.as_str(),
         Error::IssuerUnavailable { .. } => "issuer_unavailable",
         Error::ReplayStoreUnavailable { .. } => "replay_store_unavailable",

@@ -4,6 +4,7 @@
 //! answer alike.
 #![allow(dead_code)]
 
+pub mod both;
 pub mod examples;
 
 use std::time::Duration;

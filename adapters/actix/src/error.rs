@@ -2,18 +2,22 @@
 
 use std::fmt;
 
+use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use tokengate::Error;
 use tokengate::gate::Gate;
 
-/// A refusal: the status and RFC 6750 challenge the core decided, with an empty body.
+/// A refusal: the status and RFC 6750 challenge the core decided, with the body the
+/// gate's [`RejectionBody`](tokengate::rejection_body::RejectionBody) renders (empty by
+/// default) and the [`tokengate::Error`] in the response's extensions.
 ///
-/// To replace the body (JSON problem details, say), wrap the app in actix-web's
-/// `ErrorHandlers` and rewrite the body of 400/401/403/503 responses: the
-/// `WWW-Authenticate` header stays. The handler can read the core error back with
+/// Inside a [`TokenGate`](crate::TokenGate), the gate writes the body it was configured
+/// with (RFC 9457 problem details, or your own). An outer layer (actix-web's
+/// `ErrorHandlers`, say) can read the core error back with
+/// `res.response().extensions().get::<tokengate::Error>()` or
 /// `res.response().error().and_then(|e| e.as_error::<Rejection>())`.
 ///
 /// `?` converts a [`tokengate::Error`] into it, so a handler returning
@@ -53,7 +57,9 @@ impl ResponseError for Rejection {
         if let Some(seconds) = self.0.retry_after() {
             response.insert_header((RETRY_AFTER, seconds));
         }
-        response.finish()
+        let mut response = response.finish();
+        response.extensions_mut().insert(self.0.clone());
+        response
     }
 }
 
@@ -72,6 +78,46 @@ pub(crate) fn rechallenge<B>(response: &mut ServiceResponse<B>, gate: &Gate) {
         .and_then(|e| e.as_error::<Rejection>())
         .and_then(|rejection| gate.challenge_inner(&rejection.0));
     set_challenge(response, challenge);
+}
+
+/// The response with the body `gate` renders for the [`Rejection`] it carries, if any:
+/// in the right arm; every other response in the left, untouched.
+pub(crate) fn with_body<B>(
+    mut response: ServiceResponse<B>,
+    gate: Option<&Gate>,
+) -> ServiceResponse<EitherBody<B>> {
+    let Some(gate) = gate else {
+        return response.map_into_left_body();
+    };
+    // The innermost gate writes the body, as it words the challenge.
+    if response.response().extensions().contains::<BodyWritten>() {
+        return response.map_into_left_body();
+    }
+    let rendered = match response
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<Rejection>())
+    {
+        Some(rejection) => gate.body(&rejection.0),
+        None => return response.map_into_left_body(),
+    };
+    response.response_mut().extensions_mut().insert(BodyWritten);
+    let Some((content_type, bytes)) =
+        rendered.and_then(|body| Some((content_type(&body)?, body.bytes)))
+    else {
+        return response.map_into_left_body();
+    };
+    let mut response = response.map_body(|_, _| EitherBody::right(BoxBody::new(bytes)));
+    response.headers_mut().insert(CONTENT_TYPE, content_type);
+    response
+}
+
+/// Marks a rejection whose body a gate already wrote (or left empty).
+pub(crate) struct BodyWritten;
+
+/// A rendered body's `Content-Type`, if it is a valid header value.
+pub(crate) fn content_type(body: &tokengate::rejection_body::Body) -> Option<HeaderValue> {
+    HeaderValue::from_str(&body.content_type).ok()
 }
 
 /// Writes `challenge` as the response's `WWW-Authenticate`, marked as written.

@@ -29,9 +29,15 @@
 //!
 //! - [`TokenGate`]: middleware validating the token, verified [`tokengate::Claims`] into
 //!   the request extensions; `TokenGate::new(Gate::new(v).optional())` for optional authentication.
-//! - [`RequireScope`]: middleware requiring a scope (403 `insufficient_scope`).
+//! - [`RequireScope`]: middleware requiring a scope (403 `insufficient_scope`);
+//!   [`Require`]: any [`tokengate::Requirement`] (scopes, claim values, roles, a check of
+//!   your own).
 //! - [`Claims<T>`] and [`OptionalClaims<T>`] (for optional authentication): extractors.
 //! - [`Rejection`]: the core error as an actix `ResponseError`, with the RFC 6750 challenge.
+//! - Rejection bodies: empty by default; RFC 9457 problem details or your own with
+//!   [`Gate::rejection_body`](tokengate::Gate::rejection_body). Every rejection carries
+//!   the [`tokengate::Error`] in its response extensions: a middleware outside the gate
+//!   (`wrap_fn`, `ErrorHandlers`) can log it or render its own response.
 //! - RFC 9728 protected resource metadata: [`resource_metadata_service`] serves the
 //!   document, and [`Gate::resource_metadata`](tokengate::Gate::resource_metadata) puts its URL into every challenge made
 //!   by or inside the gate, so clients can discover the authorization server.
@@ -43,6 +49,7 @@ mod error;
 mod extract;
 mod metadata;
 mod middleware;
+mod require;
 
 pub use error::Rejection;
 pub use extract::{Claims, OptionalClaims};
@@ -50,3 +57,4 @@ pub use metadata::resource_metadata_service;
 pub use middleware::{
     GateFuture, RequireScope, RequireScopeMiddleware, TokenGate, TokenGateMiddleware,
 };
+pub use require::{Require, RequireMiddleware};

@@ -34,9 +34,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::{Error as ActixError, HttpMessage};
 use pin_project_lite::pin_project;
 use tokengate::Claims;
@@ -44,7 +44,7 @@ use tokengate::binding::mtls::ClientCertificate;
 use tokengate::gate::{Decision, Gate, Refusal, require_scope};
 use tokengate::request::RequestParts;
 
-use crate::error::{Rejection, rechallenge, set_challenge};
+use crate::error::{BodyWritten, Rejection, content_type, rechallenge, set_challenge, with_body};
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
@@ -195,7 +195,7 @@ pin_project! {
 }
 
 impl<F, B> GateFuture<F, B> {
-    fn inner(future: F, gate: Option<Gate>) -> Self {
+    pub(crate) fn inner(future: F, gate: Option<Gate>) -> Self {
         GateFuture {
             state: GateState::Inner { future, gate },
         }
@@ -211,7 +211,7 @@ impl<F, B> GateFuture<F, B> {
         GateFuture::ready(rejection(request, gate, refusal))
     }
 
-    fn ready(response: ServiceResponse<EitherBody<B>>) -> Self {
+    pub(crate) fn ready(response: ServiceResponse<EitherBody<B>>) -> Self {
         GateFuture {
             state: GateState::Ready {
                 response: Some(response),
@@ -249,7 +249,7 @@ fn leaving_gate<B>(
     if let Some(gate) = gate {
         rechallenge(&mut response, gate);
     }
-    response.map_into_left_body()
+    with_body(response, gate)
 }
 
 /// The gate's own refusal, challenged as the gate says.
@@ -260,9 +260,20 @@ fn rejection<B>(
 ) -> ServiceResponse<EitherBody<B>> {
     let challenge = gate.challenge(&refusal);
     let nonce = refusal.dpop_nonce().map(str::to_owned);
-    let mut response = request.error_response(Rejection(refusal.into_error()));
+    let error = refusal.into_error();
+    let body = gate.body(&error);
+    let mut response = request.error_response(Rejection(error));
     set_challenge(response.response_mut(), challenge);
     set_dpop_nonce(response.response_mut(), nonce.as_deref());
+    let mut response = match body.and_then(|body| Some((content_type(&body)?, body.bytes))) {
+        Some((content_type, bytes)) => {
+            let mut response = response.map_body(|_, _| BoxBody::new(bytes));
+            response.headers_mut().insert(CONTENT_TYPE, content_type);
+            response
+        }
+        None => response,
+    };
+    response.response_mut().extensions_mut().insert(BodyWritten);
     response.map_into_right_body()
 }
 

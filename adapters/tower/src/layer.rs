@@ -101,8 +101,11 @@ impl<S> Layer<S> for TokenGateLayer {
 
 /// Authenticates each request's bearer token before calling the inner service.
 ///
-/// Rejections are responses (`401`, `400`, `503`) with the RFC 6750 challenge and an empty
-/// body, so the inner service's error type is untouched.
+/// Rejections are responses (`401`, `400`, `503`) with the RFC 6750 challenge, the body
+/// the gate's [`RejectionBody`](tokengate::rejection_body::RejectionBody) renders (empty by
+/// default; written into axum's `Body`, `String` and `Vec<u8>` bodies) and the
+/// [`tokengate::Error`] in their extensions, so the inner service's error type is
+/// untouched and an outer layer can log or rewrite them.
 #[derive(Clone, Debug)]
 pub struct TokenGate<S> {
     inner: S,
@@ -139,7 +142,7 @@ impl<S> TokenGate<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TokenGate<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    ResBody: Default,
+    ResBody: Default + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -264,7 +267,7 @@ where
 impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where
     S: Service<Request<B>, Response = Response<ResBody>>,
-    ResBody: Default,
+    ResBody: Default + 'static,
 {
     type Output = Result<Response<ResBody>, S::Error>;
 

@@ -24,9 +24,16 @@
 //! - [`TokenGateLayer`] / [`TokenGate`] / [`ResponseFuture`]: validates the token and puts
 //!   the verified [`tokengate::Claims`] into the request extensions; rejects with the
 //!   RFC 6750 status and `WWW-Authenticate` challenge.
-//! - [`RequireScopeLayer`]: a per-route scope requirement (403 `insufficient_scope`).
+//! - [`RequireScopeLayer`]: a per-route scope requirement (403 `insufficient_scope`);
+//!   [`RequireLayer`]: any [`tokengate::Requirement`] (scopes, claim values, roles, a
+//!   check of your own).
 //! - With the default `axum` feature: the [`Claims<T>`] extractor (and `Option<Claims<T>>`)
 //!   and [`Rejection`] for refusals inside handlers.
+//! - Rejection bodies: empty by default; RFC 9457 problem details or your own with
+//!   [`Gate::rejection_body`](tokengate::Gate::rejection_body), written by the layer
+//!   into axum's `Body`, `String` or `Vec<u8>` bodies. Every rejection carries the
+//!   [`tokengate::Error`] in its response extensions: a layer outside the gate
+//!   (`axum::middleware::map_response`, say) can log it or render its own response.
 //! - RFC 9728 protected resource metadata: [`ResourceMetadataService`] serves the document,
 //!   and [`Gate::resource_metadata`](tokengate::Gate::resource_metadata) puts its URL into every challenge made by
 //!   or inside the gate, so clients can discover the authorization server.
@@ -40,6 +47,7 @@
 mod extract;
 mod layer;
 mod metadata;
+mod require;
 mod response;
 mod scope;
 
@@ -47,4 +55,5 @@ mod scope;
 pub use extract::{Claims, Rejection};
 pub use layer::{ResponseFuture, TokenGate, TokenGateLayer};
 pub use metadata::ResourceMetadataService;
+pub use require::{Require, RequireLayer};
 pub use scope::{RequireScope, RequireScopeLayer};
