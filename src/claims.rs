@@ -332,6 +332,9 @@ fn writes_compact_json<S>() -> bool {
     };
     // `Serializer<W, F = CompactFormatter>`: the names leave a default argument out, so
     // the formatter is compact unless a second argument at the top level names another.
+    if !arguments.contains(',') {
+        return true;
+    }
     let mut depth = 0usize;
     for (at, c) in arguments.char_indices() {
         match c {
