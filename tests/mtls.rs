@@ -409,6 +409,78 @@ async fn a_trusted_proxys_malformed_or_doubled_certificate_header_is_invalid_req
     }
 }
 
+/// Envoy's `x-forwarded-client-cert` as it writes it: `Hash` (hex SHA-256 of the DER),
+/// `Cert` (URL-encoded PEM, quoted), `Subject` (quoted), `URI`, `DNS`.
+fn xfcc_element(der: &[u8], subject: &str) -> String {
+    use aws_lc_rs::digest;
+    let hash: String = digest::digest(&digest::SHA256, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "By=spiffe://cluster.local/ns/api/sa/api;Hash={hash};Cert=\"{}\";Subject=\"{subject}\";\
+         URI=spiffe://cluster.local/ns/clients/sa/client;DNS=client.test",
+        escaped_pem(der)
+    )
+}
+
+#[tokio::test]
+async fn envoys_xfcc_header_binds_on_both_adapters_by_its_nearest_element() {
+    let (pki, issuer) = (pki(), MockIssuer::start().await);
+    let api = serve_gated(|| {
+        let envoys = TrustedProxies::cidr("127.0.0.0/8").unwrap();
+        let source = CertificateSource::header(
+            "x-forwarded-client-cert",
+            CertificateHeader::EnvoyXfcc,
+            envoys,
+        )
+        .unwrap();
+        Gate::new(builder_for(&issuer).build().unwrap()).mtls(Mtls::new(source))
+    })
+    .await;
+    let token = issuer
+        .token()
+        .claim("cnf", certificate_cnf(&pki.alice.0))
+        .sign();
+    let bearer = format!("Bearer {token}");
+    let send = |xfcc: String| {
+        let (api, bearer) = (&api, &bearer);
+        async move {
+            api.get_with(
+                "/me",
+                &[
+                    ("authorization", bearer),
+                    ("x-forwarded-client-cert", &xfcc),
+                ],
+            )
+            .await
+        }
+    };
+    let alice = xfcc_element(&pki.alice.0, "CN=alice.client.test,O=Clients, Inc.");
+    let mallory = xfcc_element(&pki.mallory.0, "CN=mallory.client.test");
+    assert_eq!(send(alice.clone()).await.status, 200);
+    assert_certificate_refused(&send(mallory.clone()).await);
+    // APPEND_FORWARD: one element per proxy; the last is the nearest proxy's.
+    assert_eq!(send(format!("{mallory},{alice}")).await.status, 200);
+    assert_certificate_refused(&send(format!("{alice},{mallory}")).await);
+    // Malformed, or a Hash that is not the Cert's: 400 invalid_request.
+    let good_cert = escaped_pem(&pki.alice.0);
+    for bad in [
+        format!("{alice};Cert=\"{good_cert}\""),
+        alice.replace("Hash=", "Hash=00"),
+        format!("{alice},By=spiffe://other;Hash=abc"),
+        // The quote of Subject never closed.
+        alice.replace("\";URI=", ";URI="),
+        alice[..alice.len() / 2].to_owned(),
+        format!("{alice},"),
+    ] {
+        let reply = send(bad.clone()).await;
+        assert_eq!(reply.status, 400, "{bad}: {reply:?}");
+        assert_eq!(reply.error().as_deref(), Some("invalid_request"));
+    }
+}
+
 /// actix-web: the certificate an acceptor recorded in the connection data (with
 /// `HttpServer::on_connect`, here a stand-in for rustls that records a fixed one).
 #[tokio::test]
@@ -443,4 +515,139 @@ async fn actix_reads_the_certificate_its_acceptor_recorded() {
     assert_eq!(get(&http, &me, &bound(&pki.alice.0)).await.status, 200);
     assert_certificate_refused(&get(&http, &me, &bound(&pki.mallory.0)).await);
     drop(handle.stop(false));
+}
+
+/// DPoP and mutual TLS at once: a token bound to a DPoP key and to a certificate
+/// (`cnf` with `jkt` and `x5t#S256`) needs its proof and its certificate, over a real
+/// rustls handshake.
+#[tokio::test]
+async fn a_token_bound_to_a_dpop_key_and_a_certificate_needs_both_over_mutual_tls() {
+    use tokengate::binding::dpop::Dpop;
+    const PUBLIC: &str = "https://api.example.test";
+
+    let (pki, issuer) = (pki(), MockIssuer::start().await);
+    let validator = builder_for(&issuer).build().unwrap();
+    let gate = Gate::new(validator)
+        .dpop(Dpop::new(PUBLIC).unwrap())
+        .mtls(Mtls::new(CertificateSource::connection()));
+    let base = mutual_tls_api(&pki, gate).await;
+    let key = DpopKey::generate(tokengate::Algorithm::ES256);
+    let x5t = tokengate::testing::x5t_s256(&pki.alice.0);
+    let token = issuer
+        .token()
+        .claim("cnf", json!({"jkt": key.jkt(), "x5t#S256": x5t}))
+        .sign();
+    let send = |client: reqwest::Client, proof: Option<String>| {
+        let (base, token) = (&base, &token);
+        async move {
+            let mut request = client.get(format!("{base}/me"));
+            request = match proof {
+                Some(proof) => request
+                    .header("authorization", format!("DPoP {token}"))
+                    .header("dpop", proof),
+                None => request.header("authorization", format!("Bearer {token}")),
+            };
+            reply(request.send().await.unwrap()).await
+        }
+    };
+    let proof = || Some(key.proof("GET", &format!("{PUBLIC}/me"), &token));
+    let alice = || client(&pki, Some(&pki.alice));
+    assert_eq!(send(alice(), proof()).await.status, 200);
+    // The proof with another certificate, or none: the certificate binding fails.
+    let mallory = send(client(&pki, Some(&pki.mallory)), proof()).await;
+    assert_eq!(mallory.status, 401, "{mallory:?}");
+    assert_eq!(mallory.error().as_deref(), Some("invalid_token"));
+    let anonymous = send(client(&pki, None), proof()).await;
+    assert_eq!(anonymous.status, 401, "{anonymous:?}");
+    // The certificate without the proof: a DPoP-bound token is no bearer token.
+    let bearer = send(alice(), None).await;
+    assert_eq!(bearer.status, 401, "{bearer:?}");
+    assert_eq!(bearer.error().as_deref(), Some("invalid_token"));
+    // Another key's proof with the right certificate.
+    let other = DpopKey::generate(tokengate::Algorithm::ES256);
+    let wrong_key = Some(other.proof("GET", &format!("{PUBLIC}/me"), &token));
+    let reply = send(alice(), wrong_key).await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert_eq!(reply.error().as_deref(), Some("invalid_dpop_proof"));
+}
+
+/// examples/mtls_axum: it calls itself with its client certificate (200) and another
+/// (401), and serves what its `try:` line says to a client of our own.
+#[tokio::test]
+async fn the_mtls_axum_example_accepts_its_bound_certificate_only() {
+    use tokio::io::AsyncBufReadExt;
+
+    let mut command = common::examples::example_command("mtls_axum");
+    let mut child = command.spawn().expect("spawn mtls_axum");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let base = tokio::time::timeout(common::examples::STARTUP, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("listening on ") {
+                return url.to_owned();
+            }
+            seen.push(line);
+        }
+        panic!("mtls_axum exited before listening: {seen:?}");
+    })
+    .await
+    .expect("mtls_axum did not start in time");
+    let line = |prefix: &str| {
+        seen.iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix:?} in {seen:?}"))
+            .clone()
+    };
+    assert!(
+        line("with the bound certificate: ").contains("200"),
+        "{seen:?}"
+    );
+    let other = line("with another certificate: ");
+    assert!(
+        other.contains("401") && other.contains("invalid_token"),
+        "{other}"
+    );
+    // try: curl --cacert DIR/ca.pem --cert DIR/client.pem --key DIR/client.key
+    //      -H 'Authorization: Bearer TOKEN' URL/me
+    let try_line = line("try: curl ");
+    let word_after = |flag: &str| {
+        let start = try_line.find(flag).unwrap() + flag.len();
+        try_line[start..]
+            .split([' ', '\''])
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let (ca, cert, key) = (
+        word_after("--cacert "),
+        word_after("--cert "),
+        word_after("--key "),
+    );
+    let token = word_after("Bearer ");
+    let read = |path: &str| std::fs::read(path).unwrap();
+    let identity = [read(&key), read(&cert)].concat();
+    let ours = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&read(&ca)).unwrap())
+        .identity(reqwest::Identity::from_pem(&identity).unwrap())
+        .build()
+        .unwrap();
+    let response = ours
+        .get(format!("{base}/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Without a client certificate the example's listener refuses the handshake.
+    let anonymous = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&read(&ca)).unwrap())
+        .build()
+        .unwrap();
+    let refused = anonymous
+        .get(format!("{base}/me"))
+        .bearer_auth(&token)
+        .send()
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    let _ = std::fs::remove_dir_all(std::path::Path::new(&ca).parent().unwrap());
 }
