@@ -1,7 +1,11 @@
 //! Certificate-bound access tokens (RFC 8705 section 3) over real HTTP: axum over a real
-//! rustls mutual-TLS connection (the certificate from the connection), both adapters
-//! behind a "proxy" on 127.0.0.1 (the certificate from its header), and actix-web's
-//! connection data. Each rule has a test that tries to break it.
+//! rustls mutual-TLS connection and actix-web over its own rustls listener (the
+//! certificate from the handshake), both adapters behind a "proxy" on 127.0.0.1 (the
+//! certificate from its header: escaped PEM, base64 DER, Envoy's XFCC), DPoP and mTLS
+//! together, and the `mtls_axum` example. Each rule has a test that tries to break it.
+//!
+//! Run it through `cargo test --workspace` (or plain `cargo test`), which builds the
+//! examples; `cargo test --test mtls` alone would drive a stale (or missing) example.
 
 mod common;
 
@@ -109,26 +113,7 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Mutu
 
 /// The common routes behind `gate`, served over mutual TLS on 127.0.0.1; the base URL.
 async fn mutual_tls_api(pki: &Pki, gate: Gate) -> String {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(pki.ca.clone())).unwrap();
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .allow_unauthenticated()
-    .build()
-    .unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            vec![CertificateDer::from(pki.server.0.clone())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.server.1.clone())),
-        )
-        .unwrap();
+    let config = server_config(pki);
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("https://{}", tcp.local_addr().unwrap());
     let listener = MutualTls {
@@ -149,6 +134,31 @@ async fn mutual_tls_api(pki: &Pki, gate: Gate) -> String {
         let _ = axum::serve(listener, app).await;
     });
     base
+}
+
+/// The server side of the handshake: the leaf for 127.0.0.1, and every client asked for
+/// a certificate of the test CA (one without is let in: the gate decides).
+fn server_config(pki: &Pki) -> rustls::ServerConfig {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(pki.ca.clone())).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()
+    .unwrap();
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![CertificateDer::from(pki.server.0.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.server.1.clone())),
+        )
+        .unwrap()
 }
 
 /// A client trusting the test CA, presenting `identity` (certificate, key) if given.
@@ -650,4 +660,94 @@ async fn the_mtls_axum_example_accepts_its_bound_certificate_only() {
         .await;
     assert!(refused.is_err(), "{refused:?}");
     let _ = std::fs::remove_dir_all(std::path::Path::new(&ca).parent().unwrap());
+}
+
+/// actix-web's own rustls listener (`listen_rustls_0_23`), the client certificate read
+/// from the handshake in `on_connect`, and a real client certificate from reqwest: a
+/// certificate-bound bearer token and a token bound to a DPoP key and a certificate.
+#[tokio::test]
+async fn actix_over_its_rustls_listener_binds_tokens_to_the_handshakes_certificate() {
+    use actix_tls::accept::rustls_0_23::TlsStream;
+    use actix_web::{App, HttpServer, web};
+    use tokengate::binding::dpop::Dpop;
+    use tokengate_actix::{Claims, TokenGate};
+    const PUBLIC: &str = "https://api.example.test";
+
+    let (pki, issuer) = (pki(), MockIssuer::start().await);
+    let validator = builder_for(&issuer).build().unwrap();
+    let gate = Gate::new(validator)
+        .dpop(Dpop::new(PUBLIC).unwrap())
+        .mtls(Mtls::new(CertificateSource::connection()));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("https://{}", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        App::new().service(web::scope("").wrap(TokenGate::new(gate.clone())).route(
+            "/me",
+            web::get().to(|Claims(c): Claims| async move { web::Json(c) }),
+        ))
+    })
+    // What the handshake saw, for the adapter to read from the connection data.
+    .on_connect(|connection, data| {
+        let tls = connection.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>();
+        let leaf = tls.and_then(|tls| tls.get_ref().1.peer_certificates()?.first().cloned());
+        if let Some(leaf) = leaf {
+            data.insert(ClientCertificate(leaf.to_vec()));
+        }
+    })
+    .workers(1)
+    .disable_signals()
+    .listen_rustls_0_23(listener, server_config(&pki))
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+
+    let me = format!("{base}/me");
+    let (alice, mallory, anonymous) = (
+        client(&pki, Some(&pki.alice)),
+        client(&pki, Some(&pki.mallory)),
+        client(&pki, None),
+    );
+    // A certificate-bound bearer token.
+    let bound = issuer
+        .token()
+        .claim("cnf", certificate_cnf(&pki.alice.0))
+        .sign();
+    assert_eq!(get(&alice, &me, &bound).await.status, 200);
+    // The Bearer challenge's error, beside the DPoP challenge this gate also offers.
+    for refused in [
+        get(&mallory, &me, &bound).await,
+        get(&anonymous, &me, &bound).await,
+    ] {
+        assert_eq!(refused.status, 401, "{refused:?}");
+        let challenge = refused.challenge.as_deref().unwrap_or_default();
+        assert!(
+            challenge.starts_with(CERTIFICATE_REFUSED) && challenge.contains(", DPoP algs="),
+            "{challenge}"
+        );
+    }
+    let unbound = issuer.token().sign();
+    assert_eq!(get(&mallory, &me, &unbound).await.status, 200);
+
+    // Bound to a DPoP key and the certificate: the proof and the certificate.
+    let key = DpopKey::generate(tokengate::Algorithm::ES256);
+    let both = issuer
+        .token()
+        .claim(
+            "cnf",
+            json!({"jkt": key.jkt(), "x5t#S256": tokengate::testing::x5t_s256(&pki.alice.0)}),
+        )
+        .sign();
+    let dpop = |client: &reqwest::Client| {
+        client
+            .get(&me)
+            .header("authorization", format!("DPoP {both}"))
+            .header("dpop", key.proof("GET", &format!("{PUBLIC}/me"), &both))
+            .send()
+    };
+    assert_eq!(reply(dpop(&alice).await.unwrap()).await.status, 200);
+    let refused = reply(dpop(&mallory).await.unwrap()).await;
+    assert_eq!(refused.status, 401, "{refused:?}");
+    assert_eq!(refused.error().as_deref(), Some("invalid_token"));
+    drop(handle.stop(false));
 }
