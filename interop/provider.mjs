@@ -37,6 +37,7 @@
 //                              refused there (400 unsupported_token_type), as they are
 //                              meant to be verified locally
 //   POST /token/revocation     RFC 7009, the client's own tokens
+// A token request with a DPoP header (RFC 9449) gets a DPoP-bound token, of either format.
 // Tokens live in memory: a restart forgets every opaque token.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -151,6 +152,11 @@ server.listen(port, '127.0.0.1', () => {
       // Nothing here has an end-user: no login pages, no consent.
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // RFC 9449: a token request with a DPoP proof gets a token bound to the proof's key
+      // (token_type DPoP; cnf.jkt in the JWT and in the introspection answer). On by
+      // default in oidc-provider 9; said here because the suite depends on it. No nonces
+      // at the token endpoint (no nonceSecret): the resource server's are what is tested.
+      dPoP: { enabled: true },
       // RFC 7662 and RFC 7009, authenticated with the client's token_endpoint_auth_method
       // (oidc-provider 9 has no separate introspection/revocation auth method). Only our
       // one confidential client may ask, and only about its own tokens.

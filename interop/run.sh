@@ -4,7 +4,7 @@
 # tokens by the client_credentials grant. Everything runs on 127.0.0.1; every wait is
 # bounded; every process started here is stopped on exit.
 #
-#   bash interop/run.sh            # needs node >= 20, npm, curl and the Rust toolchain
+#   bash interop/run.sh            # needs node >= 20, npm, curl, redis-server and Rust
 #
 # For each example: real tokens are accepted (/me, claims), scope is enforced (/admin 403
 # then 200), a tampered, wrong-audience or opaque token is refused (401), and a key
@@ -14,8 +14,16 @@
 # (TOKENGATE_CLIENT_ID/SECRET, TokenFormat::JwtOrOpaque) for the provider's opaque resource:
 # opaque tokens are introspected (/me 200, /admin 403 then 200), a made-up one is 401, a
 # JWT is still verified locally, a revoked token is 401 once the answer cache expires, and
-# refused client credentials are 503. Ends with `interop: N passed, M failed`; exits 1 on
-# any failure.
+# refused client credentials are 503. Then the DPoP cases (RFC 9449), with proofs made by
+# the npm `dpop` package (interop/dpop.mjs) and tokens the provider binds to their key:
+# two replicas of the example sharing one redis-server (started here on a free port) as
+# their replay store take a bound JWT with its proof (200) and refuse a wrong htm, htu,
+# stale iat, wrong ath, another key's proof, a missing proof and a replayed jti, on the
+# same replica or the other one (401 with `DPoP error="invalid_dpop_proof"`); the bound
+# token as Bearer is 401 invalid_token; Redis down is 503 and Redis back is 200; bound
+# opaque tokens are checked against their introspection answer's cnf.jkt; and the
+# server-nonce round trip (TOKENGATE_DPOP_NONCE=1: use_dpop_nonce, DPoP-Nonce, 200).
+# Ends with `interop: N passed, M failed`; exits 1 on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +41,8 @@ failed=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tokengate-interop.XXXXXX")
 PROVIDER_PID=""
 API_PID=""
+API2_PID=""  # a second replica of the example (the DPoP cases)
+REDIS_PID=""
 EXAMPLE=setup
 
 # A process still running (a child that exited but was not reaped yet counts as gone).
@@ -58,6 +68,8 @@ stop() {
 
 cleanup() {
     stop "$API_PID"
+    stop "$API2_PID"
+    stop "$REDIS_PID"
     stop "$PROVIDER_PID"
     rm -rf "$WORK"
 }
@@ -110,13 +122,15 @@ start_provider() {
 }
 
 # Starts target/debug/examples/NAME against $ISSUER, with any further VAR=VALUE settings
-# (they override the defaults here). Sets API (its base URL).
+# (they override the defaults here). Sets API (its base URL). Its output goes to
+# $WORK/$API_LOG.{out,err} ($API_LOG: NAME unless set).
 start_api() {
-    local name=$1 line
+    local name=$1 line log=${API_LOG:-$1}
     shift
     env -u TOKENGATE_JWKS_URL -u TOKENGATE_MIN_CACHE_TTL_MS -u TOKENGATE_TOKEN_CACHE_SIZE \
         -u TOKENGATE_CLIENT_ID -u TOKENGATE_CLIENT_SECRET -u TOKENGATE_INTROSPECTION_URL \
-        -u TOKENGATE_INTROSPECTION_CACHE_MS -u TOKENGATE_RESOURCE \
+        -u TOKENGATE_INTROSPECTION_CACHE_MS -u TOKENGATE_RESOURCE -u TOKENGATE_DPOP \
+        -u TOKENGATE_PUBLIC_URL -u TOKENGATE_DPOP_NONCE -u TOKENGATE_DPOP_REDIS_URL \
         TOKENGATE_ISSUER="$ISSUER" \
         TOKENGATE_AUDIENCE="$AUDIENCE" \
         TOKENGATE_REFRESH_COOLDOWN_MS=200 \
@@ -125,10 +139,10 @@ start_api() {
         no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}" \
         RUST_LOG="${RUST_LOG:-info,tokengate=debug}" NO_COLOR=1 \
         "$@" \
-        "${CARGO_TARGET_DIR:-target}/debug/examples/$name" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
+        "${CARGO_TARGET_DIR:-target}/debug/examples/$name" >"$WORK/$log.out" 2>"$WORK/$log.err" </dev/null &
     API_PID=$!
-    if ! line=$(wait_for_line "$WORK/$name.out" '^listening on http://' "$API_PID" 30); then
-        tail -n 20 "$WORK/$name.err" >&2
+    if ! line=$(wait_for_line "$WORK/$log.out" '^listening on http://' "$API_PID" 30); then
+        tail -n 20 "$WORK/$log.err" >&2
         return 1
     fi
     API=${line#listening on }
@@ -397,6 +411,7 @@ run_example() {
         expect 401 'error="invalid_token"'
 
     run_introspection "$name"
+    run_dpop "$name"
 
     stop "$API_PID"
     API_PID=""
@@ -504,14 +519,267 @@ run_introspection() {
     check "introspecting at an unreachable endpoint: an opaque token is 503" expect 503
 }
 
+# --- DPoP (RFC 9449) ---------------------------------------------------------------------
+# Proofs come from interop/dpop.mjs, which makes them with the npm `dpop` package (a real
+# client implementation); tokens are DPoP-bound by oidc-provider (features.dPoP): their
+# cnf.jkt is what the provider computed from the proof key of the token request.
+
+# Starts redis-server on 127.0.0.1:PORT (a free port unless given), nothing persisted. Sets
+# REDIS_PORT and REDIS_URL.
+start_redis() {
+    local port=${1:-$(closed_port)}
+    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+        >>"$WORK/redis.out" 2>&1 </dev/null &
+    REDIS_PID=$!
+    if ! wait_for_ready_redis "$port"; then
+        tail -n 5 "$WORK/redis.out" >&2
+        return 1
+    fi
+    REDIS_PORT=$port
+    REDIS_URL=redis://127.0.0.1:$port/
+    echo "     redis-server on $REDIS_URL"
+}
+
+# Redis on PORT answers PING (RESP over bash's /dev/tcp: no redis-cli needed), within 10 s.
+wait_for_ready_redis() {
+    local answer
+    for _ in $(seq 100); do
+        alive "$REDIS_PID" || return 1
+        answer=$(timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf 'PING\r\n' >&3 && head -c 5 <&3" 2>/dev/null || true)
+        [ "$answer" != "+PONG" ] || return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# `node interop/dpop.mjs proof KEY HTM HTU [--token T] [--nonce N] [--clock-skew=S]`.
+proof() {
+    node interop/dpop.mjs proof "$@"
+}
+
+# A DPoP-bound token for KEY: SCOPE, RESOURCE.
+dpop_token() {
+    node interop/dpop.mjs token "$1" "$ISSUER" "$2" "$3"
+}
+
+# GET BASE PATH with `Authorization: DPoP TOKEN` and, when given, `DPoP: PROOF`. Sets STATUS;
+# body and headers in $WORK.
+dpop_request() {
+    local base=$1 path=$2 tok=$3 proof=${4:-} headers
+    headers=(-H "Authorization: DPoP $tok")
+    [ -z "$proof" ] || headers+=(-H "DPoP: $proof")
+    STATUS=$("${CURL[@]}" -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' \
+        "${headers[@]}" "$base$path") || STATUS=000
+}
+
+# The value of response header NAME of the last request (empty if absent).
+response_header() {
+    grep -i "^$1:" "$WORK/headers" 2>/dev/null | head -n 1 | cut -d' ' -f2- | tr -d '\r'
+}
+
+# expect_dpop_error STATUS ERROR: the last response had STATUS, and its WWW-Authenticate
+# puts `error="ERROR"` on the DPoP challenge (RFC 9449 section 7.1: the scheme the client
+# used), with the algs we accept, and no error on the Bearer one.
+expect_dpop_error() {
+    local header dpop bearer
+    expect "$1" || return 1
+    header=$(www_authenticate)
+    dpop=${header#*DPoP }
+    bearer=${header%%DPoP *}
+    if [[ $header != *"DPoP "* || $dpop != *'algs="'*ES256* || $dpop != *"error=\"$2\""* ]]; then
+        echo "     WWW-Authenticate \"$header\": no DPoP challenge with algs and error=\"$2\""
+        return 1
+    fi
+    if [[ $bearer == *error=* ]]; then
+        echo "     WWW-Authenticate \"$header\": the Bearer challenge names an error"
+        return 1
+    fi
+}
+
+# The JWT's `cnf.jkt` is the RFC 7638 thumbprint of the public key in KEY (an EC JWK file).
+expect_bound_to() {
+    node -e '
+        const crypto = require("crypto");
+        const [token, file] = process.argv.slice(1);
+        const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url"));
+        const { crv, kty, x, y } = JSON.parse(require("fs").readFileSync(file, "utf8"));
+        const jkt = crypto.createHash("sha256")
+            .update(JSON.stringify({ crv, kty, x, y })).digest("base64url");
+        if (claims.cnf?.jkt !== jkt) {
+            console.log(`     cnf ${JSON.stringify(claims.cnf)}, expected jkt ${jkt}`);
+            process.exit(1);
+        }
+    ' "$1" "$2"
+}
+
+# Starts two replicas of NAME sharing $REDIS_URL as their DPoP replay store, both public at
+# $PUBLIC (what clients sign in htu), with any further settings. Sets API/API_PID (the
+# first) and API2/API2_PID.
+start_replicas() {
+    local name=$1 first first_pid
+    shift
+    start_api "$name" TOKENGATE_PUBLIC_URL="$PUBLIC" TOKENGATE_DPOP_REDIS_URL="$REDIS_URL" "$@" ||
+        return 1
+    first=$API first_pid=$API_PID
+    API_PID=""
+    API_LOG=$name-2 start_api "$name" TOKENGATE_PUBLIC_URL="$PUBLIC" \
+        TOKENGATE_DPOP_REDIS_URL="$REDIS_URL" "$@" || {
+        API_PID=$first_pid
+        return 1
+    }
+    API2=$API API2_PID=$API_PID
+    API=$first API_PID=$first_pid
+}
+
+stop_replicas() {
+    stop "$API_PID"
+    stop "$API2_PID"
+    API_PID="" API2_PID=""
+}
+
+# The DPoP cases of one example, against the running provider: two replicas sharing Redis,
+# then introspected (opaque) bound tokens, then server nonces.
+run_dpop() {
+    local name=$1 key=$WORK/dpop-key.json other=$WORK/dpop-other-key.json
+    local bound other_bound unbound p q tries opaque nonce
+    PUBLIC=$AUDIENCE # the API's public origin: https://api.interop.test
+    node interop/dpop.mjs key "$key" && node interop/dpop.mjs key "$other" ||
+        die "cannot make DPoP keys"
+    stop "$API_PID"
+    API_PID=""
+    start_replicas "$name" || die "two replicas of $name sharing Redis did not start"
+
+    bound=$(dpop_token "$key" read "$AUDIENCE") || die "no DPoP-bound token from the provider"
+    check "DPoP: the provider binds its JWT to the client's key (token_type DPoP, cnf.jkt)" \
+        expect_bound_to "$bound" "$key"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound")"
+    check "DPoP: GET /me with a bound JWT and its proof (htu $PUBLIC/me) is 200" expect 200
+    check "DPoP: /me returns the verified claims" expect_claims read
+
+    dpop_request "$API" /me "$bound" "$(proof "$key" POST "$PUBLIC/me" --token "$bound")"
+    check "DPoP: a proof for another method (htm POST) is 401 invalid_dpop_proof" \
+        expect_dpop_error 401 invalid_dpop_proof
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/admin" --token "$bound")"
+    check "DPoP: a proof for another path (htu $PUBLIC/admin) is 401 invalid_dpop_proof" \
+        expect_dpop_error 401 invalid_dpop_proof
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$API/me" --token "$bound")"
+    check "DPoP: a proof for the listening address ($API/me), not the public URL, is 401 invalid_dpop_proof" \
+        expect_dpop_error 401 invalid_dpop_proof
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound" --clock-skew=-300)"
+    check "DPoP: a proof from a clock 5 minutes behind (stale iat) is 401 invalid_dpop_proof" \
+        expect_dpop_error 401 invalid_dpop_proof
+    other_bound=$(dpop_token "$key" read "$AUDIENCE") || die "no second DPoP-bound token"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$other_bound")"
+    check "DPoP: a proof for another access token (ath) is 401 invalid_dpop_proof" \
+        expect_dpop_error 401 invalid_dpop_proof
+    dpop_request "$API" /me "$bound" "$(proof "$other" GET "$PUBLIC/me" --token "$bound")"
+    check "DPoP: a valid proof by another key than the token's cnf.jkt is 401 invalid_dpop_proof" \
+        expect_dpop_error 401 invalid_dpop_proof
+    dpop_request "$API" /me "$bound"
+    check "DPoP: a bound token without a proof is 401 invalid_dpop_proof" \
+        expect_dpop_error 401 invalid_dpop_proof
+
+    request /me "$bound"
+    check "DPoP: the bound token presented as Bearer is 401 invalid_token" \
+        expect 401 'Bearer error="invalid_token"'
+    unbound=$(token read "$AUDIENCE") || die "no unbound token"
+    dpop_request "$API" /me "$unbound" "$(proof "$key" GET "$PUBLIC/me" --token "$unbound")"
+    check "DPoP: an unbound token presented as DPoP, with a proof, is 401 invalid_token" \
+        expect 401 'error="invalid_token"'
+    request /me "$unbound"
+    check "DPoP: an unbound token as Bearer still works beside DPoP: /me 200" expect 200
+
+    # Replays: one proof, once, on either replica.
+    p=$(proof "$key" GET "$PUBLIC/me" --token "$bound")
+    dpop_request "$API" /me "$bound" "$p"
+    check "DPoP: a fresh proof is 200 on replica 1" expect 200
+    dpop_request "$API" /me "$bound" "$p"
+    check "DPoP: the same proof again (replayed jti) on replica 1 is 401 invalid_dpop_proof" \
+        expect_dpop_error 401 invalid_dpop_proof
+    dpop_request "$API2" /me "$bound" "$p"
+    check "DPoP: the same proof replayed on replica 2 (sharing Redis) is 401 invalid_dpop_proof" \
+        expect_dpop_error 401 invalid_dpop_proof
+    q=$(proof "$key" GET "$PUBLIC/me" --token "$bound")
+    dpop_request "$API2" /me "$bound" "$q"
+    check "DPoP: a fresh proof is 200 on replica 2" expect 200
+    dpop_request "$API" /me "$bound" "$q"
+    check "DPoP: that proof replayed on replica 1 is 401 invalid_dpop_proof" \
+        expect_dpop_error 401 invalid_dpop_proof
+
+    # Redis down: refused (503), never accepted unchecked; back on the same port: accepted,
+    # without restarting the API.
+    stop "$REDIS_PID"
+    REDIS_PID=""
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound")"
+    check "DPoP: with Redis down a valid proof is 503, not accepted unchecked" expect 503
+    start_redis "$REDIS_PORT" || die "redis-server did not restart on port $REDIS_PORT"
+    for tries in $(seq 40); do
+        dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound")"
+        [ "$STATUS" != 200 ] || break
+        sleep 0.25
+    done
+    [ "$tries" = 1 ] || echo "     (HTTP $STATUS after $tries tries)"
+    check "DPoP: once Redis is back, a valid proof is 200 again (the API was not restarted)" \
+        expect 200
+    stop_replicas
+
+    # Opaque bound tokens: cnf.jkt from the introspection answer (RFC 7662, RFC 9449 6.2).
+    PUBLIC=$OPAQUE_AUDIENCE
+    start_replicas "$name" TOKENGATE_AUDIENCE="$OPAQUE_AUDIENCE" TOKENGATE_CLIENT_ID="$CLIENT_ID" \
+        TOKENGATE_CLIENT_SECRET="$CLIENT_SECRET" ||
+        die "two introspecting replicas of $name did not start"
+    opaque=$(dpop_token "$key" read "$OPAQUE_AUDIENCE") || die "no DPoP-bound opaque token"
+    check "DPoP: the provider issues a bound opaque token for $OPAQUE_AUDIENCE" \
+        expect_opaque "$opaque"
+    p=$(proof "$key" GET "$PUBLIC/me" --token "$opaque")
+    dpop_request "$API" /me "$opaque" "$p"
+    check "DPoP, introspecting: GET /me with a bound opaque token and its proof is 200" expect 200
+    check "DPoP, introspecting: /me returns the introspected claims" \
+        expect_introspected_claims read
+    dpop_request "$API2" /me "$opaque" "$p"
+    check "DPoP, introspecting: its proof replayed on replica 2 is 401 invalid_dpop_proof" \
+        expect_dpop_error 401 invalid_dpop_proof
+    dpop_request "$API" /me "$opaque" "$(proof "$other" GET "$PUBLIC/me" --token "$opaque")"
+    check "DPoP, introspecting: a proof by another key than the answer's cnf.jkt is 401 invalid_dpop_proof" \
+        expect_dpop_error 401 invalid_dpop_proof
+    dpop_request "$API" /me "$opaque" "$(proof "$key" GET "$PUBLIC/me" --token "$other_bound")"
+    check "DPoP, introspecting: a proof for another access token (ath) is 401 invalid_dpop_proof" \
+        expect_dpop_error 401 invalid_dpop_proof
+    request /me "$opaque"
+    check "DPoP, introspecting: the bound opaque token presented as Bearer is 401 invalid_token" \
+        expect 401 'Bearer error="invalid_token"'
+    stop_replicas
+
+    # Server nonces (RFC 9449 section 9): refused with a nonce to use, then accepted with it.
+    PUBLIC=$AUDIENCE
+    start_api "$name" TOKENGATE_PUBLIC_URL="$PUBLIC" TOKENGATE_DPOP_NONCE=1 ||
+        die "$name did not start with TOKENGATE_DPOP_NONCE=1"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound")"
+    check "DPoP nonce: a proof without a nonce is 401 use_dpop_nonce" \
+        expect_dpop_error 401 use_dpop_nonce
+    nonce=$(response_header dpop-nonce)
+    check "DPoP nonce: that refusal carries a DPoP-Nonce header" test -n "$nonce"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound" --nonce "$nonce")"
+    check "DPoP nonce: the client's retry with that nonce is 200" expect 200
+    check "DPoP nonce: the 200 hands out the current nonce (DPoP-Nonce)" \
+        test -n "$(response_header dpop-nonce)"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound" --nonce "$(made_up_token)")"
+    check "DPoP nonce: a made-up nonce is 401 use_dpop_nonce" expect_dpop_error 401 use_dpop_nonce
+}
+
 command -v node >/dev/null || die "node is not installed"
 command -v curl >/dev/null || die "curl is not installed"
+command -v redis-server >/dev/null ||
+    die "redis-server is not installed (Debian: apt-get install redis-server; .ci/run installs it)"
 if [ ! -d interop/node_modules/oidc-provider ]; then
     (cd interop && timeout 600 npm ci --no-audit --no-fund) || die "npm ci failed"
 fi
 # --workspace: the same feature set as `cargo test --workspace`, so after the test suite this
 # reuses its build instead of compiling a second copy of tokengate, axum and reqwest.
 timeout 1800 cargo build --workspace --examples || die "cargo build --workspace --examples failed"
+
+# One Redis for the whole run: the DPoP replicas' shared replay store.
+start_redis || die "redis-server did not start"
 
 for name in "${EXAMPLES[@]}"; do
     echo "# $name against oidc-provider $(json_get interop/node_modules/oidc-provider/package.json version)"

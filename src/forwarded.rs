@@ -23,8 +23,14 @@
 //! assert!(!proxies.contains("10.0.0.8".parse().unwrap()));
 //! assert!(!TrustedProxies::none().contains("10.0.0.7".parse().unwrap()));
 //! let origin = ForwardedOrigin::rfc7239(proxies); // `Forwarded: proto=https;host=...`
+//!
+//! // A whole subnet of proxies (a load balancer's), IPv4 or IPv6.
+//! let subnet = TrustedProxies::cidr("10.0.0.0/16").unwrap();
+//! assert!(subnet.contains("10.0.200.1".parse().unwrap()));
+//! assert!(TrustedProxies::cidr("10.0.0.7/16").is_err()); // host bits set: a typo?
 //! ```
 
+use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -35,13 +41,133 @@ use crate::request::RequestParts;
 /// API, by address. Cheap to clone; one value can serve a [`ForwardedOrigin`] and a
 /// [`CertificateSource`](crate::binding::mtls::CertificateSource) alike.
 ///
-/// Addresses are compared exactly (an IPv4-mapped IPv6 peer, `::ffff:10.0.0.7`, is the
-/// IPv4 address it maps). The proxies must overwrite the headers they set, never pass
-/// on a client's own: a proxy that appends to a client's `Forwarded` makes the request
-/// ambiguous, and ambiguous requests are refused (400).
+/// Proxies are named by address ([`list`](Self::list)) or by network in CIDR notation
+/// ([`cidr`](Self::cidr), [`cidrs`](Self::cidrs): RFC 4632 section 3.1 for IPv4, RFC
+/// 4291 section 2.3 for IPv6). A peer is compared by value: an IPv4-mapped IPv6 peer,
+/// `::ffff:10.0.0.7` (what a dual-stack socket reports for an IPv4 client), is the IPv4
+/// address it maps, and matches IPv4 addresses and networks only.
+///
+/// The proxies must overwrite the headers they set, never pass on a client's own: a
+/// proxy that appends to a client's `Forwarded` makes the request ambiguous, and
+/// ambiguous requests are refused (400).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustedProxies {
-    addrs: Arc<[IpAddr]>,
+    networks: Arc<[Network]>,
+}
+
+/// One trusted network: an address whose bits past `prefix` are zero. A single address
+/// is the network of its full length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Network {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    fn host(addr: IpAddr) -> Self {
+        let addr = addr.to_canonical();
+        Network {
+            addr,
+            prefix: bits(addr),
+        }
+    }
+
+    fn contains(&self, peer: IpAddr) -> bool {
+        match (self.addr, peer) {
+            (IpAddr::V4(net), IpAddr::V4(peer)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(peer) & mask == u32::from(net)
+            }
+            (IpAddr::V6(net), IpAddr::V6(peer)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(peer) & mask == u128::from(net)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The length of an address in bits: the longest prefix of its family.
+fn bits(addr: IpAddr) -> u8 {
+    match addr {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
+    }
+}
+
+/// A network that [`TrustedProxies::cidr`] refuses, and why. Its message quotes the
+/// input, which is configuration, never request data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidCidr {
+    input: String,
+    reason: &'static str,
+}
+
+impl fmt::Display for InvalidCidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "trusted proxy network {:?}: {}", self.input, self.reason)
+    }
+}
+
+impl std::error::Error for InvalidCidr {}
+
+/// Parses one trusted network, strictly: `address/prefix` or a bare address (the
+/// network of that one address).
+///
+/// - the address as the standard library reads it (dotted-quad IPv4 without leading
+///   zeros, so `010.0.0.1` is no octal trap; RFC 4291 section 2.2 IPv6 text, no zone);
+/// - the prefix in decimal, no sign, no leading zero, at most 32 (IPv4) or 128 (IPv6);
+/// - no bit set past the prefix: `10.0.0.7/8` is refused rather than read as
+///   `10.0.0.0/8`, as it is far more likely a mistyped `/32` (or a mistyped address)
+///   than a wish to trust sixteen million peers;
+/// - no IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`): peers are compared as IPv4,
+///   so the IPv4 network is what to write;
+/// - nothing else: no spaces, no second `/`.
+fn parse_network(input: &str) -> Result<Network, InvalidCidr> {
+    let refuse = |reason| InvalidCidr {
+        input: input.to_owned(),
+        reason,
+    };
+    let (addr, prefix) = match input.split_once('/') {
+        Some((addr, prefix)) => (addr, Some(prefix)),
+        None => (input, None),
+    };
+    let addr: IpAddr = addr
+        .parse()
+        .map_err(|_| refuse("not an IPv4 or IPv6 address"))?;
+    if let IpAddr::V6(v6) = addr {
+        if v6.to_ipv4_mapped().is_some() {
+            return Err(refuse(
+                "an IPv4-mapped IPv6 address: write the IPv4 address or network",
+            ));
+        }
+    }
+    let Some(prefix) = prefix else {
+        return Ok(Network::host(addr));
+    };
+    let digits_only = !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_digit());
+    if !digits_only || (prefix.len() > 1 && prefix.starts_with('0')) || prefix.len() > 3 {
+        return Err(refuse("the prefix length is not a decimal number"));
+    }
+    let prefix: u8 = prefix
+        .parse()
+        .map_err(|_| refuse("the prefix length is not a decimal number"))?;
+    if prefix > bits(addr) {
+        return Err(refuse(
+            "the prefix length is longer than the address (32 for IPv4, 128 for IPv6)",
+        ));
+    }
+    let network = Network { addr, prefix };
+    if !network.contains(addr) {
+        return Err(refuse(
+            "bits are set past the prefix length: write the network address (or /32, /128 for one host)",
+        ));
+    }
+    Ok(network)
 }
 
 impl TrustedProxies {
@@ -53,13 +179,54 @@ impl TrustedProxies {
     /// Believes the peers at exactly these addresses.
     pub fn list(addrs: impl IntoIterator<Item = IpAddr>) -> Self {
         TrustedProxies {
-            addrs: addrs.into_iter().map(|a| a.to_canonical()).collect(),
+            networks: addrs.into_iter().map(Network::host).collect(),
         }
+    }
+
+    /// Believes every peer in one network, in CIDR notation: `10.0.0.0/8`,
+    /// `fd00:ab::/32`, or a bare address for that one peer. Strict: a prefix too long
+    /// for the address, bits set past the prefix (`10.0.0.7/8`), an IPv4-mapped IPv6
+    /// network, or anything else than an address and a decimal prefix is an
+    /// [`InvalidCidr`] naming the input.
+    ///
+    /// ```
+    /// use tokengate::forwarded::TrustedProxies;
+    ///
+    /// let proxies = TrustedProxies::cidr("2001:db8:7::/48").unwrap();
+    /// assert!(proxies.contains("2001:db8:7:1::5".parse().unwrap()));
+    /// assert!(!proxies.contains("2001:db8:8::5".parse().unwrap()));
+    /// for bad in ["10.0.0.0/33", "10.0.0.1/8", "10.0.0.0/", "10.0.0.0/8 ", "proxy"] {
+    ///     assert!(TrustedProxies::cidr(bad).is_err(), "{bad}");
+    /// }
+    /// ```
+    pub fn cidr(network: &str) -> Result<Self, InvalidCidr> {
+        TrustedProxies::cidrs([network])
+    }
+
+    /// Believes every peer in any of these networks ([`cidr`](Self::cidr)'s notation
+    /// each); the first invalid one is the error. An empty list believes no one.
+    ///
+    /// ```
+    /// use tokengate::forwarded::TrustedProxies;
+    ///
+    /// let proxies = TrustedProxies::cidrs(["10.0.0.0/8", "192.168.1.7", "fd00::/8"]).unwrap();
+    /// assert!(proxies.contains("10.1.2.3".parse().unwrap()));
+    /// assert!(proxies.contains("::ffff:192.168.1.7".parse().unwrap())); // IPv4-mapped
+    /// assert!(!proxies.contains("192.168.1.8".parse().unwrap()));
+    /// ```
+    pub fn cidrs<'a>(networks: impl IntoIterator<Item = &'a str>) -> Result<Self, InvalidCidr> {
+        Ok(TrustedProxies {
+            networks: networks
+                .into_iter()
+                .map(parse_network)
+                .collect::<Result<_, _>>()?,
+        })
     }
 
     /// Whether `peer` is one of the proxies.
     pub fn contains(&self, peer: IpAddr) -> bool {
-        self.addrs.contains(&peer.to_canonical())
+        let peer = peer.to_canonical();
+        self.networks.iter().any(|network| network.contains(peer))
     }
 
     /// Whether the request came from one of the proxies (a request whose peer the adapter
@@ -394,6 +561,112 @@ mod tests {
                 check_origin(&origin(scheme, host)).is_err(),
                 "{scheme:?} {host:?}"
             );
+        }
+    }
+
+    #[test]
+    fn networks_contain_exactly_their_addresses() {
+        let cases: [(&str, &[&str], &[&str]); 7] = [
+            (
+                "10.0.0.0/8",
+                &["10.0.0.0", "10.255.255.255", "::ffff:10.1.2.3"],
+                &["11.0.0.0", "9.255.255.255", "::a00:1", "::ffff:11.0.0.1"],
+            ),
+            (
+                "192.168.1.7/32",
+                &["192.168.1.7"],
+                &["192.168.1.6", "192.168.1.8"],
+            ),
+            ("192.168.1.7", &["192.168.1.7"], &["192.168.1.70"]),
+            // Everything of one family, none of the other.
+            (
+                "0.0.0.0/0",
+                &["1.2.3.4", "255.255.255.255"],
+                &["::1", "fd00::1"],
+            ),
+            (
+                "::/0",
+                &["::1", "2001:db8::1"],
+                &["10.0.0.1", "::ffff:10.0.0.1"],
+            ),
+            (
+                "2001:db8:7::/48",
+                &["2001:db8:7::", "2001:db8:7:ffff:ffff:ffff:ffff:ffff"],
+                &["2001:db8:8::", "2001:db8:6:ffff::1"],
+            ),
+            ("fd00::1/128", &["fd00::1"], &["fd00::2", "fd00::"]),
+        ];
+        for (network, inside, outside) in cases {
+            let proxies = TrustedProxies::cidr(network).unwrap();
+            for peer in inside {
+                assert!(
+                    proxies.contains(peer.parse().unwrap()),
+                    "{peer} in {network}"
+                );
+            }
+            for peer in outside {
+                assert!(
+                    !proxies.contains(peer.parse().unwrap()),
+                    "{peer} not in {network}"
+                );
+            }
+        }
+        // Prefixes that do not fall on an octet.
+        let odd = TrustedProxies::cidr("172.16.0.0/12").unwrap();
+        assert!(odd.contains("172.31.255.255".parse().unwrap()));
+        assert!(!odd.contains("172.32.0.0".parse().unwrap()));
+        assert!(!odd.contains("172.15.255.255".parse().unwrap()));
+        let list = TrustedProxies::cidrs(["10.0.0.0/8", "fd00::/8"]).unwrap();
+        assert!(list.contains("10.9.9.9".parse().unwrap()));
+        assert!(list.contains("fdff::1".parse().unwrap()));
+        assert!(!list.contains("fe00::1".parse().unwrap()));
+        assert_eq!(TrustedProxies::cidrs([]).unwrap(), TrustedProxies::none());
+    }
+
+    #[test]
+    fn malformed_networks_are_refused_with_the_input_named() {
+        for bad in [
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/256",
+            "10.0.0.0/99999999999999999999",
+            "10.0.0.1/8",
+            "10.0.0.0/0x8",
+            "172.16.0.1/12",
+            "2001:db8::1/32",
+            "10.0.0.0/",
+            "/8",
+            "",
+            "10.0.0.0/08",
+            "10.0.0.0/+8",
+            "10.0.0.0/-1",
+            "10.0.0.0/8/8",
+            " 10.0.0.0/8",
+            "10.0.0.0/8 ",
+            "10.0.0.0 /8",
+            "010.0.0.0/8",
+            "10.0.0/24",
+            "10.0.0.0.0/8",
+            "256.0.0.0/8",
+            "fe80::1%eth0/128",
+            "[::1]/128",
+            "::ffff:10.0.0.0/104",
+            "::ffff:10.0.0.7",
+            "localhost",
+            "10.0.0.0/８",
+            r"10.0.0.0\8",
+        ] {
+            let error = TrustedProxies::cidr(bad).expect_err(bad);
+            assert!(
+                error.to_string().contains(&format!("{bad:?}")),
+                "{bad}: {error}"
+            );
+        }
+        // One bad network spoils the list.
+        assert!(TrustedProxies::cidrs(["10.0.0.0/8", "10.0.0.0/33"]).is_err());
+        // The shortest and longest prefixes are fine.
+        for good in ["0.0.0.0/0", "::/0", "10.0.0.7/32", "::1/128", "10.0.0.0/8"] {
+            assert!(TrustedProxies::cidr(good).is_ok(), "{good}");
         }
     }
 

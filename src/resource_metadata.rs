@@ -45,6 +45,7 @@ use serde_json::{Value, json};
 
 use crate::alg::Algorithm;
 use crate::binding::dpop::Dpop;
+use crate::binding::mtls::Mtls;
 
 /// The default well-known URI suffix (RFC 9728 section 3), registered with IANA.
 pub const WELL_KNOWN_PATH: &str = "/.well-known/oauth-protected-resource";
@@ -68,6 +69,8 @@ pub struct ResourceMetadata {
     dpop_signing_alg_values_supported: Vec<Algorithm>,
     /// RFC 9728 section 2 `dpop_bound_access_tokens_required`.
     dpop_bound_access_tokens_required: bool,
+    /// RFC 9728 section 2 `tls_client_certificate_bound_access_tokens`.
+    tls_client_certificate_bound_access_tokens: bool,
 }
 
 /// Builds a [`ResourceMetadata`]; [`build`](ResourceMetadataBuilder::build) checks it.
@@ -83,6 +86,8 @@ pub struct ResourceMetadataBuilder {
     dpop_signing_alg_values_supported: Vec<Algorithm>,
     /// RFC 9728 section 2 `dpop_bound_access_tokens_required`.
     dpop_bound_access_tokens_required: bool,
+    /// RFC 9728 section 2 `tls_client_certificate_bound_access_tokens`.
+    tls_client_certificate_bound_access_tokens: bool,
 }
 
 impl ResourceMetadata {
@@ -98,6 +103,7 @@ impl ResourceMetadata {
             resource_documentation: None,
             dpop_signing_alg_values_supported: Vec::new(),
             dpop_bound_access_tokens_required: false,
+            tls_client_certificate_bound_access_tokens: false,
         }
     }
 
@@ -124,6 +130,11 @@ impl ResourceMetadata {
     /// Whether the document says `dpop_bound_access_tokens_required: true`.
     pub fn dpop_bound_access_tokens_required(&self) -> bool {
         self.dpop_bound_access_tokens_required
+    }
+
+    /// Whether the document says `tls_client_certificate_bound_access_tokens: true`.
+    pub fn tls_client_certificate_bound_access_tokens(&self) -> bool {
+        self.tls_client_certificate_bound_access_tokens
     }
 
     /// The RFC 9728 section 2 document, as served at [`metadata_url`](Self::metadata_url).
@@ -162,6 +173,13 @@ impl ResourceMetadata {
         // Section 2: "If omitted, the default value is false", so false is left out.
         if self.dpop_bound_access_tokens_required {
             members.insert("dpop_bound_access_tokens_required".to_owned(), json!(true));
+        }
+        // The same: "If omitted, the default value is false".
+        if self.tls_client_certificate_bound_access_tokens {
+            members.insert(
+                "tls_client_certificate_bound_access_tokens".to_owned(),
+                json!(true),
+            );
         }
         document
     }
@@ -272,6 +290,39 @@ impl ResourceMetadataBuilder {
             .dpop_bound_access_tokens_required(dpop.is_required())
     }
 
+    /// Whether the resource supports RFC 8705 certificate-bound access tokens
+    /// (`tls_client_certificate_bound_access_tokens`, RFC 9728 section 2; published only
+    /// when `true`, its default being `false`). [`mtls`](Self::mtls) sets it from the
+    /// gate's configuration.
+    pub fn tls_client_certificate_bound_access_tokens(mut self, supported: bool) -> Self {
+        self.tls_client_certificate_bound_access_tokens = supported;
+        self
+    }
+
+    /// The mutual-TLS parameter as `mtls` configures the gate
+    /// ([`Gate::mtls`](crate::gate::Gate::mtls)): a gate that checks client certificates
+    /// supports certificate-bound tokens, `tls_client_certificate_bound_access_tokens:
+    /// true`. RFC 9728 has no parameter saying they are *required*
+    /// ([`Mtls::required`]): the document says support either way, and a bearer token
+    /// sent to a gate that requires binding is refused with the usual `invalid_token`.
+    ///
+    /// ```
+    /// use tokengate::ResourceMetadata;
+    /// use tokengate::binding::mtls::{CertificateSource, Mtls};
+    ///
+    /// let mtls = Mtls::new(CertificateSource::connection());
+    /// let metadata = ResourceMetadata::builder("https://api.example.com")
+    ///     .mtls(&mtls)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(metadata.to_json()["tls_client_certificate_bound_access_tokens"], true);
+    /// ```
+    pub fn mtls(self, _: &Mtls) -> Self {
+        // Every `Mtls`, required or not, checks a bound token's `cnf.x5t#S256` against the
+        // request's certificate (RFC 8705 section 3): support is unconditional.
+        self.tls_client_certificate_bound_access_tokens(true)
+    }
+
     /// Checks every setting; the error names the one at fault.
     pub fn build(self) -> Result<ResourceMetadata, MetadataError> {
         let path_start = check_url("resource", &self.resource)?;
@@ -293,6 +344,8 @@ impl ResourceMetadataBuilder {
             resource_documentation: self.resource_documentation,
             dpop_signing_alg_values_supported: self.dpop_signing_alg_values_supported,
             dpop_bound_access_tokens_required: self.dpop_bound_access_tokens_required,
+            tls_client_certificate_bound_access_tokens: self
+                .tls_client_certificate_bound_access_tokens,
         })
     }
 }
@@ -517,6 +570,59 @@ mod tests {
             .build()
             .unwrap();
         assert!(!optional.dpop_bound_access_tokens_required());
+    }
+
+    #[test]
+    fn the_mtls_parameter_is_published_only_when_certificates_are_checked() {
+        use crate::binding::mtls::CertificateSource;
+        use crate::forwarded::TrustedProxies;
+
+        let plain = metadata("https://api.example.com");
+        assert!(!plain.tls_client_certificate_bound_access_tokens());
+        assert!(
+            plain
+                .to_json()
+                .get("tls_client_certificate_bound_access_tokens")
+                .is_none()
+        );
+        // Set, then unset: false is the default, so it is left out.
+        let unset = ResourceMetadata::builder("https://api.example.com")
+            .tls_client_certificate_bound_access_tokens(true)
+            .tls_client_certificate_bound_access_tokens(false)
+            .build()
+            .unwrap();
+        assert!(
+            unset
+                .to_json()
+                .get("tls_client_certificate_bound_access_tokens")
+                .is_none()
+        );
+        // From the gate's configuration: every source, allowed or required.
+        let proxies = TrustedProxies::list(["10.0.0.7".parse().unwrap()]);
+        let header = CertificateSource::header(
+            "x-client-cert",
+            crate::binding::mtls::CertificateHeader::EscapedPem,
+            proxies,
+        )
+        .unwrap();
+        for mtls in [
+            Mtls::new(CertificateSource::connection()),
+            Mtls::new(CertificateSource::connection()).required(),
+            Mtls::new(header),
+        ] {
+            let published = ResourceMetadata::builder("https://api.example.com")
+                .mtls(&mtls)
+                .build()
+                .unwrap();
+            assert!(published.tls_client_certificate_bound_access_tokens());
+            let json = published.to_json();
+            assert_eq!(
+                json["tls_client_certificate_bound_access_tokens"],
+                json!(true)
+            );
+            // The DPoP parameters are independent of it.
+            assert!(json.get("dpop_bound_access_tokens_required").is_none());
+        }
     }
 
     #[test]

@@ -21,8 +21,20 @@ async fn api(
     origin: impl Fn(TrustedProxies) -> ForwardedOrigin,
     proxy: &str,
 ) -> Api {
+    api_trusting(
+        issuer,
+        origin,
+        TrustedProxies::list([proxy.parse().unwrap()]),
+    )
+    .await
+}
+
+async fn api_trusting(
+    issuer: &MockIssuer,
+    origin: impl Fn(TrustedProxies) -> ForwardedOrigin,
+    proxies: TrustedProxies,
+) -> Api {
     let validator = builder_for(issuer).build().unwrap();
-    let proxies = TrustedProxies::list([proxy.parse().unwrap()]);
     serve_gated(|| {
         let dpop = Dpop::new(CONFIGURED)
             .unwrap()
@@ -107,6 +119,38 @@ async fn the_same_forwarded_header_from_an_untrusted_peer_is_ignored() {
             .status,
         200
     );
+}
+
+#[tokio::test]
+async fn a_proxy_is_believed_when_its_address_is_in_a_trusted_network() {
+    let issuer = MockIssuer::start().await;
+    let me = format!("{PUBLIC}/me");
+    // This test's client, the "proxy", connects from 127.0.0.1.
+    for network in [
+        &["127.0.0.0/8"][..],
+        &["127.0.0.1/32"],
+        &["10.0.0.0/8", "fd00::/8", "127.0.0.0/30"],
+    ] {
+        let proxies = TrustedProxies::cidrs(network.iter().copied()).unwrap();
+        let api = api_trusting(&issuer, ForwardedOrigin::rfc7239, proxies).await;
+        assert_eq!(
+            get(&issuer, &api, &me, &[FORWARDED]).await.status,
+            200,
+            "{network:?}"
+        );
+    }
+    // Networks that do not hold 127.0.0.1: the header is not believed.
+    for network in [
+        &["127.0.0.2/31"][..],
+        &["10.0.0.0/8"],
+        &["::/0"],
+        &["::1/128"],
+        &["0.0.0.0/2", "128.0.0.0/1"],
+    ] {
+        let proxies = TrustedProxies::cidrs(network.iter().copied()).unwrap();
+        let api = api_trusting(&issuer, ForwardedOrigin::rfc7239, proxies).await;
+        assert_htu_refused(&get(&issuer, &api, &me, &[FORWARDED]).await);
+    }
 }
 
 #[tokio::test]

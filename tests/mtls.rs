@@ -1,7 +1,11 @@
 //! Certificate-bound access tokens (RFC 8705 section 3) over real HTTP: axum over a real
-//! rustls mutual-TLS connection (the certificate from the connection), both adapters
-//! behind a "proxy" on 127.0.0.1 (the certificate from its header), and actix-web's
-//! connection data. Each rule has a test that tries to break it.
+//! rustls mutual-TLS connection and actix-web over its own rustls listener (the
+//! certificate from the handshake), both adapters behind a "proxy" on 127.0.0.1 (the
+//! certificate from its header: escaped PEM, base64 DER, Envoy's XFCC), DPoP and mTLS
+//! together, and the `mtls_axum` example. Each rule has a test that tries to break it.
+//!
+//! Run it through `cargo test --workspace` (or plain `cargo test`), which builds the
+//! examples; `cargo test --test mtls` alone would drive a stale (or missing) example.
 
 mod common;
 
@@ -109,26 +113,7 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Mutu
 
 /// The common routes behind `gate`, served over mutual TLS on 127.0.0.1; the base URL.
 async fn mutual_tls_api(pki: &Pki, gate: Gate) -> String {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(pki.ca.clone())).unwrap();
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .allow_unauthenticated()
-    .build()
-    .unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            vec![CertificateDer::from(pki.server.0.clone())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.server.1.clone())),
-        )
-        .unwrap();
+    let config = server_config(pki);
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("https://{}", tcp.local_addr().unwrap());
     let listener = MutualTls {
@@ -149,6 +134,31 @@ async fn mutual_tls_api(pki: &Pki, gate: Gate) -> String {
         let _ = axum::serve(listener, app).await;
     });
     base
+}
+
+/// The server side of the handshake: the leaf for 127.0.0.1, and every client asked for
+/// a certificate of the test CA (one without is let in: the gate decides).
+fn server_config(pki: &Pki) -> rustls::ServerConfig {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(pki.ca.clone())).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()
+    .unwrap();
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![CertificateDer::from(pki.server.0.clone())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.server.1.clone())),
+        )
+        .unwrap()
 }
 
 /// A client trusting the test CA, presenting `identity` (certificate, key) if given.
@@ -409,6 +419,78 @@ async fn a_trusted_proxys_malformed_or_doubled_certificate_header_is_invalid_req
     }
 }
 
+/// Envoy's `x-forwarded-client-cert` as it writes it: `Hash` (hex SHA-256 of the DER),
+/// `Cert` (URL-encoded PEM, quoted), `Subject` (quoted), `URI`, `DNS`.
+fn xfcc_element(der: &[u8], subject: &str) -> String {
+    use aws_lc_rs::digest;
+    let hash: String = digest::digest(&digest::SHA256, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "By=spiffe://cluster.local/ns/api/sa/api;Hash={hash};Cert=\"{}\";Subject=\"{subject}\";\
+         URI=spiffe://cluster.local/ns/clients/sa/client;DNS=client.test",
+        escaped_pem(der)
+    )
+}
+
+#[tokio::test]
+async fn envoys_xfcc_header_binds_on_both_adapters_by_its_nearest_element() {
+    let (pki, issuer) = (pki(), MockIssuer::start().await);
+    let api = serve_gated(|| {
+        let envoys = TrustedProxies::cidr("127.0.0.0/8").unwrap();
+        let source = CertificateSource::header(
+            "x-forwarded-client-cert",
+            CertificateHeader::EnvoyXfcc,
+            envoys,
+        )
+        .unwrap();
+        Gate::new(builder_for(&issuer).build().unwrap()).mtls(Mtls::new(source))
+    })
+    .await;
+    let token = issuer
+        .token()
+        .claim("cnf", certificate_cnf(&pki.alice.0))
+        .sign();
+    let bearer = format!("Bearer {token}");
+    let send = |xfcc: String| {
+        let (api, bearer) = (&api, &bearer);
+        async move {
+            api.get_with(
+                "/me",
+                &[
+                    ("authorization", bearer),
+                    ("x-forwarded-client-cert", &xfcc),
+                ],
+            )
+            .await
+        }
+    };
+    let alice = xfcc_element(&pki.alice.0, "CN=alice.client.test,O=Clients, Inc.");
+    let mallory = xfcc_element(&pki.mallory.0, "CN=mallory.client.test");
+    assert_eq!(send(alice.clone()).await.status, 200);
+    assert_certificate_refused(&send(mallory.clone()).await);
+    // APPEND_FORWARD: one element per proxy; the last is the nearest proxy's.
+    assert_eq!(send(format!("{mallory},{alice}")).await.status, 200);
+    assert_certificate_refused(&send(format!("{alice},{mallory}")).await);
+    // Malformed, or a Hash that is not the Cert's: 400 invalid_request.
+    let good_cert = escaped_pem(&pki.alice.0);
+    for bad in [
+        format!("{alice};Cert=\"{good_cert}\""),
+        alice.replace("Hash=", "Hash=00"),
+        format!("{alice},By=spiffe://other;Hash=abc"),
+        // The quote of Subject never closed.
+        alice.replace("\";URI=", ";URI="),
+        alice[..alice.len() / 2].to_owned(),
+        format!("{alice},"),
+    ] {
+        let reply = send(bad.clone()).await;
+        assert_eq!(reply.status, 400, "{bad}: {reply:?}");
+        assert_eq!(reply.error().as_deref(), Some("invalid_request"));
+    }
+}
+
 /// actix-web: the certificate an acceptor recorded in the connection data (with
 /// `HttpServer::on_connect`, here a stand-in for rustls that records a fixed one).
 #[tokio::test]
@@ -442,5 +524,230 @@ async fn actix_reads_the_certificate_its_acceptor_recorded() {
     let me = format!("{base}/me");
     assert_eq!(get(&http, &me, &bound(&pki.alice.0)).await.status, 200);
     assert_certificate_refused(&get(&http, &me, &bound(&pki.mallory.0)).await);
+    drop(handle.stop(false));
+}
+
+/// DPoP and mutual TLS at once: a token bound to a DPoP key and to a certificate
+/// (`cnf` with `jkt` and `x5t#S256`) needs its proof and its certificate, over a real
+/// rustls handshake.
+#[tokio::test]
+async fn a_token_bound_to_a_dpop_key_and_a_certificate_needs_both_over_mutual_tls() {
+    use tokengate::binding::dpop::Dpop;
+    const PUBLIC: &str = "https://api.example.test";
+
+    let (pki, issuer) = (pki(), MockIssuer::start().await);
+    let validator = builder_for(&issuer).build().unwrap();
+    let gate = Gate::new(validator)
+        .dpop(Dpop::new(PUBLIC).unwrap())
+        .mtls(Mtls::new(CertificateSource::connection()));
+    let base = mutual_tls_api(&pki, gate).await;
+    let key = DpopKey::generate(tokengate::Algorithm::ES256);
+    let x5t = tokengate::testing::x5t_s256(&pki.alice.0);
+    let token = issuer
+        .token()
+        .claim("cnf", json!({"jkt": key.jkt(), "x5t#S256": x5t}))
+        .sign();
+    let send = |client: reqwest::Client, proof: Option<String>| {
+        let (base, token) = (&base, &token);
+        async move {
+            let mut request = client.get(format!("{base}/me"));
+            request = match proof {
+                Some(proof) => request
+                    .header("authorization", format!("DPoP {token}"))
+                    .header("dpop", proof),
+                None => request.header("authorization", format!("Bearer {token}")),
+            };
+            reply(request.send().await.unwrap()).await
+        }
+    };
+    let proof = || Some(key.proof("GET", &format!("{PUBLIC}/me"), &token));
+    let alice = || client(&pki, Some(&pki.alice));
+    assert_eq!(send(alice(), proof()).await.status, 200);
+    // The proof with another certificate, or none: the certificate binding fails.
+    let mallory = send(client(&pki, Some(&pki.mallory)), proof()).await;
+    assert_eq!(mallory.status, 401, "{mallory:?}");
+    assert_eq!(mallory.error().as_deref(), Some("invalid_token"));
+    let anonymous = send(client(&pki, None), proof()).await;
+    assert_eq!(anonymous.status, 401, "{anonymous:?}");
+    // The certificate without the proof: a DPoP-bound token is no bearer token.
+    let bearer = send(alice(), None).await;
+    assert_eq!(bearer.status, 401, "{bearer:?}");
+    assert_eq!(bearer.error().as_deref(), Some("invalid_token"));
+    // Another key's proof with the right certificate.
+    let other = DpopKey::generate(tokengate::Algorithm::ES256);
+    let wrong_key = Some(other.proof("GET", &format!("{PUBLIC}/me"), &token));
+    let reply = send(alice(), wrong_key).await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert_eq!(reply.error().as_deref(), Some("invalid_dpop_proof"));
+}
+
+/// examples/mtls_axum: it calls itself with its client certificate (200) and another
+/// (401), and serves what its `try:` line says to a client of our own.
+#[tokio::test]
+async fn the_mtls_axum_example_accepts_its_bound_certificate_only() {
+    use tokio::io::AsyncBufReadExt;
+
+    let mut command = common::examples::example_command("mtls_axum");
+    let mut child = command.spawn().expect("spawn mtls_axum");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let base = tokio::time::timeout(common::examples::STARTUP, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("listening on ") {
+                return url.to_owned();
+            }
+            seen.push(line);
+        }
+        panic!("mtls_axum exited before listening: {seen:?}");
+    })
+    .await
+    .expect("mtls_axum did not start in time");
+    let line = |prefix: &str| {
+        seen.iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix:?} in {seen:?}"))
+            .clone()
+    };
+    assert!(
+        line("with the bound certificate: ").contains("200"),
+        "{seen:?}"
+    );
+    let other = line("with another certificate: ");
+    assert!(
+        other.contains("401") && other.contains("invalid_token"),
+        "{other}"
+    );
+    // try: curl --cacert DIR/ca.pem --cert DIR/client.pem --key DIR/client.key
+    //      -H 'Authorization: Bearer TOKEN' URL/me
+    let try_line = line("try: curl ");
+    let word_after = |flag: &str| {
+        let start = try_line.find(flag).unwrap() + flag.len();
+        try_line[start..]
+            .split([' ', '\''])
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let (ca, cert, key) = (
+        word_after("--cacert "),
+        word_after("--cert "),
+        word_after("--key "),
+    );
+    let token = word_after("Bearer ");
+    let read = |path: &str| std::fs::read(path).unwrap();
+    let identity = [read(&key), read(&cert)].concat();
+    let ours = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&read(&ca)).unwrap())
+        .identity(reqwest::Identity::from_pem(&identity).unwrap())
+        .build()
+        .unwrap();
+    let response = ours
+        .get(format!("{base}/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Without a client certificate the example's listener refuses the handshake.
+    let anonymous = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&read(&ca)).unwrap())
+        .build()
+        .unwrap();
+    let refused = anonymous
+        .get(format!("{base}/me"))
+        .bearer_auth(&token)
+        .send()
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    let _ = std::fs::remove_dir_all(std::path::Path::new(&ca).parent().unwrap());
+}
+
+/// actix-web's own rustls listener (`listen_rustls_0_23`), the client certificate read
+/// from the handshake in `on_connect`, and a real client certificate from reqwest: a
+/// certificate-bound bearer token and a token bound to a DPoP key and a certificate.
+#[tokio::test]
+async fn actix_over_its_rustls_listener_binds_tokens_to_the_handshakes_certificate() {
+    use actix_tls::accept::rustls_0_23::TlsStream;
+    use actix_web::{App, HttpServer, web};
+    use tokengate::binding::dpop::Dpop;
+    use tokengate_actix::{Claims, TokenGate};
+    const PUBLIC: &str = "https://api.example.test";
+
+    let (pki, issuer) = (pki(), MockIssuer::start().await);
+    let validator = builder_for(&issuer).build().unwrap();
+    let gate = Gate::new(validator)
+        .dpop(Dpop::new(PUBLIC).unwrap())
+        .mtls(Mtls::new(CertificateSource::connection()));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("https://{}", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        App::new().service(web::scope("").wrap(TokenGate::new(gate.clone())).route(
+            "/me",
+            web::get().to(|Claims(c): Claims| async move { web::Json(c) }),
+        ))
+    })
+    // What the handshake saw, for the adapter to read from the connection data.
+    .on_connect(|connection, data| {
+        let tls = connection.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>();
+        let leaf = tls.and_then(|tls| tls.get_ref().1.peer_certificates()?.first().cloned());
+        if let Some(leaf) = leaf {
+            data.insert(ClientCertificate(leaf.to_vec()));
+        }
+    })
+    .workers(1)
+    .disable_signals()
+    .listen_rustls_0_23(listener, server_config(&pki))
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+
+    let me = format!("{base}/me");
+    let (alice, mallory, anonymous) = (
+        client(&pki, Some(&pki.alice)),
+        client(&pki, Some(&pki.mallory)),
+        client(&pki, None),
+    );
+    // A certificate-bound bearer token.
+    let bound = issuer
+        .token()
+        .claim("cnf", certificate_cnf(&pki.alice.0))
+        .sign();
+    assert_eq!(get(&alice, &me, &bound).await.status, 200);
+    // The Bearer challenge's error, beside the DPoP challenge this gate also offers.
+    for refused in [
+        get(&mallory, &me, &bound).await,
+        get(&anonymous, &me, &bound).await,
+    ] {
+        assert_eq!(refused.status, 401, "{refused:?}");
+        let challenge = refused.challenge.as_deref().unwrap_or_default();
+        assert!(
+            challenge.starts_with(CERTIFICATE_REFUSED) && challenge.contains(", DPoP algs="),
+            "{challenge}"
+        );
+    }
+    let unbound = issuer.token().sign();
+    assert_eq!(get(&mallory, &me, &unbound).await.status, 200);
+
+    // Bound to a DPoP key and the certificate: the proof and the certificate.
+    let key = DpopKey::generate(tokengate::Algorithm::ES256);
+    let both = issuer
+        .token()
+        .claim(
+            "cnf",
+            json!({"jkt": key.jkt(), "x5t#S256": tokengate::testing::x5t_s256(&pki.alice.0)}),
+        )
+        .sign();
+    let dpop = |client: &reqwest::Client| {
+        client
+            .get(&me)
+            .header("authorization", format!("DPoP {both}"))
+            .header("dpop", key.proof("GET", &format!("{PUBLIC}/me"), &both))
+            .send()
+    };
+    assert_eq!(reply(dpop(&alice).await.unwrap()).await.status, 200);
+    let refused = reply(dpop(&mallory).await.unwrap()).await;
+    assert_eq!(refused.status, 401, "{refused:?}");
+    assert_eq!(refused.error().as_deref(), Some("invalid_token"));
     drop(handle.stop(false));
 }

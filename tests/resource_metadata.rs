@@ -314,6 +314,60 @@ async fn the_document_is_served_at_the_well_known_path() {
 }
 
 #[tokio::test]
+async fn the_binding_parameters_are_served_as_the_gate_is_configured() {
+    use tokengate::binding::dpop::Dpop;
+    use tokengate::binding::mtls::{CertificateSource, Mtls};
+
+    let issuer = MockIssuer::start().await;
+    let validator = builder_for(&issuer).build().unwrap();
+    let dpop = Dpop::new(RESOURCE)
+        .unwrap()
+        .algorithms([tokengate::Algorithm::ES256]);
+    let mtls = Mtls::new(CertificateSource::connection());
+    // RFC 9728 section 2, from the same values the gate would be given.
+    let metadata = ResourceMetadata::builder(RESOURCE)
+        .authorization_server(issuer.issuer())
+        .dpop(&dpop)
+        .mtls(&mtls)
+        .build()
+        .unwrap();
+    let axum_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let axum = format!("http://{}", axum_listener.local_addr().unwrap());
+    let app = axum_app(validator.clone(), Some(&metadata));
+    let axum_server = tokio::spawn(async move {
+        let _ = axum::serve(axum_listener, app).await;
+    });
+    let actix_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let actix = format!("http://{}", actix_listener.local_addr().unwrap());
+    let server = actix_server(actix_listener, validator, Some(metadata));
+    let actix_handle = server.handle();
+    tokio::spawn(server);
+    let apis = Apis {
+        axum,
+        actix,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        axum_server,
+        actix_handle,
+    };
+
+    let (document, _) = apis.both(reqwest::Method::GET, WELL_KNOWN, &[]).await;
+    assert_eq!(document.status, 200, "{document:?}");
+    assert_eq!(
+        document.json(),
+        json!({
+            "resource": RESOURCE,
+            "authorization_servers": [issuer.issuer()],
+            "bearer_methods_supported": ["header"],
+            "dpop_signing_alg_values_supported": ["ES256"],
+            "tls_client_certificate_bound_access_tokens": true,
+        })
+    );
+}
+
+#[tokio::test]
 async fn only_get_and_head_are_answered() {
     let issuer = MockIssuer::start().await;
     let apis = serve(&issuer, true).await;

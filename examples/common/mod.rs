@@ -14,6 +14,8 @@
 //! | `TOKENGATE_INTROSPECTION_CACHE_MS` | how long an introspection answer is remembered | 60000 |
 //! | `TOKENGATE_DPOP` | `off`, `allowed` (DPoP-bound tokens with proofs, and bearer tokens) or `required` (DPoP only) | `allowed` |
 //! | `TOKENGATE_PUBLIC_URL` | the origin clients sign in DPoP proofs' `htu` | `http://{listening address}` |
+//! | `TOKENGATE_DPOP_NONCE` | `1`: proofs must carry a server nonce (`use_dpop_nonce`, `DPoP-Nonce`); `0`: no nonces | `0` |
+//! | `TOKENGATE_DPOP_REDIS_URL` | remember DPoP proofs' `jti`s in this Redis (`redis://host:port/`), shared by replicas, instead of in memory | in memory |
 //! | `TOKENGATE_REQUIRE_KEYS` | `1`: refuse to start (exit 1, the cause on stderr) unless the keys load; `0`: start at once and fetch them in the background | `0` |
 //! | `BIND_ADDR` | where to listen | 127.0.0.1:3000 |
 //!
@@ -208,8 +210,22 @@ pub fn dpop(addr: std::net::SocketAddr) -> Option<tokengate::binding::dpop::Dpop
     let mode = env("TOKENGATE_DPOP").unwrap_or_else(|| "allowed".to_owned());
     let public = env("TOKENGATE_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}"));
     let dpop = || {
-        tokengate::binding::dpop::Dpop::new(&public)
-            .unwrap_or_else(|e| exit_with(&format!("TOKENGATE_PUBLIC_URL: {e}")))
+        let mut dpop = tokengate::binding::dpop::Dpop::new(&public)
+            .unwrap_or_else(|e| exit_with(&format!("TOKENGATE_PUBLIC_URL: {e}")));
+        match env("TOKENGATE_DPOP_NONCE").as_deref() {
+            None | Some("0") => {}
+            Some("1") => dpop = dpop.use_nonce().unwrap_or_else(|e| exit_with(e)),
+            Some(other) => exit_with(&format!(
+                "TOKENGATE_DPOP_NONCE must be 0 or 1, not {other:?}"
+            )),
+        }
+        if let Some(url) = env("TOKENGATE_DPOP_REDIS_URL") {
+            // Connects lazily: Redis down means 503 for DPoP requests, not a failed start.
+            let store = tokengate::binding::redis::RedisReplayStore::connect(&url)
+                .unwrap_or_else(|e| exit_with(&format!("TOKENGATE_DPOP_REDIS_URL: {e}")));
+            dpop = dpop.replay_store(store);
+        }
+        dpop
     };
     match mode.as_str() {
         "off" => None,

@@ -17,8 +17,8 @@
 //!   (tower: the request's extensions; actix-web: the connection data of
 //!   `HttpServer::on_connect`), and the adapter hands it to the gate.
 //! - [`CertificateSource::header`]: a header set by a TLS-terminating proxy (nginx's
-//!   `$ssl_client_escaped_cert`, an AWS load balancer's `X-Amzn-Mtls-Clientcert`), believed
-//!   only from the [`TrustedProxies`] named with it.
+//!   `$ssl_client_escaped_cert`, an AWS load balancer's `X-Amzn-Mtls-Clientcert`, Envoy's
+//!   `x-forwarded-client-cert`), believed only from the [`TrustedProxies`] named with it.
 //!
 //! ```
 //! use tokengate::binding::mtls::{CertificateHeader, CertificateSource, Mtls};
@@ -32,6 +32,12 @@
 //! let proxies = TrustedProxies::list(["10.0.0.7".parse().unwrap()]);
 //! let behind_nginx = Mtls::new(
 //!     CertificateSource::header("x-client-cert", CertificateHeader::EscapedPem, proxies).unwrap(),
+//! );
+//! // Behind Envoy (any peer of 10.1.0.0/16), `forward_client_cert_details: SANITIZE_SET`.
+//! let envoys = TrustedProxies::cidr("10.1.0.0/16").unwrap();
+//! let behind_envoy = Mtls::new(
+//!     CertificateSource::header("x-forwarded-client-cert", CertificateHeader::EnvoyXfcc, envoys)
+//!         .unwrap(),
 //! );
 //! ```
 
@@ -52,6 +58,11 @@ pub const CONFIRMATION_MEMBER: &str = "x5t#S256";
 /// The longest client-certificate header read: a certificate of a few kilobytes, PEM and
 /// percent-encoded, fits well within it; anything longer is not one certificate.
 pub const MAX_CERTIFICATE_HEADER_BYTES: usize = 16 * 1024;
+
+/// The longest `x-forwarded-client-cert` read ([`CertificateHeader::EnvoyXfcc`]): besides
+/// the certificate it may carry its whole chain (`Chain`), the subject and SANs, and one
+/// element per proxy, all URL-encoded.
+pub const MAX_XFCC_HEADER_BYTES: usize = 64 * 1024;
 
 /// The client certificate of a TLS connection, DER-encoded (the leaf the client
 /// presented, as rustls' `peer_certificates()[0]` gives it).
@@ -110,6 +121,19 @@ pub enum CertificateHeader {
     /// The DER certificate in standard base64 (RFC 4648 section 4, padded), as HAProxy's
     /// `%[ssl_c_der,base64]` writes it.
     Base64Der,
+    /// Envoy's `x-forwarded-client-cert` (XFCC): elements separated by `,`, one per
+    /// proxy, each of `key=value` pairs separated by `;`, values double-quoted when they
+    /// hold `,`, `;` or `=` (a `"` inside escaped as `\"`). The certificate is the
+    /// `Cert` pair (URL-encoded PEM) of the **last** element: the one the nearest proxy,
+    /// the trusted peer, added. When that element also has `Hash` (the hex SHA-256 of
+    /// the certificate), it must agree. An element without `Cert`, a `Cert` or `Hash`
+    /// given twice, or any quoting or syntax error is `400 invalid_request`.
+    ///
+    /// Configure the Envoy that terminates the client's TLS with
+    /// `forward_client_cert_details: SANITIZE_SET` and `set_current_client_cert_details:
+    /// { cert: true }`, so the header holds exactly what it saw; with `APPEND_FORWARD`,
+    /// every proxy on the way must be trusted, as the last element is believed.
+    EnvoyXfcc,
 }
 
 /// Where the client certificate of a request comes from.
@@ -187,11 +211,16 @@ fn decode_header(
     if value.is_empty() {
         return Ok(None);
     }
-    if value.len() > MAX_CERTIFICATE_HEADER_BYTES {
+    let limit = match format {
+        CertificateHeader::EnvoyXfcc => MAX_XFCC_HEADER_BYTES,
+        _ => MAX_CERTIFICATE_HEADER_BYTES,
+    };
+    if value.len() > limit {
         return Err(MALFORMED);
     }
     let der = match format {
         CertificateHeader::Base64Der => STANDARD.decode(value).map_err(|_| MALFORMED)?,
+        CertificateHeader::EnvoyXfcc => xfcc_certificate(value).ok_or(MALFORMED)?,
         CertificateHeader::EscapedPem => {
             let pem = percent_decode(value).ok_or(MALFORMED)?;
             let pem = std::str::from_utf8(&pem).map_err(|_| MALFORMED)?;
@@ -202,6 +231,93 @@ fn decode_header(
         return Err(MALFORMED);
     }
     Ok(Some(der))
+}
+
+/// The DER of the certificate in an XFCC value's last element ([`CertificateHeader::EnvoyXfcc`]):
+/// its `Cert`, checked against its `Hash` when there is one. `None` when malformed.
+fn xfcc_certificate(value: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(value).ok()?;
+    if !text.chars().all(|c| c == '\t' || (' '..='~').contains(&c)) {
+        return None;
+    }
+    let elements = xfcc_elements(text)?;
+    let last = elements.last()?;
+    let only = |key: &str| -> Option<Option<&String>> {
+        let mut values = last
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v);
+        let first = values.next();
+        // A key given twice is ambiguous.
+        values.next().is_none().then_some(first)
+    };
+    let cert = only("cert")??;
+    let hash = only("hash")?;
+    let pem = percent_decode(cert.as_bytes())?;
+    let der = pem_certificate(std::str::from_utf8(&pem).ok()?)?;
+    if let Some(hash) = hash {
+        let digest = sha256(&der);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        if !hash.eq_ignore_ascii_case(&hex) {
+            return None;
+        }
+    }
+    Some(der)
+}
+
+/// An XFCC value's elements, each its `(key, value)` pairs with quoted values unquoted.
+/// `None` for an empty element or pair, a key that is not a token, a pair without `=`,
+/// an unquoted value holding `"` or `=`, or an unterminated quote.
+fn xfcc_elements(text: &str) -> Option<Vec<Vec<(String, String)>>> {
+    let is_tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    let mut elements = Vec::new();
+    let mut pairs = Vec::new();
+    let mut rest = text.trim_start_matches([' ', '\t']);
+    loop {
+        let key_end = rest.find(|c| !is_tchar(c)).unwrap_or(rest.len());
+        let (key, after) = rest.split_at(key_end);
+        let after = after.strip_prefix('=')?;
+        if key.is_empty() {
+            return None;
+        }
+        let (value, after) = match after.strip_prefix('"') {
+            Some(quoted) => {
+                let mut value = String::new();
+                let mut chars = quoted.char_indices();
+                loop {
+                    match chars.next()? {
+                        (i, '"') => break (value, &quoted[i + 1..]),
+                        (_, '\\') => value.push(chars.next()?.1),
+                        (_, c) => value.push(c),
+                    }
+                }
+            }
+            None => {
+                let end = after.find([';', ',']).unwrap_or(after.len());
+                let (value, after) = after.split_at(end);
+                let value = value.trim_end_matches([' ', '\t']);
+                if value.contains(['"', '=']) {
+                    return None;
+                }
+                (value.to_owned(), after)
+            }
+        };
+        pairs.push((key.to_owned(), value));
+        let after = after.trim_start_matches([' ', '\t']);
+        match after.chars().next() {
+            None => {
+                elements.push(pairs);
+                return Some(elements);
+            }
+            Some(';') => rest = &after[1..],
+            Some(',') => {
+                elements.push(std::mem::take(&mut pairs));
+                rest = &after[1..];
+            }
+            Some(_) => return None,
+        }
+        rest = rest.trim_start_matches([' ', '\t']);
+    }
 }
 
 /// RFC 3986 section 2.1 percent-decoding (`+` stays `+`: it is a base64 character).
@@ -419,6 +535,122 @@ mod tests {
         let huge = vec![b'A'; MAX_CERTIFICATE_HEADER_BYTES + 4];
         assert_eq!(
             decode_header(&huge, CertificateHeader::Base64Der),
+            malformed
+        );
+    }
+
+    /// A PEM certificate URL-encoded as Envoy writes `Cert` (every reserved byte as %XX).
+    fn envoy_cert(der: &[u8]) -> String {
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            STANDARD.encode(der)
+        );
+        pem.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                b => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    fn hex(digest: [u8; 32]) -> String {
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn xfcc_takes_the_cert_of_the_nearest_proxys_element() {
+        let client = b"\x30\x82 the client's DER +/=".to_vec();
+        let upstream = b"\x30\x82 a farther hop's DER".to_vec();
+        let (cert, hash) = (envoy_cert(&client), hex(sha256(&client)));
+        let xfcc = |value: String| decode_header(value.as_bytes(), CertificateHeader::EnvoyXfcc);
+        let expected = Ok(Some(client.clone()));
+        // Envoy's documented shape: By, Hash, Cert, Subject (quoted: it holds `,` and
+        // `=`), URI, repeated DNS.
+        let full = format!(
+            "By=spiffe://cluster.local/ns/default/sa/api;Hash={hash};Cert=\"{cert}\";\
+             Subject=\"/C=US/ST=CA/L=San Francisco/OU=Lyft/CN=Test Client, Inc.\";\
+             URI=spiffe://cluster.local/ns/default/sa/client;DNS=client.test;DNS=www.client.test"
+        );
+        assert_eq!(xfcc(full.clone()), expected);
+        // Unquoted Cert, keys in any case, spaces around separators.
+        assert_eq!(
+            xfcc(format!("cert={cert} ; HASH={}", hash.to_uppercase())),
+            expected
+        );
+        // Several elements: the last one is the nearest proxy's.
+        assert_eq!(
+            xfcc(format!(
+                "By=a;Cert=\"{}\", By=b;Cert=\"{cert}\"",
+                envoy_cert(&upstream)
+            )),
+            expected
+        );
+        assert_eq!(
+            xfcc(format!("{full},By=b;Cert=\"{}\"", envoy_cert(&upstream))),
+            Ok(Some(upstream.clone()))
+        );
+        // An escaped quote inside a quoted value is part of it.
+        assert_eq!(
+            xfcc(format!(r#"Subject="CN=\"quoted\", O=x";Cert="{cert}""#)),
+            expected
+        );
+        // Without Hash the Cert alone is believed.
+        assert_eq!(xfcc(format!("Cert=\"{cert}\"")), expected);
+        // No header value: no certificate.
+        assert_eq!(xfcc(String::new()), Ok(None));
+    }
+
+    #[test]
+    fn malformed_xfcc_is_an_invalid_request() {
+        let client = b"\x30\x82 the client's DER".to_vec();
+        let other = b"\x30\x82 someone else".to_vec();
+        let (cert, hash) = (envoy_cert(&client), hex(sha256(&client)));
+        let malformed = Err(InvalidRequest::MalformedClientCertificate);
+        for value in [
+            // The nearest element has no Cert (only an earlier one does).
+            format!("Cert=\"{cert}\",By=b;Hash={hash}"),
+            format!("Hash={hash}"),
+            // Cert or Hash twice in the element.
+            format!("Cert=\"{cert}\";Cert=\"{cert}\""),
+            format!("Cert=\"{cert}\";Hash={hash};hash={hash}"),
+            // A Hash of another certificate.
+            format!("Cert=\"{cert}\";Hash={}", hex(sha256(&other))),
+            format!("Cert=\"{cert}\";Hash=zz"),
+            // Quoting and syntax.
+            format!("Cert=\"{cert}"),
+            format!("Cert=\"{cert}\"junk"),
+            format!("Cert={cert}\"x\""),
+            format!("Cert={cert}=x"),
+            "Cert".to_owned(),
+            format!("=\"{cert}\""),
+            format!("Cert=\"{cert}\","),
+            format!("Cert=\"{cert}\";"),
+            format!(",Cert=\"{cert}\""),
+            format!("Cert=\"{cert}\";;By=x"),
+            format!("C ert=\"{cert}\""),
+            format!("Cert=\"{cert}\\"),
+            // Not a certificate inside.
+            "Cert=\"not%20pem\"".to_owned(),
+            "Cert=\"%zz\"".to_owned(),
+            "Cert=\"-----BEGIN%20CERTIFICATE-----%0A!!!%0A-----END%20CERTIFICATE-----\"".to_owned(),
+            // Bytes a header cannot hold.
+            format!("Cert=\"{cert}\";Subject=\"\u{e9}\""),
+            format!("Cert=\"{cert}\";Subject=\"\u{7f}\""),
+        ] {
+            assert_eq!(
+                decode_header(value.as_bytes(), CertificateHeader::EnvoyXfcc),
+                malformed,
+                "{value}"
+            );
+        }
+        let huge = format!(
+            "Cert=\"{cert}\";Subject=\"{}\"",
+            "A".repeat(MAX_XFCC_HEADER_BYTES)
+        );
+        assert_eq!(
+            decode_header(huge.as_bytes(), CertificateHeader::EnvoyXfcc),
             malformed
         );
     }

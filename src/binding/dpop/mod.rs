@@ -43,8 +43,8 @@ mod thumbprint;
 
 pub use self::nonce::{DEFAULT_NONCE_ROTATION, DpopNonces, MIN_NONCE_SECRET_BYTES};
 pub use self::proof::{
-    DEFAULT_PROOF_LEEWAY, DEFAULT_PROOF_WINDOW, MAX_JTI_BYTES, MAX_PROOF_BYTES, PROOF_TYPE,
-    ProofContext, ProofPolicy, VerifiedProof, check_proof,
+    DEFAULT_PROOF_HEADER_CACHE, DEFAULT_PROOF_LEEWAY, DEFAULT_PROOF_WINDOW, MAX_JTI_BYTES,
+    MAX_PROOF_BYTES, PROOF_TYPE, ProofContext, ProofPolicy, VerifiedProof, check_proof,
 };
 pub use self::thumbprint::{access_token_hash, thumbprint};
 use super::replay::{MemoryReplayStore, ReplayStore, Seen, StoreUnavailable};
@@ -87,6 +87,8 @@ pub struct Dpop {
     store: Arc<dyn ReplayStore>,
     nonces: Option<DpopNonces>,
     forwarded: Option<ForwardedOrigin>,
+    /// Proof headers checked before, shared by clones (see `proof.rs`).
+    headers: proof::ProofHeaders,
 }
 
 impl std::fmt::Debug for Dpop {
@@ -139,6 +141,7 @@ impl Dpop {
             store: Arc::new(MemoryReplayStore::default()),
             nonces: None,
             forwarded: None,
+            headers: proof::ProofHeaders::new(DEFAULT_PROOF_HEADER_CACHE),
         })
     }
 
@@ -356,8 +359,13 @@ impl Dpop {
             access_token: token,
             now,
         };
-        let verified =
-            check_proof(proof.trim_ascii(), &self.policy, &context).map_err(DpopRefusal::Proof)?;
+        let verified = proof::check_proof_with(
+            proof.trim_ascii(),
+            &self.policy,
+            &context,
+            Some(&self.headers),
+        )
+        .map_err(DpopRefusal::Proof)?;
         if verified.jkt != jkt {
             return refuse(InvalidProof::KeyMismatch);
         }

@@ -3,6 +3,7 @@
 //! [`replay`](crate::binding::replay); the `nonce` check needs the server's secret,
 //! [`DpopNonces`](super::DpopNonces)).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -18,7 +19,7 @@ use crate::alg::Algorithm;
 use crate::error::InvalidProof;
 use crate::json::NumericDate;
 use crate::jwks::parse_jwk;
-use crate::verify::verify_with;
+use crate::verify::{VerifyingKey, verify_with};
 
 /// The `typ` of a DPoP proof (RFC 9449 section 4.2), compared exactly.
 pub const PROOF_TYPE: &str = "dpop+jwt";
@@ -106,6 +107,36 @@ fn decode<T: for<'de> Deserialize<'de>>(segment: &str) -> Result<T, InvalidProof
 /// JWK members that only a private key has (RFC 7518 sections 6.2.2, 6.3.2; RFC 8037).
 const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 
+/// Proof headers remembered by default: one per client key in use. About 1 KB each
+/// (the header text and the parsed key): a few megabytes at most.
+pub const DEFAULT_PROOF_HEADER_CACHE: u64 = 10_000;
+
+/// What a proof header says once checked: its algorithm, its key, the key's thumbprint.
+#[derive(Debug)]
+struct CheckedHeader {
+    alg: Algorithm,
+    key: VerifyingKey,
+    jkt: String,
+}
+
+/// Proof headers already checked, by their exact text (the first base64url segment).
+///
+/// A client signs all its proofs with one key, so all its proofs have one header
+/// (`typ`, `alg`, `jwk`): decoding it, parsing and validating the key (an EC point's
+/// curve check) and hashing its thumbprint once per key instead of once per request is
+/// most of what a proof check costs beyond its signature (`benches/dpop.rs`). What is
+/// remembered is a pure function of the header's bytes, entered only once a proof with
+/// that header verified; the signature of every proof is still verified, with the
+/// remembered key, and the algorithm still checked against the policy of the request.
+#[derive(Clone)]
+pub(crate) struct ProofHeaders(moka::sync::Cache<String, Arc<CheckedHeader>>);
+
+impl ProofHeaders {
+    pub(crate) fn new(capacity: u64) -> Self {
+        ProofHeaders(moka::sync::Cache::new(capacity))
+    }
+}
+
 /// Checks one DPoP proof against the request it came with (RFC 9449 section 4.3, all
 /// but the replay check), returning its key's thumbprint and `jti`.
 pub fn check_proof(
@@ -113,18 +144,12 @@ pub fn check_proof(
     policy: &ProofPolicy,
     request: &ProofContext<'_>,
 ) -> Result<VerifiedProof, InvalidProof> {
-    if proof.len() > MAX_PROOF_BYTES {
-        return Err(InvalidProof::Malformed);
-    }
-    let mut parts = proof.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(InvalidProof::Malformed);
-    };
-    if header.is_empty() || payload.is_empty() || signature.is_empty() {
-        return Err(InvalidProof::Malformed);
-    }
+    check_proof_with(proof, policy, request, None)
+}
+
+/// RFC 9449 section 4.2: the header of a proof: `typ`, an allowed asymmetric `alg`, a
+/// public `jwk` (no private member), no `crit`.
+fn check_header(header: &str, policy: &ProofPolicy) -> Result<CheckedHeader, InvalidProof> {
     let fields: ProofHeader = decode(header)?;
     if fields.typ.as_deref() != Some(PROOF_TYPE) {
         return Err(InvalidProof::WrongType);
@@ -144,12 +169,55 @@ pub fn check_proof(
         return Err(InvalidProof::BadKey);
     }
     let (_, key) = parse_jwk(&jwk).map_err(|_| InvalidProof::BadKey)?;
+    let jkt = thumbprint(object).ok_or(InvalidProof::BadKey)?;
+    Ok(CheckedHeader { alg, key, jkt })
+}
+
+/// [`check_proof`], remembering checked headers in `headers` when given.
+pub(crate) fn check_proof_with(
+    proof: &str,
+    policy: &ProofPolicy,
+    request: &ProofContext<'_>,
+    headers: Option<&ProofHeaders>,
+) -> Result<VerifiedProof, InvalidProof> {
+    if proof.len() > MAX_PROOF_BYTES {
+        return Err(InvalidProof::Malformed);
+    }
+    let mut parts = proof.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(InvalidProof::Malformed);
+    };
+    if header.is_empty() || payload.is_empty() || signature.is_empty() {
+        return Err(InvalidProof::Malformed);
+    }
+    let remembered = headers.and_then(|cache| cache.0.get(header));
+    let was_remembered = remembered.is_some();
+    let checked = match remembered {
+        // The one policy-dependent header rule, for this request's policy.
+        Some(checked) if !policy.algorithms.contains(&checked.alg) => {
+            return Err(InvalidProof::AlgorithmNotAllowed);
+        }
+        Some(checked) => checked,
+        None => Arc::new(check_header(header, policy)?),
+    };
     let signing_input = &proof[..header.len() + 1 + payload.len()];
-    verify_with(&key, alg, signing_input.as_bytes(), signature).map_err(|error| match error {
+    verify_with(
+        &checked.key,
+        checked.alg,
+        signing_input.as_bytes(),
+        signature,
+    )
+    .map_err(|error| match error {
         crate::InvalidToken::KeyAlgorithmMismatch => InvalidProof::BadKey,
         crate::InvalidToken::Malformed => InvalidProof::Malformed,
         _ => InvalidProof::BadSignature,
     })?;
+    if let (Some(cache), false) = (headers, was_remembered) {
+        // Only a header whose proof verified is remembered.
+        cache.0.insert(header.to_owned(), Arc::clone(&checked));
+    }
 
     let claims: ProofClaims = decode(payload)?;
     let (Some(jti), Some(htm), Some(htu), Some(NumericDate(iat))) =
@@ -176,9 +244,8 @@ pub fn check_proof(
     if ath != access_token_hash(request.access_token) {
         return Err(InvalidProof::AccessTokenHashMismatch);
     }
-    let jkt = thumbprint(object).ok_or(InvalidProof::BadKey)?;
     Ok(VerifiedProof {
-        jkt,
+        jkt: checked.jkt.clone(),
         jti,
         iat,
         nonce: claims.nonce,
@@ -418,6 +485,61 @@ mod tests {
         );
         parts[1] = &forged;
         assert_eq!(check(&parts.join(".")), Err(InvalidProof::BadSignature));
+    }
+
+    #[test]
+    fn a_remembered_header_still_needs_its_signature_and_an_allowed_alg() {
+        let uri = uri();
+        let context = ProofContext {
+            method: "GET",
+            uri: &uri,
+            access_token: TOKEN,
+            now: NOW,
+        };
+        let headers = ProofHeaders::new(100);
+        let cached = |proof: &str, policy: &ProofPolicy| {
+            check_proof_with(proof, policy, &context, Some(&headers))
+        };
+        let key = TestKey::generate("p", Algorithm::ES256);
+        let other = TestKey::generate("q", Algorithm::ES256);
+        // Signed by `other` while naming `key`: refused, and the header not remembered.
+        let forged = sign(&other, &header(&key), &claims());
+        let segment = forged.split('.').next().unwrap().to_owned();
+        assert_eq!(cached(&forged, &policy()), Err(InvalidProof::BadSignature));
+        assert!(headers.0.get(&segment).is_none());
+        // A genuine proof: accepted, and its header remembered.
+        let genuine = sign(&key, &header(&key), &claims());
+        let first = cached(&genuine, &policy()).unwrap();
+        assert!(headers.0.get(&segment).is_some());
+        assert_eq!(first, check(&genuine).unwrap());
+        // The same header again: the forged signature is still refused, a new genuine
+        // proof still passes with the same thumbprint.
+        assert_eq!(cached(&forged, &policy()), Err(InvalidProof::BadSignature));
+        let again = with_claims(|_| {});
+        assert!(cached(&again, &policy()).is_ok());
+        let next = sign(&key, &header(&key), &{
+            let mut c = claims();
+            c["jti"] = json!("another");
+            c
+        });
+        assert_eq!(cached(&next, &policy()).unwrap().jkt, first.jkt);
+        // Claims are still checked on a remembered header.
+        let stale = sign(&key, &header(&key), &{
+            let mut c = claims();
+            c["iat"] = json!(NOW - 600);
+            c
+        });
+        assert_eq!(cached(&stale, &policy()), Err(InvalidProof::Stale));
+        // A policy without ES256 (a clone of a Dpop given other algorithms shares the
+        // cache) refuses the remembered header.
+        let eddsa_only = ProofPolicy {
+            algorithms: vec![Algorithm::EdDSA],
+            ..policy()
+        };
+        assert_eq!(
+            cached(&genuine, &eddsa_only),
+            Err(InvalidProof::AlgorithmNotAllowed)
+        );
     }
 
     #[test]
