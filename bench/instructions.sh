@@ -9,17 +9,21 @@
 #   bash bench/instructions.sh                          # axum_api and actix_api
 #   EXAMPLES=axum_api REQUESTS=4000 bash bench/instructions.sh
 #   CALLGRIND_OUT=/tmp/cg bash bench/instructions.sh    # keep the profiles (callgrind_annotate)
+#   ROUTES="/me /admin" bash bench/instructions.sh      # /admin: scope admin, two fields
 #
-# For each example: /health, /me with one token reused (token cache on), /me with tokens
-# drawn from a pool of POOL distinct ones after each was seen once (cache on, every
-# request a hit on a cache of POOL entries), and /me with the cache off (every request
-# verified, RS256). The tokens are bench/issuer.rs's (~1.4 KB, a dozen claims). Requests
-# come from bench/load.rs on 4 keep-alive connections; the counters are zeroed after the warm-up and
-# dumped after the run, so each number is (instructions of the run) / (requests answered).
+# For each example: /health, then for each route of ROUTES (default /me): one token
+# reused (token cache on), tokens drawn from a pool of POOL distinct ones after each was
+# seen once (cache on, every request a hit on a cache of POOL entries), and the cache off
+# (every request verified, RS256). The tokens are bench/issuer.rs's (~1.4 KB, a dozen
+# claims). Requests come from bench/load.rs on 4 keep-alive connections; the counters are
+# zeroed after the warm-up and dumped after the run, so each number is (instructions of
+# the run) / (requests answered). The pool is smaller than bench/http.sh's 10,000: each
+# token is verified once under callgrind first, and a count does not see cache misses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REQUESTS=${REQUESTS:-3000}
+ROUTES=${ROUTES:-/me}
 POOL=${POOL:-1000}
 command -v valgrind >/dev/null || { echo "valgrind is needed: apt-get install valgrind"; exit 1; }
 
@@ -80,10 +84,12 @@ echo "instructions per request (callgrind, $REQUESTS requests each, pool of $POO
 for example in ${EXAMPLES:-axum_api actix_api}; do
   start_api "$example" $((POOL * 2))
   measure "$example /health" /health "$work/one.txt" in-order
-  measure "$example /me reuse" /me "$work/one.txt" in-order
-  measure "$example /me pool" /me "$work/tokens.txt" random
+  for route in $ROUTES; do
+    measure "$example $route reuse" "$route" "$work/one.txt" in-order
+    measure "$example $route pool" "$route" "$work/tokens.txt" random
+  done
   kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
   start_api "$example" 0
-  measure "$example /me no-cache" /me "$work/one.txt" in-order
+  for route in $ROUTES; do measure "$example $route no-cache" "$route" "$work/one.txt" in-order; done
   kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
 done
