@@ -14,6 +14,7 @@
 //! | `TOKENGATE_INTROSPECTION_CACHE_MS` | how long an introspection answer is remembered | 60000 |
 //! | `TOKENGATE_DPOP` | `off`, `allowed` (DPoP-bound tokens with proofs, and bearer tokens) or `required` (DPoP only) | `allowed` |
 //! | `TOKENGATE_PUBLIC_URL` | the origin clients sign in DPoP proofs' `htu` | `http://{listening address}` |
+//! | `TOKENGATE_DPOP_REDIS_URL` | remember DPoP proofs' `jti`s in Redis at this URL (`redis://host:port/`), shared by replicas | this process's memory |
 //! | `TOKENGATE_REQUIRE_KEYS` | `1`: refuse to start (exit 1, the cause on stderr) unless the keys load; `0`: start at once and fetch them in the background | `0` |
 //! | `BIND_ADDR` | where to listen | 127.0.0.1:3000 |
 //!
@@ -202,14 +203,24 @@ pub async fn readiness(validator: &Validator) -> (u16, String) {
     }
 }
 
-/// The DPoP settings of `TOKENGATE_DPOP` and `TOKENGATE_PUBLIC_URL`, for an API
-/// listening on `addr`; exits with a message on a bad value.
+/// The DPoP settings of `TOKENGATE_DPOP`, `TOKENGATE_PUBLIC_URL` and
+/// `TOKENGATE_DPOP_REDIS_URL`, for an API listening on `addr`; exits with a message on a
+/// bad value. Must be called inside the tokio runtime (the Redis store connects lazily).
 pub fn dpop(addr: std::net::SocketAddr) -> Option<tokengate::binding::dpop::Dpop> {
     let mode = env("TOKENGATE_DPOP").unwrap_or_else(|| "allowed".to_owned());
     let public = env("TOKENGATE_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}"));
+    let redis = env("TOKENGATE_DPOP_REDIS_URL");
     let dpop = || {
-        tokengate::binding::dpop::Dpop::new(&public)
-            .unwrap_or_else(|e| exit_with(&format!("TOKENGATE_PUBLIC_URL: {e}")))
+        let dpop = tokengate::binding::dpop::Dpop::new(&public)
+            .unwrap_or_else(|e| exit_with(&format!("TOKENGATE_PUBLIC_URL: {e}")));
+        match &redis {
+            // A proof replayed against another replica sharing this Redis is refused too.
+            Some(url) => dpop.replay_store(
+                tokengate::binding::redis::RedisReplayStore::connect(url)
+                    .unwrap_or_else(|e| exit_with(&format!("TOKENGATE_DPOP_REDIS_URL: {e}"))),
+            ),
+            None => dpop,
+        }
     };
     match mode.as_str() {
         "off" => None,
