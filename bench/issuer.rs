@@ -114,7 +114,7 @@ fn write_proofs(
 fn shaped(token: TokenBuilder<'_>, i: usize) -> TokenBuilder<'_> {
     // Keycloak, Okta, Entra mint 1.2-1.5 KB RS256 tokens with a dozen claims: what `/me`
     // hands back as JSON.
-token
+    token
         .subject(&format!("f3c1e0a2-7d4b-4c5e-9a8f-{i:012}"))
         .scope("openid profile email read admin orders:read orders:write")
         .expires_in(3 * 3600)

@@ -241,9 +241,11 @@ async fn redis_down_is_503_on_both_adapters_and_the_api_recovers() {
     }
 }
 
-/// One example process: its base URL, kept running until dropped.
+/// One example process: its base URL, kept running until dropped (with its stdout open:
+/// it prints after it listens).
 struct ExampleApi {
     base: String,
+    _stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
     _child: tokio::process::Child,
 }
 
@@ -263,9 +265,10 @@ async fn example(
     if let Some(url) = redis_url {
         command.env("TOKENGATE_DPOP_REDIS_URL", url);
     }
-    let (base, _lines, child) = spawn_listening(name, command).await;
+    let (base, stdout, child) = spawn_listening(name, command).await;
     ExampleApi {
         base,
+        _stdout: stdout,
         _child: child,
     }
 }
