@@ -29,7 +29,7 @@
 #   dpop      a DPoP-bound token (the reuse token's shape plus cnf.jkt, cache on), each
 #             request with its own ES256 proof; TOKENGATE_DPOP=allowed, the in-memory
 #             replay store (the examples' default: 120,000 jtis, so a run at this rate
-#             also pays for its evictions)
+#             also pays for its evictions); DPOP_ALG=EdDSA signs the proofs with Ed25519
 #   dpop-redis  the same with TOKENGATE_DPOP_REDIS_URL: the jtis in a redis-server this
 #             script starts on a free 127.0.0.1 port, pinned to the server's core 0, so
 #             the route's throughput pays for Redis's CPU as well as the round trip; a

@@ -19,12 +19,13 @@
 # dumped after the run, so each number is (instructions of the run) / (requests answered).
 #
 # Then /me dpop: a DPoP-bound token of the same shape (cache on) with a fresh ES256 proof
-# per request, TOKENGATE_DPOP=allowed and the in-memory replay store; and /me dpop-redis,
-# the same with the jtis in a redis-server this script starts on a free 127.0.0.1 port
-# (skipped when redis-server is missing). Only the server is counted: the Redis row's
-# extra is the client side of the round trip (encoding, the driver task, waking), not
-# Redis's own work nor the kernel's. The proofs are pre-signed by bench_issuer just
-# before each run, each sent once (bench_load --lines; see bench/http.sh for why).
+# per request (DPOP_ALG=EdDSA: Ed25519), TOKENGATE_DPOP=allowed and the in-memory replay
+# store; and /me dpop-redis, the same with the jtis in a redis-server this script starts
+# on a free 127.0.0.1 port (skipped when redis-server is missing). Only the server is
+# counted: the Redis row's extra is the client side of the round trip (encoding, the
+# driver task, waking), not Redis's own work nor the kernel's. The proofs are pre-signed
+# by bench_issuer in batches just before they are sent, each once (bench_load --lines;
+# see bench/http.sh for why).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -7,7 +7,8 @@
 //!
 //! With `--dpop ORIGIN` (the API's public origin, which the DPoP workload's proofs sign
 //! in `htu`, e.g. `http://api.bench`) it also mints one token of the same shape bound to
-//! a fresh ES256 client key (`cnf.jkt`, RFC 9449 section 6) and prints `dpop <token>`
+//! a fresh client key (`cnf.jkt`, RFC 9449 section 6; ES256, or `DPOP_ALG`, e.g.
+//! `EdDSA`) and prints `dpop <token>`
 //! after the issuer line. Each `proofs COUNT FILE PATH` line on its standard input then
 //! writes COUNT fresh proofs of that key for `GET ORIGIN PATH` and that token into FILE,
 //! one `DPoP: <proof>` per line (`bench_load --lines`), and prints `proofs COUNT FILE`
@@ -52,7 +53,12 @@ async fn main() {
     // The bound token: the pool's shape plus `cnf`, so the DPoP rows differ from the
     // reuse rows by the proof alone.
     let dpop = dpop_origin.map(|origin| {
-        let key = DpopKey::generate(tokengate::Algorithm::ES256);
+        let alg = std::env::var("DPOP_ALG").unwrap_or_else(|_| "ES256".to_owned());
+        let alg = alg.parse::<tokengate::Algorithm>().unwrap_or_else(|e| {
+            eprintln!("bench_issuer: DPOP_ALG: {e}");
+            std::process::exit(2);
+        });
+        let key = DpopKey::generate(alg);
         let token = shaped(issuer.token(), count).claim("cnf", key.cnf()).sign();
         println!("dpop {token}");
         Arc::new((key, origin, token))
