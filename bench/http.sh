@@ -8,6 +8,7 @@
 #   DURATION=10s ROUNDS=5 bash bench/http.sh
 #   EXAMPLES=actix_api MEMORY=0 bash bench/http.sh    # one server, no memory run
 #   LOADERS=spin WORKLOADS="reuse no-cache" bash bench/http.sh
+#   WORKLOADS="reuse dpop dpop-redis" ROUTES=/me LOADERS=spin MEMORY=0 bash bench/http.sh
 #
 # Load generators (LOADERS): wrk, and spin (bench/load.rs), which never sleeps, so the
 # server is not charged for waking it on loopback (see bench/load.rs for the numbers).
@@ -42,8 +43,9 @@
 # most DPOP_MAX_PROOFS) and bench_load --lines sends each once, in order, failing the run
 # if they run out rather than reuse one (a replayed proof would be a 401 anyway). The
 # baseline /health requests carry the same two headers, one proof repeated (/health
-# checks nothing). Signing costs ~40 µs a proof on the loader's core between the runs;
-# the DPoP rows are in the default run: they add about 4 minutes.
+# checks nothing). Signing costs ~55 µs a proof (~0.5 KB a line) on the loader's core
+# between the runs. The DPoP workloads are not in the default run: with both routes they
+# would add about 7 minutes to its 10 (each round signs ~7 s of proofs per row).
 # Then memory: RSS of axum_api before and after 100,000 distinct tokens enter its cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,7 +55,7 @@ ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 ROUTES=${ROUTES:-/me /admin}
 THREADS=${THREADS:-1}
-WORKLOADS=${WORKLOADS:-reuse pool no-cache dpop dpop-redis}
+WORKLOADS=${WORKLOADS:-reuse pool no-cache}
 LOADERS=${LOADERS:-wrk spin}
 POOL=10000
 MEMORY_TOKENS=100000
@@ -93,7 +95,7 @@ mint_proofs() {
   local count=$1 path=$2 batch
   batch=$(mktemp "$work/proofs.XXXXXX")
   echo "proofs $count $batch $path" >&3
-  # About 40 µs a proof: a million take 40 s.
+  # About 55 µs a proof: a million take a minute.
   for _ in $(seq 1 3000); do grep -qx "proofs $count $batch" "$work/issuer.out" && break; sleep 0.1; done
   grep -qx "proofs $count $batch" "$work/issuer.out" || { echo "bench_issuer minted no proofs" >&2; exit 1; }
   mv "$batch" "$work/proofs.txt"
@@ -155,7 +157,7 @@ rps() {
       [ "$path" != /health ] || proofs=(--header "$health_proof")
       out=$(taskset -c 1 target/release/examples/bench_load "$api_url$path" "$CONNECTIONS" \
         "${DURATION%s}" --header "Authorization: DPoP $dpop_token" "${proofs[@]}") || {
-        echo "bench_load failed on $path" >&2; exit 1; } ;;
+        echo "bench_load failed on $path (proofs used up: a larger DPOP_MAX_PROOFS)" >&2; exit 1; } ;;
   esac
   after=$(cpu_ticks)
   # A rejected request is cheap: any answer but 200 would fake a fast route.

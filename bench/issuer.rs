@@ -26,7 +26,8 @@ use std::time::Duration;
 use tokengate::testing::{DpopKey, MockIssuer, TokenBuilder};
 use tokio::io::AsyncBufReadExt;
 
-/// The most proofs one `proofs` line may ask for: at ~0.6 KB a line, 600 MB of file.
+/// The most proofs one `proofs` line may ask for: at ~0.5 KB a line, 500 MB of file
+/// (and about a minute of signing).
 const MAX_PROOFS: usize = 1_000_000;
 
 #[tokio::main(flavor = "current_thread")]
