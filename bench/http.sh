@@ -8,6 +8,7 @@
 #   DURATION=10s ROUNDS=5 bash bench/http.sh
 #   EXAMPLES=actix_api MEMORY=0 bash bench/http.sh    # one server, no memory run
 #   LOADERS=spin WORKLOADS="reuse no-cache" bash bench/http.sh
+#   WORKLOADS="reuse dpop dpop-redis" ROUTES=/me LOADERS=spin MEMORY=0 bash bench/http.sh
 #
 # Load generators (LOADERS): wrk, and spin (bench/load.rs), which never sleeps, so the
 # server is not charged for waking it on loopback (see bench/load.rs for the numbers).
@@ -26,6 +27,25 @@
 #   reuse     every request carries the same token (token cache on, the default)
 #   pool      tokens drawn at random from 10,000 distinct ones (cache on)
 #   no-cache  the same token, TOKENGATE_TOKEN_CACHE_SIZE=0: every request verified (RS256)
+#   dpop      a DPoP-bound token (the reuse token's shape plus cnf.jkt, cache on), each
+#             request with its own ES256 proof; TOKENGATE_DPOP=allowed, the in-memory
+#             replay store (the examples' default: 120,000 jtis, so a run at this rate
+#             also pays for its evictions); DPOP_ALG=EdDSA signs the proofs with Ed25519
+#   dpop-redis  the same with TOKENGATE_DPOP_REDIS_URL: the jtis in a redis-server this
+#             script starts on a free 127.0.0.1 port, pinned to the server's core 0, so
+#             the route's throughput pays for Redis's CPU as well as the round trip; a
+#             note under the row gives redis-server's own CPU per request. Skipped, with
+#             a note, when redis-server is missing.
+# The DPoP rows need the spin loader (skipped with wrk) and a pre-signed pool of proofs,
+# not a proof signed per request: a proof is single-use (the replay store refuses a jti
+# twice) and must be used within the iat window (60 s either way), so just before each
+# run bench_issuer signs a batch sized from the /health rate just measured (x 1.25, at
+# most DPOP_MAX_PROOFS) and bench_load --lines sends each once, in order, failing the run
+# if they run out rather than reuse one (a replayed proof would be a 401 anyway). The
+# baseline /health requests carry the same two headers, one proof repeated (/health
+# checks nothing). Signing costs ~55 µs a proof (~0.5 KB a line) on the loader's core
+# between the runs. The DPoP workloads are not in the default run: with both routes they
+# would add about 7 minutes to its 10 (each round signs ~7 s of proofs per row).
 # Then memory: RSS of axum_api before and after 100,000 distinct tokens enter its cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +59,9 @@ WORKLOADS=${WORKLOADS:-reuse pool no-cache}
 LOADERS=${LOADERS:-wrk spin}
 POOL=10000
 MEMORY_TOKENS=100000
+DPOP_MAX_PROOFS=${DPOP_MAX_PROOFS:-1000000}
+# What DPoP proofs sign as the API's origin (htu): the examples' TOKENGATE_PUBLIC_URL.
+DPOP_ORIGIN=http://api.bench
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
 command -v taskset >/dev/null || { echo "taskset is needed (util-linux)"; exit 1; }
 
@@ -56,7 +79,7 @@ trap cleanup EXIT
 mkfifo "$work/issuer.in"
 # The memory run needs MEMORY_TOKENS distinct tokens; the throughput runs only the pool.
 [ "${MEMORY:-1}" = 1 ] && minted=$MEMORY_TOKENS || minted=$POOL
-taskset -c 1 target/release/examples/bench_issuer "$minted" "$work/tokens.txt" \
+taskset -c 1 target/release/examples/bench_issuer "$minted" "$work/tokens.txt" --dpop "$DPOP_ORIGIN" \
   < "$work/issuer.in" > "$work/issuer.out" &
 pids+=($!)
 exec 3>"$work/issuer.in"
@@ -65,11 +88,41 @@ for _ in $(seq 1 6000); do grep -q '^issuer ' "$work/issuer.out" 2>/dev/null && 
 read -r _ issuer _ audience < "$work/issuer.out" || { echo "the bench issuer did not start" >&2; exit 1; }
 head -n "$POOL" "$work/tokens.txt" > "$work/pool.txt"
 token=$(head -n 1 "$work/tokens.txt")
+dpop_token=$(sed -n 's/^dpop //p' "$work/issuer.out")
 
-start_api() { # example, cache size -> sets api_pid, api_url
+# mint_proofs count path -> $work/proofs.txt: `count` fresh proofs for GET path (bench/issuer.rs).
+mint_proofs() {
+  local count=$1 path=$2 batch
+  batch=$(mktemp "$work/proofs.XXXXXX")
+  echo "proofs $count $batch $path" >&3
+  # About 55 µs a proof: a million take a minute.
+  for _ in $(seq 1 3000); do grep -qx "proofs $count $batch" "$work/issuer.out" && break; sleep 0.1; done
+  grep -qx "proofs $count $batch" "$work/issuer.out" || { echo "bench_issuer minted no proofs" >&2; exit 1; }
+  mv "$batch" "$work/proofs.txt"
+}
+mint_proofs 1 /health
+health_proof=$(cat "$work/proofs.txt")
+
+# A redis-server for the dpop-redis rows, on a free port and the server's core (started once).
+redis_url=
+start_redis() {
+  [ -z "$redis_url" ] || return 0
+  command -v redis-server >/dev/null || return 1
+  local port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  taskset -c 0 redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+    --daemonize no > "$work/redis.log" 2>&1 &
+  redis_pid=$!
+  pids+=("$redis_pid")
+  for _ in $(seq 1 100); do (exec 4<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  redis_url="redis://127.0.0.1:$port/"
+}
+
+start_api() { # example, cache size[, Redis URL for the replay store] -> sets api_pid, api_url
   local log="$work/$1-$2.log"
   TOKENGATE_ISSUER="$issuer" TOKENGATE_AUDIENCE="$audience" BIND_ADDR=127.0.0.1:0 \
     TOKENGATE_TOKEN_CACHE_SIZE="$2" RUST_LOG=warn \
+    TOKENGATE_DPOP=allowed TOKENGATE_PUBLIC_URL="$DPOP_ORIGIN" TOKENGATE_DPOP_REDIS_URL="${3:-}" \
     taskset -c 0 "target/release/examples/$1" > "$log" 2>&1 &
   api_pid=$!
   pids+=("$api_pid")
@@ -99,6 +152,12 @@ rps() {
     spin/pool)
       out=$(taskset -c 1 target/release/examples/bench_load "$api_url$path" "$CONNECTIONS" \
         "${DURATION%s}" --tokens "$work/pool.txt") ;;
+    spin/dpop) # the proofs mint_proofs signed for this run; /health: one, repeated
+      local proofs=(--lines "$work/proofs.txt")
+      [ "$path" != /health ] || proofs=(--header "$health_proof")
+      out=$(taskset -c 1 target/release/examples/bench_load "$api_url$path" "$CONNECTIONS" \
+        "${DURATION%s}" --header "Authorization: DPoP $dpop_token" "${proofs[@]}") || {
+        echo "bench_load failed on $path (proofs used up: a larger DPOP_MAX_PROOFS)" >&2; exit 1; } ;;
   esac
   after=$(cpu_ticks)
   # A rejected request is cheap: any answer but 200 would fake a fast route.
@@ -129,6 +188,8 @@ compare() { # adapter workload path loader kind
   local healths=() routes=() ratios=() hcpu=() rcpu=() p50s=() p99s=() h hc r rc r50 r99
   for _ in $(seq 1 "$ROUNDS"); do
     read -r h hc _ _ < <(rps "$loader" "$kind" /health) || exit 1
+    [ "$kind" != dpop ] || mint_proofs "$(awk -v h="$h" -v d="${DURATION%s}" -v c="$CONNECTIONS" \
+      -v max="$DPOP_MAX_PROOFS" 'BEGIN {n = int(h * d * 1.25) + c + 1000; print (n < max ? n : max)}')" "$path"
     read -r r rc r50 r99 < <(rps "$loader" "$kind" "$path") || exit 1
     healths+=("$h"); routes+=("$r"); hcpu+=("$hc"); rcpu+=("$rc"); p50s+=("$r50"); p99s+=("$r99")
     ratios+=("$(awk -v a="$r" -v b="$h" 'BEGIN {printf "%.3f", a / b}')")
@@ -173,6 +234,30 @@ for example in ${EXAMPLES:-axum_api actix_api bench_handrolled}; do
     done
     kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
   fi
+  for workload in dpop dpop-redis; do
+    [[ " $WORKLOADS " == *" $workload "* ]] || continue
+    [[ " $LOADERS " == *" spin "* ]] || { echo "($workload: needs LOADERS=spin)"; continue; }
+    store=
+    if [ "$workload" = dpop-redis ]; then
+      start_redis || { echo "($workload: skipped, no redis-server: apt-get install redis-server)"; continue; }
+      store=$redis_url
+    fi
+    start_api "$example" 20000 "$store"
+    for route in $ROUTES; do
+      redis_before=0
+      [ -z "$store" ] || redis_before=$(awk '{print $14 + $15}' "/proc/$redis_pid/stat")
+      row=$(compare "$adapter" "$workload" "$route" spin dpop) || exit 1
+      echo "$row"
+      if [ -n "$store" ]; then
+        # Redis's CPU over the rounds, per route request (the route rps times DURATION).
+        awk -v ticks=$(($(awk '{print $14 + $15}' "/proc/$redis_pid/stat") - redis_before)) \
+          -v hz="$(getconf CLK_TCK)" -v rps="$(awk '{print $6}' <<< "$row")" -v d="${DURATION%s}" \
+          -v rounds="$ROUNDS" 'BEGIN {printf "  (redis-server: %.2f µs CPU per request, on core 0 beside the server)\n",
+            ticks / hz * 1e6 / (rps * d * rounds)}'
+      fi
+    done
+    kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
+  done
 done
 
 [ "${MEMORY:-1}" = 1 ] || exit 0

@@ -16,10 +16,14 @@
 //!
 //! ```text
 //! bench_load URL CONNECTIONS SECONDS [--header "Name: value"]... [--tokens FILE]
-//!            [--in-order] [--requests N]
+//!            [--in-order] [--requests N] [--lines FILE]
 //! ```
 //! `--tokens FILE` sends `Authorization: Bearer <line>` with a line picked at random per
-//! request (`--in-order`: the lines in order, wrapping around). `--requests N` stops after
+//! request (`--in-order`: the lines in order, wrapping around). `--lines FILE` adds one
+//! line's headers to each request (`Name: value`, several separated by tabs), the lines
+//! in order and each exactly once: for credentials that are single-use, like DPoP proofs
+//! (the replay store refuses a `jti` twice). The run fails when they run out, rather
+//! than reuse one. `--requests N` stops after
 //! N answered requests (or SECONDS, whichever comes first): bench/instructions.sh counts a
 //! known number of requests. Prints `requests N seconds S rps R p50_us P p99_us Q`: the latency of each
 //! request from its first byte written to its response's last byte read.
@@ -46,13 +50,15 @@ struct Settings {
     tokens: Vec<String>,
     in_order: bool,
     requests: Option<u64>,
+    /// `--lines`: each request's own headers, tab-separated, each line used once.
+    lines: Option<Vec<String>>,
 }
 
 fn main() {
     let settings = parse_args().unwrap_or_else(|message| {
         eprintln!("bench_load: {message}");
         eprintln!(
-            "usage: bench_load URL CONNECTIONS SECONDS [--header \"Name: value\"]... [--tokens FILE] [--in-order] [--requests N]"
+            "usage: bench_load URL CONNECTIONS SECONDS [--header \"Name: value\"]... [--tokens FILE] [--in-order] [--requests N] [--lines FILE]"
         );
         std::process::exit(2);
     });
@@ -99,7 +105,7 @@ fn parse_args() -> Result<Settings, String> {
     let connections = number(args.next(), "CONNECTIONS")? as usize;
     let duration = Duration::from_secs(number(args.next(), "SECONDS")?);
     let (mut headers, mut tokens) = (Vec::new(), Vec::new());
-    let (mut in_order, mut requests) = (false, None);
+    let (mut in_order, mut requests, mut lines) = (false, None, None);
     while let Some(flag) = args.next() {
         if flag == "--in-order" {
             in_order = true;
@@ -116,6 +122,14 @@ fn parse_args() -> Result<Settings, String> {
                 }
             }
             "--requests" => requests = Some(number(Some(value), "--requests")?),
+            "--lines" => {
+                let text = std::fs::read_to_string(&value).map_err(|e| format!("{value}: {e}"))?;
+                let all: Vec<String> = text.lines().map(str::to_owned).collect();
+                if all.is_empty() {
+                    return Err(format!("{value} has no lines"));
+                }
+                lines = Some(all);
+            }
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -131,17 +145,20 @@ fn parse_args() -> Result<Settings, String> {
         tokens,
         in_order,
         requests,
+        lines,
     })
 }
 
 /// A small xorshift generator: picking tokens needs speed, not quality.
 struct Rng(u64);
 
-/// Which token the next request carries: at random, or the next in order.
+/// Which token the next request carries: at random, or the next in order; and the next
+/// unused `--lines` line.
 struct Picker {
     rng: Rng,
     in_order: bool,
     next: usize,
+    line: usize,
 }
 
 impl Picker {
@@ -164,7 +181,8 @@ impl Rng {
     }
 }
 
-fn request(settings: &Settings, picker: &mut Picker, out: &mut Vec<u8>) {
+/// Writes the next request into `out`; an error once the `--lines` are used up.
+fn request(settings: &Settings, picker: &mut Picker, out: &mut Vec<u8>) -> Result<(), String> {
     out.clear();
     let mut text = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\n",
@@ -180,8 +198,23 @@ fn request(settings: &Settings, picker: &mut Picker, out: &mut Vec<u8>) {
         text.push_str(token);
         text.push_str("\r\n");
     }
+    if let Some(lines) = &settings.lines {
+        let line = lines.get(picker.line).ok_or_else(|| {
+            format!(
+                "the {} --lines ran out: each is sent once (a single-use credential sent twice \
+                 would be refused); give more lines or a shorter run",
+                lines.len()
+            )
+        })?;
+        picker.line += 1;
+        for header in line.split('\t') {
+            text.push_str(header);
+            text.push_str("\r\n");
+        }
+    }
     text.push_str("\r\n");
     out.extend_from_slice(text.as_bytes());
+    Ok(())
 }
 
 /// The length of the first complete response in `buffer`, if there is one; an error for
@@ -210,6 +243,7 @@ fn run(settings: &Settings) -> Result<(u64, Duration, Vec<u32>), String> {
         rng: Rng(0x9E37_79B9_7F4A_7C15),
         in_order: settings.in_order,
         next: usize::MAX,
+        line: 0,
     };
     let mut connections = Vec::with_capacity(settings.connections);
     for _ in 0..settings.connections {
@@ -223,7 +257,7 @@ fn run(settings: &Settings) -> Result<(u64, Duration, Vec<u32>), String> {
             response: Vec::with_capacity(4096),
             sent: Instant::now(),
         };
-        request(settings, &mut rng, &mut connection.request);
+        request(settings, &mut rng, &mut connection.request)?;
         connections.push(connection);
     }
     let mut chunk = vec![0u8; 64 * 1024];
@@ -269,7 +303,7 @@ fn run(settings: &Settings) -> Result<(u64, Duration, Vec<u32>), String> {
                 let micros = now.duration_since(c.sent).as_micros();
                 latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
                 c.sent = now;
-                request(settings, &mut rng, &mut c.request);
+                request(settings, &mut rng, &mut c.request)?;
                 c.written = 0;
             }
         }
@@ -279,7 +313,40 @@ fn run(settings: &Settings) -> Result<(u64, Duration, Vec<u32>), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{complete_response, percentile};
+    use std::time::Duration;
+
+    use super::{Picker, Rng, Settings, complete_response, percentile, request};
+
+    #[test]
+    fn lines_are_sent_in_order_each_once_then_the_run_fails() {
+        let settings = Settings {
+            host: "127.0.0.1:1".into(),
+            path: "/me".into(),
+            connections: 1,
+            duration: Duration::from_secs(1),
+            headers: vec!["Authorization: DPoP t".into()],
+            tokens: Vec::new(),
+            in_order: false,
+            requests: None,
+            lines: Some(vec!["DPoP: one".into(), "DPoP: two\tX-Extra: 2".into()]),
+        };
+        let mut picker = Picker {
+            rng: Rng(1),
+            in_order: false,
+            next: 0,
+            line: 0,
+        };
+        let mut out = Vec::new();
+        request(&settings, &mut picker, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "GET /me HTTP/1.1\r\nHost: 127.0.0.1:1\r\nAuthorization: DPoP t\r\nDPoP: one\r\n\r\n"
+        );
+        request(&settings, &mut picker, &mut out).unwrap();
+        assert!(String::from_utf8_lossy(&out).ends_with("DPoP: two\r\nX-Extra: 2\r\n\r\n"));
+        let exhausted = request(&settings, &mut picker, &mut out).unwrap_err();
+        assert!(exhausted.contains("ran out"), "{exhausted}");
+    }
 
     #[test]
     fn percentiles_pick_from_the_sorted_latencies() {

@@ -414,6 +414,7 @@ async fn unsafe_configuration_exits_with_a_message_naming_the_setting() {
         ];
         let dpop_mode = [("TOKENGATE_DPOP", "sometimes".to_owned())];
         let public_url = [("TOKENGATE_PUBLIC_URL", "not a url".to_owned())];
+        let redis_url = [("TOKENGATE_DPOP_REDIS_URL", "not a url".to_owned())];
         let require_keys = [("TOKENGATE_REQUIRE_KEYS", "yes".to_owned())];
         for (env, word) in [
             (&require_keys[..], "TOKENGATE_REQUIRE_KEYS"),
@@ -421,6 +422,7 @@ async fn unsafe_configuration_exits_with_a_message_naming_the_setting() {
             (&remote_http[..], "issuer"),
             (&dpop_mode[..], "TOKENGATE_DPOP"),
             (&public_url[..], "TOKENGATE_PUBLIC_URL"),
+            (&redis_url[..], "TOKENGATE_DPOP_REDIS_URL"),
         ] {
             let output = tokio::time::timeout(STARTUP, command(name, env).output())
                 .await

@@ -240,3 +240,77 @@ async fn redis_down_is_503_on_both_adapters_and_the_api_recovers() {
         }
     }
 }
+
+/// One example process: its base URL, kept running until dropped (with its stdout open:
+/// it prints after it listens).
+struct ExampleApi {
+    base: String,
+    _stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    _child: tokio::process::Child,
+}
+
+/// Starts the built example `name` against `issuer`, its DPoP proofs' `htu` on
+/// `https://api.example.test`, remembering `jti`s in `redis_url` when given.
+async fn example(
+    name: &str,
+    issuer: &tokengate::testing::MockIssuer,
+    redis_url: Option<&str>,
+) -> ExampleApi {
+    use common::examples::{example_command, spawn_listening};
+    let mut command = example_command(name);
+    command
+        .env("TOKENGATE_ISSUER", issuer.issuer())
+        .env("TOKENGATE_AUDIENCE", issuer.audience())
+        .env("TOKENGATE_PUBLIC_URL", "https://api.example.test");
+    if let Some(url) = redis_url {
+        command.env("TOKENGATE_DPOP_REDIS_URL", url);
+    }
+    let (base, stdout, child) = spawn_listening(name, command).await;
+    ExampleApi {
+        base,
+        _stdout: stdout,
+        _child: child,
+    }
+}
+
+#[tokio::test]
+async fn the_examples_share_proofs_jtis_through_tokengate_dpop_redis_url() {
+    use tokengate::testing::{DpopKey, MockIssuer};
+    let issuer = MockIssuer::start().await;
+    let redis = RedisServer::start();
+    let client = DpopKey::generate(tokengate::Algorithm::ES256);
+    let token = issuer.token().claim("cnf", client.cnf()).sign();
+    let http = reqwest::Client::new();
+    let send = |base: &str, proof: &str| {
+        http.get(format!("{base}/me"))
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof.to_owned())
+            .send()
+    };
+    for name in common::examples::EXAMPLES {
+        // Two replicas of the example sharing one Redis: a proof accepted by one is a
+        // replay on the other.
+        let one = example(name, &issuer, Some(&redis.url())).await;
+        let two = example(name, &issuer, Some(&redis.url())).await;
+        let proof = client.proof("GET", "https://api.example.test/me", &token);
+        let first = common::reply(send(&one.base, &proof).await.unwrap()).await;
+        assert_eq!(first.status, 200, "{name}: {first:?}");
+        let replay = common::reply(send(&two.base, &proof).await.unwrap()).await;
+        assert_eq!(replay.status, 401, "{name}: {replay:?}");
+        assert_eq!(
+            replay.error().as_deref(),
+            Some("invalid_dpop_proof"),
+            "{name}"
+        );
+
+        // Without the setting each replica remembers only its own proofs: the same
+        // replay passes, so it was the shared Redis that refused it above.
+        let alone = example(name, &issuer, None).await;
+        let elsewhere = example(name, &issuer, None).await;
+        let proof = client.proof("GET", "https://api.example.test/me", &token);
+        let first = common::reply(send(&alone.base, &proof).await.unwrap()).await;
+        assert_eq!(first.status, 200, "{name}: {first:?}");
+        let replay = common::reply(send(&elsewhere.base, &proof).await.unwrap()).await;
+        assert_eq!(replay.status, 200, "{name}: {replay:?}");
+    }
+}
