@@ -84,7 +84,10 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// Every refusal of a gate is made here, and counted
+    /// ([`tokengate_rejections_total`](crate::metrics)).
     fn new(error: Error, scheme: Option<Scheme>) -> Self {
+        crate::metrics::rejection(&error);
         Refusal {
             error,
             scheme,
@@ -445,10 +448,14 @@ impl Gate {
 /// `insufficient_scope`, 403); a request that reached it without verified claims (no
 /// gate outside it, or an optional one and no token) is `401`.
 pub fn require_scope(claims: Option<&Claims>, scope: &str) -> Result<(), Error> {
-    match claims {
+    let result = match claims {
         Some(claims) => claims.require_scope(scope),
         None => Err(Error::MissingCredentials),
+    };
+    if let Err(error) = &result {
+        crate::metrics::rejection(error);
     }
+    result
 }
 
 #[cfg(all(test, feature = "testing"))]

@@ -71,7 +71,7 @@ pub mod introspection;
 mod json;
 pub mod jwks;
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-mod metrics;
+pub mod metrics;
 pub mod request;
 pub mod resource_metadata;
 #[cfg(feature = "testing")]

@@ -181,7 +181,17 @@ impl KeyCache {
             ),
             other => (other, None),
         };
-        crate::metrics::key_fetch(outcome.is_ok(), started.elapsed());
+        let keys_held = match (&outcome, &current) {
+            (Ok(fetched), _) => fetched.set.len(),
+            (Err(_), Some(current)) => current.set.len(),
+            (Err(_), None) => 0,
+        };
+        crate::metrics::key_fetch(
+            &self.config.issuer,
+            outcome.is_ok(),
+            started.elapsed(),
+            keys_held,
+        );
         let was_failing = self.failing.load(Ordering::Relaxed);
         let issuer = self.config.issuer.as_str();
         match outcome {

@@ -209,15 +209,22 @@ impl Validator {
         presented: Presented,
         wait: impl FnOnce(usize, issuer::Route<'_, '_>) -> W,
     ) -> Result<W, Result<Claims, Error>> {
-        let result = match self.route(token) {
-            Ok((member, issuer, routed)) => match issuer.check_now(routed) {
-                Checked::Done(result) => result,
-                Checked::Fetch(route) => return Ok(wait(member, route)),
-            }
-            .and_then(|claims| issuer.check_binding(claims, presented)),
-            Err(error) => Err(error),
+        let (judge, result) = match self.route(token) {
+            Ok((member, issuer, routed)) => (
+                Some(issuer),
+                match issuer.check_now(routed) {
+                    Checked::Done(result) => result,
+                    Checked::Fetch(route) => return Ok(wait(member, route)),
+                }
+                .and_then(|claims| issuer.check_binding(claims, presented)),
+            ),
+            // A single issuer judged it even when it was refused on routing.
+            Err(error) => match &*self.inner {
+                Kind::One(issuer) => (Some(issuer), Err(error)),
+                Kind::Many(_) => (None, Err(error)),
+            },
         };
-        count_outcome(&result);
+        count_outcome(judge, &result);
         Err(result)
     }
 
@@ -364,15 +371,15 @@ impl Waiting {
             .check_parked(self.parked)
             .await
             .and_then(|claims| issuer.check_binding(claims, self.presented));
-        count_outcome(&result);
+        count_outcome(Some(issuer), &result);
         result
     }
 }
 
 /// Counts the outcome. A refusal was logged where it was decided, with what was known
 /// of the token there (`rejection.rs`).
-fn count_outcome(result: &Result<Claims, Error>) {
-    crate::metrics::validation(result);
+fn count_outcome(issuer: Option<&Issuer>, result: &Result<Claims, Error>) {
+    crate::metrics::validation(issuer.map(|issuer| &issuer.metrics), result);
 }
 
 #[cfg(test)]
