@@ -42,7 +42,7 @@
 //!
 //! | feature      | what it adds |
 //! |--------------|--------------|
-//! | `metrics`    | counters and histograms of validations, the token cache and key fetches through the [`metrics`](https://docs.rs/metrics) facade |
+//! | `metrics`    | counters, gauges and histograms of validations, refusals, the token cache, introspection and key fetches, per issuer, through the [`metrics`](https://docs.rs/metrics) facade (names and labels: [`metrics`](mod@metrics)) |
 //! | `redis`      | `binding::redis::RedisReplayStore`: DPoP proof `jti`s in Redis, shared by replicas |
 //! | `testing`    | `testing`: keys, a mock issuer on 127.0.0.1 and token minting, for your tests and the examples' embedded issuer |
 //!
