@@ -62,6 +62,7 @@ pub mod bearer;
 pub mod binding;
 pub mod claims;
 mod clock;
+pub mod config;
 pub mod error;
 mod format;
 pub mod forwarded;
