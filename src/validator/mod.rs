@@ -184,13 +184,13 @@ impl Validator {
     /// (the gate's [`Pending`](crate::gate::Pending)).
     pub(crate) fn check(&self, token: &str, presented: Presented) -> Verdict {
         self.check_with(token, presented, |member, route, span| {
-            Verdict::Wait(Waiting {
+            Verdict::Wait(Box::new(Waiting {
                 validator: self.clone(),
                 member,
                 parked: route.park(),
                 presented,
                 span,
-            })
+            }))
         })
         .unwrap_or_else(Verdict::Done)
     }
@@ -368,8 +368,9 @@ impl Validator {
 pub(crate) enum Verdict {
     /// The verdict, from memory.
     Done(Result<Claims, Error>),
-    /// The validation waits on the issuer: [`Waiting::finish`].
-    Wait(Waiting),
+    /// The validation waits on the issuer: [`Waiting::finish`]. Boxed: the slow path
+    /// allocates anyway (the token is copied), and the verdict from memory stays small.
+    Wait(Box<Waiting>),
 }
 
 /// A validation parked to wait on the issuer (a key to fetch, an endpoint to ask). It owns
