@@ -16,9 +16,13 @@ fn validator(issuer: &MockIssuer) -> Validator {
 fn cases(issuer: &MockIssuer) -> Vec<(String, Option<(&'static str, String)>)> {
     let unknown = tokengate::testing::TestKey::generate("stranger", tokengate::Algorithm::RS256);
     let valid = issuer.token().sign();
-    let mut damaged = valid.clone();
-    let last = damaged.pop().unwrap();
-    damaged.push(if last == 'A' { 'B' } else { 'A' });
+    // A character in the middle of the signature changed: still canonical base64url
+    // (the last character's spare bits stay as they were), so it is the signature that
+    // fails, not its encoding.
+    let mut damaged = valid.clone().into_bytes();
+    let middle = valid.rfind('.').unwrap() + 20;
+    damaged[middle] = if damaged[middle] == b'A' { b'B' } else { b'A' };
+    let damaged = String::from_utf8(damaged).unwrap();
     vec![
         (valid, None),
         (

@@ -340,9 +340,9 @@ async fn explain_jws(issuer: &Issuer, token: &str, mut explanation: Explanation)
     explanation.pass("key", key_found(&jws));
     if let Err(error) = jws.verify_signature(token, &key) {
         let detail = format!(
-            "{} (with the key of kid {:?})",
+            "{} (with the key of kid {})",
             error.as_str(),
-            jws.kid.as_deref().map(cut)
+            quoted(jws.kid.as_deref())
         );
         return explanation.fail("signature", detail, error.into());
     }
