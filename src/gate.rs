@@ -87,7 +87,10 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// Every refusal of a gate is made here, and counted
+    /// ([`tokengate_rejections_total`](crate::metrics)).
     fn new(error: Error, scheme: Option<Scheme>) -> Self {
+        crate::metrics::rejection(&error);
         Refusal {
             error,
             scheme,
@@ -471,7 +474,8 @@ impl Gate {
     /// binding were proven. Never cached (the claims may come from the token cache).
     fn meets_requirement(&self, claims: Claims) -> Result<Claims, Error> {
         match &self.inner.requirement {
-            Some(requirement) => require(Some(&claims), requirement).map(|()| claims),
+            // Counted by the refusal the gate makes of it, not here.
+            Some(requirement) => check_requirement(&claims, requirement).map(|()| claims),
             None => Ok(claims),
         }
     }
@@ -563,19 +567,32 @@ impl Gate {
 /// `insufficient_scope`, 403); a request that reached it without verified claims (no
 /// gate outside it, or an optional one and no token) is `401`.
 pub fn require_scope(claims: Option<&Claims>, scope: &str) -> Result<(), Error> {
-    match claims {
+    let result = match claims {
         Some(claims) => claims.require_scope(scope),
         None => Err(Error::MissingCredentials),
+    };
+    if let Err(error) = &result {
+        crate::metrics::rejection(error);
     }
+    result
 }
 
 /// A per-route requirement (`Require` in both adapters): the claims the gate put on the
 /// request must meet `requirement` (403, RFC 6750 section 3.1); a request that reached it
 /// without verified claims is `401`, as for [`require_scope`].
 pub fn require(claims: Option<&Claims>, requirement: &Requirement) -> Result<(), Error> {
-    let Some(claims) = claims else {
-        return Err(Error::MissingCredentials);
+    let result = match claims {
+        Some(claims) => check_requirement(claims, requirement),
+        None => Err(Error::MissingCredentials),
     };
+    if let Err(error) = &result {
+        crate::metrics::rejection(error);
+    }
+    result
+}
+
+/// `requirement` checked against `claims`, a refusal logged.
+fn check_requirement(claims: &Claims, requirement: &Requirement) -> Result<(), Error> {
     requirement.check(claims).inspect_err(|error| {
         // Debug, not info: a refusal under attack must not flood the logs. The error
         // names the requirement or the scopes, from the configuration; no claim value.

@@ -45,7 +45,7 @@
 //!
 //! | feature      | what it adds |
 //! |--------------|--------------|
-//! | `metrics`    | counters and histograms of validations, the token cache and key fetches through the [`metrics`](https://docs.rs/metrics) facade |
+//! | `metrics`    | counters, gauges and histograms of validations, refusals, the token cache, introspection and key fetches, per issuer, through the [`metrics`](https://docs.rs/metrics) facade (names and labels: [`metrics`](mod@metrics)) |
 //! | `redis`      | `binding::redis::RedisReplayStore`: DPoP proof `jti`s in Redis, shared by replicas |
 //! | `testing`    | `testing`: keys, a mock issuer on 127.0.0.1 and token minting, for your tests and the examples' embedded issuer |
 //!
@@ -65,6 +65,7 @@ pub mod bearer;
 pub mod binding;
 pub mod claims;
 mod clock;
+pub mod config;
 mod cookie;
 pub mod error;
 mod format;
@@ -75,7 +76,7 @@ pub mod introspection;
 mod json;
 pub mod jwks;
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-mod metrics;
+pub mod metrics;
 pub mod rejection_body;
 pub mod request;
 pub mod require;
@@ -97,10 +98,11 @@ pub use require::{Requirement, RoleSource};
 pub use resource_metadata::ResourceMetadata;
 pub use validator::defaults;
 pub use validator::{
-    ConfigError, DEFAULT_CACHE_TTL, DEFAULT_FETCH_TIMEOUT, DEFAULT_INTROSPECTION_CACHE_TTL,
-    DEFAULT_LEEWAY, DEFAULT_MAX_CACHE_TTL, DEFAULT_MAX_CONCURRENT_INTROSPECTIONS,
-    DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS, DEFAULT_MAX_RETRY_BACKOFF, DEFAULT_MAX_TOKEN_BYTES,
-    DEFAULT_MIN_CACHE_TTL, DEFAULT_REFRESH_COOLDOWN, DEFAULT_TOKEN_CACHE_SIZE,
-    DEFAULT_TOKEN_CACHE_TTL, KeySource, NotReady, TENANT_PLACEHOLDER, TrustedTenants, Validator,
+    CheckStatus, ConfigError, DEFAULT_CACHE_TTL, DEFAULT_FETCH_TIMEOUT,
+    DEFAULT_INTROSPECTION_CACHE_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_CACHE_TTL,
+    DEFAULT_MAX_CONCURRENT_INTROSPECTIONS, DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS,
+    DEFAULT_MAX_RETRY_BACKOFF, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_MIN_CACHE_TTL,
+    DEFAULT_REFRESH_COOLDOWN, DEFAULT_TOKEN_CACHE_SIZE, DEFAULT_TOKEN_CACHE_TTL, ExplainedCheck,
+    Explanation, KeySource, NotReady, TENANT_PLACEHOLDER, TrustedTenants, Validator,
     ValidatorBuilder,
 };

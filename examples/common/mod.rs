@@ -1,11 +1,15 @@
 //! What the examples share: their environment contract and the embedded development
-//! issuer. Both `axum_api` and `actix_api` follow exactly this contract.
+//! issuer. Both `axum_api` and `actix_api` follow exactly this contract. The `TOKENGATE_*`
+//! variables are read by tokengate itself (`tokengate::config::Config::from_env`, whose
+//! errors name the variable); only the defaults below that differ from the library's
+//! (the embedded issuer, DPoP allowed) are the examples' own.
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `TOKENGATE_ISSUER` | issuer URL; keys found by discovery | embedded dev issuer |
 //! | `TOKENGATE_JWKS_URL` | explicit JWKS URL (skips discovery; needs the issuer too) | - |
 //! | `TOKENGATE_AUDIENCE` | the audience this API answers to | required with an issuer |
+//! | `TOKENGATE_LEEWAY_SECONDS` | clock skew tolerated on `exp` and `nbf` | 60 |
 //! | `TOKENGATE_REFRESH_COOLDOWN_MS` | shortest time between key-set fetches | 30000 |
 //! | `TOKENGATE_MIN_CACHE_TTL_MS` | lower clamp on a key set's lifetime | 60000 |
 //! | `TOKENGATE_TOKEN_CACHE_SIZE` | verified tokens remembered (`0`: off) | 20000 |
@@ -25,10 +29,12 @@
 //! Both examples serve `GET /health` (200 `ok`: the process is up) and `GET /ready` (200
 //! `ready` once the keys are loaded, else 503 with the cause as text), outside the gate.
 
-use std::time::Duration;
-
+use tokengate::Validator;
+use tokengate::config::{Config, DpopMode};
 use tokengate::testing::{DEFAULT_AUDIENCE, MockIssuer};
-use tokengate::{TokenFormat, Validator, ValidatorBuilder};
+
+/// The variables' prefix: `TOKENGATE_ISSUER`, ...
+const PREFIX: &str = "TOKENGATE";
 
 /// The validator and, when no issuer was configured, the embedded one serving it.
 pub struct Setup {
@@ -38,24 +44,18 @@ pub struct Setup {
     pub dev_issuer: Option<MockIssuer>,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// A duration variable in milliseconds; exits with a message if it is not a number.
-fn millis(name: &str) -> Option<Duration> {
-    let value = env(name)?;
-    match value.parse::<u64>() {
-        Ok(ms) => Some(Duration::from_millis(ms)),
-        Err(_) => exit_with(&format!(
-            "{name} must be a whole number of milliseconds, not {value:?}"
-        )),
-    }
-}
-
 fn exit_with(message: &str) -> ! {
     eprintln!("configuration error: {message}");
     std::process::exit(2);
+}
+
+/// The `TOKENGATE_*` settings, read and checked by tokengate itself
+/// ([`Config::from_env`]); exits with status 2 and the message naming the variable.
+fn config() -> Config {
+    let mut config = Config::from_env(PREFIX).unwrap_or_else(|e| exit_with(&e.to_string()));
+    // The examples accept DPoP-bound tokens unless told otherwise.
+    config.dpop.get_or_insert(DpopMode::Allowed);
+    config
 }
 
 /// Reads the environment, starting the development issuer if no issuer is configured.
@@ -68,103 +68,23 @@ pub async fn setup() -> Setup {
         )
         .with_writer(std::io::stderr)
         .init();
-    let bind_addr = env("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
-    let cooldown = millis("TOKENGATE_REFRESH_COOLDOWN_MS");
-    let min_ttl = millis("TOKENGATE_MIN_CACHE_TTL_MS");
-    let cache_size = env("TOKENGATE_TOKEN_CACHE_SIZE").map(|size| {
-        size.parse::<u64>().unwrap_or_else(|_| {
-            exit_with(&format!(
-                "TOKENGATE_TOKEN_CACHE_SIZE must be a whole number, not {size:?}"
-            ))
-        })
-    });
-    let audience = env("TOKENGATE_AUDIENCE");
-    let client = env("TOKENGATE_CLIENT_ID")
-        .map(|id| (id, env("TOKENGATE_CLIENT_SECRET").unwrap_or_default()));
-    let introspection_url = env("TOKENGATE_INTROSPECTION_URL");
-    let introspection_ttl = millis("TOKENGATE_INTROSPECTION_CACHE_MS");
-    if introspection_url.is_some() && client.is_none() {
-        exit_with(
-            "TOKENGATE_INTROSPECTION_URL needs TOKENGATE_CLIENT_ID (and TOKENGATE_CLIENT_SECRET)",
-        );
-    }
-    // The settings every issuer shares.
-    let configure = |mut builder: ValidatorBuilder| {
-        if let Some(cooldown) = cooldown {
-            builder = builder.refresh_cooldown(cooldown);
+    let bind_addr = std::env::var("BIND_ADDR")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+    let mut config = config();
+    let dev_issuer = if config.issuer.is_empty() && config.jwks_url.is_none() {
+        if config.audience.is_empty() {
+            config.audience.push(DEFAULT_AUDIENCE.to_owned());
         }
-        if let Some(ttl) = min_ttl {
-            builder = builder.min_cache_ttl(ttl);
-        }
-        if let Some(size) = cache_size {
-            builder = builder.token_cache_size(size);
-        }
-        if let Some(audience) = &audience {
-            builder = builder.audience(audience);
-        }
-        if let Some((id, secret)) = &client {
-            // Opaque tokens are introspected; JWTs are still verified locally.
-            builder = builder
-                .introspection(id, secret)
-                .token_format(TokenFormat::JwtOrOpaque);
-            if let Some(url) = &introspection_url {
-                builder = builder.introspection_endpoint(url);
-            }
-            if let Some(ttl) = introspection_ttl {
-                builder = builder.introspection_cache_ttl(ttl);
-            }
-        }
-        builder
-    };
-    let build = |builder: ValidatorBuilder| {
-        builder
-            .build()
-            .unwrap_or_else(|e| exit_with(&e.to_string()))
-    };
-    let issuers: Vec<String> = env("TOKENGATE_ISSUER")
-        .map(|list| {
-            list.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    let jwks_url = env("TOKENGATE_JWKS_URL");
-    let (validator, dev_issuer) = if issuers.is_empty() && jwks_url.is_none() {
-        let audience = audience
-            .clone()
-            .unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned());
-        let dev = MockIssuer::start_with(&audience, tokengate::Algorithm::RS256).await;
-        let builder = configure(
-            Validator::builder()
-                .issuer(dev.issuer())
-                .audience(&audience),
-        );
-        (build(builder), Some(dev))
-    } else if issuers.len() > 1 {
-        if jwks_url.is_some() || client.is_some() {
-            // An opaque token names no issuer: introspection asks one.
-            exit_with(
-                "TOKENGATE_JWKS_URL and introspection (TOKENGATE_CLIENT_ID) need a single TOKENGATE_ISSUER",
-            );
-        }
-        let each = issuers
-            .iter()
-            .map(|issuer| build(configure(Validator::builder().issuer(issuer))));
-        let all = Validator::any_of(each).unwrap_or_else(|e| exit_with(&e.to_string()));
-        (all, None)
+        let dev = MockIssuer::start_with(&config.audience[0], tokengate::Algorithm::RS256).await;
+        config.issuer = vec![dev.issuer().to_owned()];
+        Some(dev)
     } else {
-        let mut builder = configure(Validator::builder());
-        if let Some(issuer) = issuers.first() {
-            builder = builder.issuer(issuer);
-        }
-        if let Some(url) = jwks_url {
-            builder = builder.jwks_url(url);
-        }
-        (build(builder), None)
+        None
     };
-    if require_keys() {
+    let validator = config.build().unwrap_or_else(|e| exit_with(&e.to_string()));
+    if config.require_keys {
         // Asked to refuse to start without keys: a wrong issuer fails here, named,
         // instead of answering 503 to every request.
         if let Err(not_ready) = validator.ready().await {
@@ -184,17 +104,6 @@ pub async fn setup() -> Setup {
     }
 }
 
-/// `TOKENGATE_REQUIRE_KEYS`: `1` to refuse to start without keys; exits on another value.
-fn require_keys() -> bool {
-    match env("TOKENGATE_REQUIRE_KEYS").as_deref() {
-        None | Some("0") => false,
-        Some("1") => true,
-        Some(other) => exit_with(&format!(
-            "TOKENGATE_REQUIRE_KEYS must be 0 or 1, not {other:?}"
-        )),
-    }
-}
-
 /// The answer of `GET /ready`: 200 `ready` once the keys are loaded, else 503 and the
 /// cause as text (issuers and URLs, never a secret).
 pub async fn readiness(validator: &Validator) -> (u16, String) {
@@ -204,37 +113,12 @@ pub async fn readiness(validator: &Validator) -> (u16, String) {
     }
 }
 
-/// The DPoP settings of `TOKENGATE_DPOP` and `TOKENGATE_PUBLIC_URL`, for an API
-/// listening on `addr`; exits with a message on a bad value.
+/// The DPoP settings of `TOKENGATE_DPOP` and `TOKENGATE_PUBLIC_URL` ([`Config::dpop`]),
+/// for an API listening on `addr`; exits with a message on a bad value.
 pub fn dpop(addr: std::net::SocketAddr) -> Option<tokengate::binding::dpop::Dpop> {
-    let mode = env("TOKENGATE_DPOP").unwrap_or_else(|| "allowed".to_owned());
-    let public = env("TOKENGATE_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}"));
-    let dpop = || {
-        let mut dpop = tokengate::binding::dpop::Dpop::new(&public)
-            .unwrap_or_else(|e| exit_with(&format!("TOKENGATE_PUBLIC_URL: {e}")));
-        match env("TOKENGATE_DPOP_NONCE").as_deref() {
-            None | Some("0") => {}
-            Some("1") => dpop = dpop.use_nonce().unwrap_or_else(|e| exit_with(e)),
-            Some(other) => exit_with(&format!(
-                "TOKENGATE_DPOP_NONCE must be 0 or 1, not {other:?}"
-            )),
-        }
-        if let Some(url) = env("TOKENGATE_DPOP_REDIS_URL") {
-            // Connects lazily: Redis down means 503 for DPoP requests, not a failed start.
-            let store = tokengate::binding::redis::RedisReplayStore::connect(&url)
-                .unwrap_or_else(|e| exit_with(&format!("TOKENGATE_DPOP_REDIS_URL: {e}")));
-            dpop = dpop.replay_store(store);
-        }
-        dpop
-    };
-    match mode.as_str() {
-        "off" => None,
-        "allowed" => Some(dpop()),
-        "required" => Some(dpop().required()),
-        other => exit_with(&format!(
-            "TOKENGATE_DPOP must be off, allowed or required, not {other:?}"
-        )),
-    }
+    config()
+        .dpop(&format!("http://{addr}"))
+        .unwrap_or_else(|e| exit_with(&e.to_string()))
 }
 
 /// Prints where the API listens and, with the development issuer, ready tokens.

@@ -277,18 +277,26 @@ impl Introspector {
                     cache_ttl: self.cache_ttl,
                 };
                 let outcome = policy.outcome(answer, crate::clock::unix_now());
+                let result = if outcome.is_ok() {
+                    "active"
+                } else {
+                    "inactive"
+                };
+                crate::metrics::introspection(&self.issuer, result, started.elapsed());
                 if let Some(answers) = &self.answers {
                     answers.insert(digest, outcome.clone());
                 }
                 Ok(outcome)
             }
             Ok(Reply::Refused(status)) => {
+                crate::metrics::introspection(&self.issuer, "refused", started.elapsed());
                 // Neither remembered nor a sign of health: a refusal must not reopen a
                 // budget that an outage closed, nor be cached as a verdict.
                 tracing::debug!(status, "the introspection endpoint refused this token");
                 Ok(Err(InvalidToken::Inactive))
             }
             Err(failure) => {
+                crate::metrics::introspection(&self.issuer, "error", started.elapsed());
                 let (wait, first) = self.limiter.failed(started);
                 let retry_in_ms = wait.as_millis() as u64;
                 tracing::debug!(%failure, "introspection failed");

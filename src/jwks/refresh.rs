@@ -128,7 +128,18 @@ impl KeyCache {
         self.counters.fetches.fetch_add(1, Ordering::Relaxed);
         let started = self.charge();
         let this = Arc::clone(self);
-        let fetch = async move { this.fetch_and_publish(state, current, started).await };
+        // One span per attempt, `result` and `url` recorded when
+        // it ends; child of the validation that needed it, if any.
+        let span = tracing::info_span!(
+            "tokengate.key_fetch",
+            issuer = %self.config.issuer,
+            url = tracing::field::Empty,
+            result = tracing::field::Empty
+        );
+        let fetch = tracing::Instrument::instrument(
+            async move { this.fetch_and_publish(state, current, started).await },
+            span,
+        );
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => match runtime.spawn(fetch).await {
                 Ok(outcome) => outcome,
@@ -181,7 +192,22 @@ impl KeyCache {
             ),
             other => (other, None),
         };
-        crate::metrics::key_fetch(outcome.is_ok(), started.elapsed());
+        let keys_held = match (&outcome, &current) {
+            (Ok(fetched), _) => fetched.set.len(),
+            (Err(_), Some(current)) => current.set.len(),
+            (Err(_), None) => 0,
+        };
+        let span = tracing::Span::current();
+        span.record("result", if outcome.is_ok() { "ok" } else { "error" });
+        if let Some(url) = &jwks_url {
+            span.record("url", url.as_str());
+        }
+        crate::metrics::key_fetch(
+            &self.config.issuer,
+            outcome.is_ok(),
+            started.elapsed(),
+            keys_held,
+        );
         let was_failing = self.failing.load(Ordering::Relaxed);
         let issuer = self.config.issuer.as_str();
         match outcome {

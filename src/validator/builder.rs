@@ -579,6 +579,7 @@ impl ValidatorBuilder {
         };
         let token_cache =
             (self.token_cache_size > 0).then(|| new_token_cache(self.token_cache_size));
+        let metrics = crate::metrics::IssuerLabels::new(&issuer);
         Ok(Validator {
             inner: Arc::new(Kind::One(Issuer {
                 policy: Policy {
@@ -596,6 +597,7 @@ impl ValidatorBuilder {
                 token_cache_ttl: self.token_cache_ttl,
                 introspection,
                 token_format,
+                metrics,
             })),
         })
     }

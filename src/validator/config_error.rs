@@ -41,6 +41,22 @@ pub enum ConfigError {
     InvalidJwks,
     /// The default HTTP client could not be built (no TLS roots).
     HttpClient,
+    /// A setting read by [`Config`](crate::config::Config) (from the environment or a
+    /// file) does not parse; `name` is the variable or field.
+    InvalidValue {
+        /// The variable (`TOKENGATE_TOKEN_CACHE_SIZE`) or field (`token_cache_size`).
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The builder refused a setting that [`Config`](crate::config::Config) gave it:
+    /// `error` names it as the builder does, `name` as it was given.
+    Setting {
+        /// The variable or field.
+        name: String,
+        /// The builder's refusal.
+        error: Box<ConfigError>,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -74,6 +90,8 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::InvalidJwks => f.write_str("jwks is not a JWK Set with at least one usable signature key"),
             ConfigError::HttpClient => f.write_str("http client: the default TLS client could not be built"),
+            ConfigError::InvalidValue { name, reason } => write!(f, "{name} {reason}"),
+            ConfigError::Setting { name, error } => write!(f, "{name}: {error}"),
         }
     }
 }

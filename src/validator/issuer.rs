@@ -15,6 +15,7 @@ use crate::error::{Error, InvalidToken};
 use crate::format::{TokenFormat, is_jws_shaped};
 use crate::introspection::Introspector;
 use crate::jwks::KeyCache;
+use crate::metrics::IssuerLabels;
 use crate::verify::Jws;
 use crate::verify::VerifyingKey;
 
@@ -29,6 +30,8 @@ pub(super) struct Issuer {
     pub(super) token_cache_ttl: Duration,
     pub(super) introspection: Option<Arc<Introspector>>,
     pub(super) token_format: TokenFormat,
+    /// Its metric labels, built once.
+    pub(super) metrics: IssuerLabels,
 }
 
 /// Where a token goes, decided once from its shape and the configured [`TokenFormat`].
@@ -180,7 +183,7 @@ impl Issuer {
             return Err(self.refused(seen, error));
         }
         if self.keys.still_published(entry.kid.as_deref(), &entry.key) {
-            crate::metrics::token_cache_hit();
+            crate::metrics::token_cache_hit(&self.metrics);
             return Ok(Routed::Remembered(entry.claims.clone()));
         }
         // The key that verified it is gone: forget it, verify afresh.
@@ -219,7 +222,10 @@ impl Issuer {
                 digest,
                 ..
             } => match introspector.cached(&digest) {
-                Some(outcome) => Checked::Done(self.accept(outcome)),
+                Some(outcome) => {
+                    crate::metrics::introspection_cache_hit(&self.metrics);
+                    Checked::Done(self.accept(outcome))
+                }
                 None => Checked::Fetch(route),
             },
             Route::Jws {

@@ -32,6 +32,7 @@ mod audience;
 mod builder;
 mod config_error;
 pub mod defaults;
+mod explain;
 mod issuer;
 mod issuer_template;
 mod key_source;
@@ -52,6 +53,7 @@ use issuer::{Checked, Issuer, Parked};
 pub use builder::ValidatorBuilder;
 pub use config_error::ConfigError;
 pub use defaults::*;
+pub use explain::{CheckStatus, ExplainedCheck, Explanation};
 pub use issuer_template::{TENANT_PLACEHOLDER, TrustedTenants};
 pub use key_source::KeySource;
 pub(crate) use policy::Presented;
@@ -188,13 +190,14 @@ impl Validator {
     /// on, owning a copy of the token, so the caller may keep it in a future of its own
     /// (the gate's [`Pending`](crate::gate::Pending)).
     pub(crate) fn check(&self, token: &str, presented: Presented) -> Verdict {
-        self.check_with(token, presented, |member, route| {
-            Verdict::Wait(Waiting {
+        self.check_with(token, presented, |member, route, span| {
+            Verdict::Wait(Box::new(Waiting {
                 validator: self.clone(),
                 member,
                 parked: route.park(),
                 presented,
-            })
+                span,
+            }))
         })
         .unwrap_or_else(Verdict::Done)
     }
@@ -205,7 +208,7 @@ impl Validator {
         token: &str,
         presented: Presented,
     ) -> Option<Result<Claims, Error>> {
-        self.check_with(token, presented, |_, _| ()).err()
+        self.check_with(token, presented, |_, _, _| ()).err()
     }
 
     /// Routes and checks `token` from memory: `Err` holds the verdict (logged), `Ok` what
@@ -214,17 +217,39 @@ impl Validator {
         &self,
         token: &str,
         presented: Presented,
-        wait: impl FnOnce(usize, issuer::Route<'_, '_>) -> W,
+        wait: impl FnOnce(usize, issuer::Route<'_, '_>, tracing::Span) -> W,
     ) -> Result<W, Result<Claims, Error>> {
-        let result = match self.route(token) {
-            Ok((member, issuer, routed)) => match issuer.check_now(routed) {
-                Checked::Done(result) => result,
-                Checked::Fetch(route) => return Ok(wait(member, route)),
+        let span = validation_span();
+        // Nothing at all to do for a span no subscriber wants: the common production case.
+        let traced = !span.is_disabled();
+        let entered = traced.then(|| span.enter());
+        let (judge, result) = match self.route(token) {
+            Ok((member, issuer, routed)) => {
+                if traced {
+                    span.record("issuer", issuer.policy.issuer.as_str());
+                    span.record("cache_hit", matches!(routed, issuer::Routed::Remembered(_)));
+                }
+                (
+                    Some(issuer),
+                    match issuer.check_now(routed) {
+                        Checked::Done(result) => result,
+                        Checked::Fetch(route) => {
+                            drop(entered);
+                            return Ok(wait(member, route, span));
+                        }
+                    }
+                    .and_then(|claims| issuer.check_binding(claims, presented)),
+                )
             }
-            .and_then(|claims| issuer.check_binding(claims, presented)),
-            Err(error) => Err(error),
+            // A single issuer judged it even when it was refused on routing.
+            Err(error) => match &*self.inner {
+                Kind::One(issuer) => (Some(issuer), Err(error)),
+                Kind::Many(_) => (None, Err(error)),
+            },
         };
-        count_outcome(&result);
+        count_outcome(judge, &result);
+        record_outcome(&span, &result);
+        drop(entered);
         Err(result)
     }
 
@@ -350,8 +375,9 @@ impl Validator {
 pub(crate) enum Verdict {
     /// The verdict, from memory.
     Done(Result<Claims, Error>),
-    /// The validation waits on the issuer: [`Waiting::finish`].
-    Wait(Waiting),
+    /// The validation waits on the issuer: [`Waiting::finish`]. Boxed: the slow path
+    /// allocates anyway (the token is copied), and the verdict from memory stays small.
+    Wait(Box<Waiting>),
 }
 
 /// A validation parked to wait on the issuer (a key to fetch, an endpoint to ask). It owns
@@ -361,25 +387,69 @@ pub(crate) struct Waiting {
     member: usize,
     parked: Parked,
     presented: Presented,
+    /// The validation's span, entered again while it waits and finishes.
+    span: tracing::Span,
 }
 
 impl Waiting {
     /// The verdict, after the network.
     pub(crate) async fn finish(self) -> Result<Claims, Error> {
-        let issuer = self.validator.member(self.member);
-        let result = issuer
-            .check_parked(self.parked)
-            .await
-            .and_then(|claims| issuer.check_binding(claims, self.presented));
-        count_outcome(&result);
-        result
+        use tracing::Instrument;
+        let span = self.span.clone();
+        async move {
+            let issuer = self.validator.member(self.member);
+            let result = issuer
+                .check_parked(self.parked)
+                .await
+                .and_then(|claims| issuer.check_binding(claims, self.presented));
+            count_outcome(Some(issuer), &result);
+            record_outcome(&self.span, &result);
+            result
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// The span of one validation, at `debug`: `issuer` (once routed), `outcome`
+/// (`accepted`, `rejected`), `reason` (the metric label of a rejection), `cache_hit`
+/// (answered from the verified-token cache), `sub`. Without a subscriber that wants it,
+/// one check of the call site's cached interest: the hot path stays as it was.
+fn validation_span() -> tracing::Span {
+    use tracing::field::Empty;
+    tracing::debug_span!(
+        "tokengate.validate",
+        issuer = Empty,
+        outcome = Empty,
+        reason = Empty,
+        cache_hit = Empty,
+        sub = Empty
+    )
+}
+
+/// Records a validation's outcome on its span.
+fn record_outcome(span: &tracing::Span, result: &Result<Claims, Error>) {
+    if span.is_disabled() {
+        return;
+    }
+    match result {
+        Ok(claims) => {
+            span.record("outcome", "accepted");
+            if let Some(sub) = claims.subject() {
+                span.record("sub", sub);
+            }
+        }
+        Err(error) => {
+            span.record("outcome", "rejected");
+            span.record("reason", crate::metrics::reason(error));
+        }
     }
 }
 
 /// Counts the outcome. A refusal was logged where it was decided, with what was known
 /// of the token there (`rejection.rs`).
-fn count_outcome(result: &Result<Claims, Error>) {
-    crate::metrics::validation(result);
+fn count_outcome(issuer: Option<&Issuer>, result: &Result<Claims, Error>) {
+    crate::metrics::validation(issuer.map(|issuer| &issuer.metrics), result);
 }
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ fn check_of(error: &Error) -> &'static str {
 }
 
 /// The values a failed claim check compared, as (expected, found).
-fn expected_and_found(
+pub(super) fn expected_and_found(
     policy: &Policy,
     claims: &Claims,
     reason: InvalidToken,
@@ -126,7 +126,7 @@ fn expected_and_found(
 }
 
 /// At most [`MAX_SHOWN_CHARS`] of a value from a token.
-fn cut(value: &str) -> &str {
+pub(super) fn cut(value: &str) -> &str {
     match value.char_indices().nth(MAX_SHOWN_CHARS) {
         Some((end, _)) => &value[..end],
         None => value,

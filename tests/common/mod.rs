@@ -60,6 +60,15 @@ pub fn router_with(gate: Gate) -> Router {
             "/admin",
             get(|| async { Json(json!({"admin": true})) }).layer(RequireScopeLayer::new("admin")),
         )
+        .route(
+            "/orders",
+            get(|| async { Json(json!({"orders": []})) }).layer(
+                tokengate_tower::RequireLayer::new(tokengate::Requirement::any_scope([
+                    "admin",
+                    "orders:write",
+                ])),
+            ),
+        )
         .layer(TokenGateLayer::new(gate));
     let optional = Router::new()
         .route(
@@ -119,6 +128,13 @@ fn actix_server_with(gate: Gate) -> (String, actix_web::dev::Server) {
                         web::resource("/admin")
                             .wrap(RequireScope::new("admin"))
                             .route(web::get().to(|| async { web::Json(json!({"admin": true})) })),
+                    )
+                    .service(
+                        web::resource("/orders")
+                            .wrap(tokengate_actix::Require::new(
+                                tokengate::Requirement::any_scope(["admin", "orders:write"]),
+                            ))
+                            .route(web::get().to(|| async { web::Json(json!({"orders": []})) })),
                     ),
             )
     })

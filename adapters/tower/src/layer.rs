@@ -166,6 +166,8 @@ where
             // and the peer address (whose forwarding headers the gate may believe).
             .client_certificate(extensions.get().map(ClientCertificate::der))
             .peer(peer_addr(extensions));
+        // A gRPC client is refused in gRPC's terms (`grpc.rs`).
+        let grpc = crate::grpc::is_grpc(headers);
         // Most requests are decided from memory: the inner service, polled ready, is
         // called right here (no clone of it, no future allocated).
         match self.gate.decide(&parts) {
@@ -175,7 +177,7 @@ where
                 }
                 ResponseFuture::calling(self.inner.call(request), &self.gate)
             }
-            Decision::Reject(refusal) => ResponseFuture::rejected(refusal, &self.gate),
+            Decision::Reject(refusal) => ResponseFuture::rejected(refusal, &self.gate, grpc),
             Decision::Pending(pending) => {
                 // The inner service is called later, from the future: tower's advice is
                 // to take the one that was polled ready and leave a clone in its place.
@@ -188,6 +190,7 @@ where
                         request: Some(request),
                     },
                     gate: self.gate.clone(),
+                    grpc,
                 }
             }
         }
@@ -213,6 +216,8 @@ pin_project! {
         #[pin]
         state: State<S, B>,
         gate: Gate,
+        // The request speaks gRPC: a refusal is written as gRPC's.
+        grpc: bool,
     }
 }
 
@@ -251,15 +256,18 @@ where
                 dpop_nonce: None,
             },
             gate: gate.clone(),
+            // Only a refusal of the gate's own is written here.
+            grpc: false,
         }
     }
 
-    fn rejected(refusal: Refusal, gate: &Gate) -> Self {
+    fn rejected(refusal: Refusal, gate: &Gate, grpc: bool) -> Self {
         ResponseFuture {
             state: State::Rejected {
                 refusal: Some(refusal),
             },
             gate: gate.clone(),
+            grpc,
         }
     }
 }
@@ -310,7 +318,11 @@ where
                     let rejected = rejected
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    return Poll::Ready(Ok(refusal(this.gate, &rejected)));
+                    let mut response = refusal(this.gate, &rejected);
+                    if *this.grpc {
+                        crate::grpc::into_grpc(&mut response, rejected.error());
+                    }
+                    return Poll::Ready(Ok(response));
                 }
             }
         }

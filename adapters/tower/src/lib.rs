@@ -34,6 +34,14 @@
 //!   into axum's `Body`, `String` or `Vec<u8>` bodies. Every rejection carries the
 //!   [`tokengate::Error`] in its response extensions: a layer outside the gate
 //!   (`axum::middleware::map_response`, say) can log it or render its own response.
+//! - gRPC: behind `tonic::transport::Server::builder().layer(TokenGateLayer::new(..))`,
+//!   a request with `content-type: application/grpc` is refused with a trailers-only gRPC
+//!   response: `grpc-status` 16 `UNAUTHENTICATED` for a 401, 7 `PERMISSION_DENIED` for a
+//!   403 (a [`RequireScopeLayer`] too), 3 `INVALID_ARGUMENT` for a 400, 14 `UNAVAILABLE`
+//!   for a 503, the core's fixed description as `grpc-message`, and the `www-authenticate`
+//!   challenge (and `retry-after`) in the metadata. The claims are in the request
+//!   extensions, as `tonic::Request::extensions()` shows them. See
+//!   `examples/tonic_health.rs` and `tests/grpc.rs`.
 //! - RFC 9728 protected resource metadata: [`ResourceMetadataService`] serves the document,
 //!   and [`Gate::resource_metadata`](tokengate::Gate::resource_metadata) puts its URL into every challenge made by
 //!   or inside the gate, so clients can discover the authorization server.
@@ -45,6 +53,7 @@
 
 #[cfg(feature = "axum")]
 mod extract;
+mod grpc;
 mod layer;
 mod metadata;
 mod require;

@@ -113,7 +113,13 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         match require_scope(request.extensions().get::<Claims>(), &self.scope) {
             Ok(()) => Either::Left(self.inner.call(request)),
-            Err(error) => Either::Right(ready(Ok(rejection(&error)))),
+            Err(error) => {
+                let mut response = rejection(&error);
+                if crate::grpc::is_grpc(request.headers()) {
+                    crate::grpc::into_grpc(&mut response, &error);
+                }
+                Either::Right(ready(Ok(response)))
+            }
         }
     }
 }
