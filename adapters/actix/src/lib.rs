@@ -54,7 +54,5 @@ mod require;
 pub use error::Rejection;
 pub use extract::{Claims, OptionalClaims};
 pub use metadata::resource_metadata_service;
-pub use middleware::{
-    GateFuture, RequireScope, RequireScopeMiddleware, TokenGate, TokenGateMiddleware,
-};
-pub use require::{Require, RequireMiddleware};
+pub use middleware::{GateFuture, TokenGate, TokenGateMiddleware};
+pub use require::{Require, RequireMiddleware, RequireScope, RequireScopeMiddleware};

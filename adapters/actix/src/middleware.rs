@@ -1,5 +1,5 @@
-//! [`TokenGate`]: actix-web middleware that requires a valid bearer token, and
-//! [`RequireScope`]: middleware that requires a scope of it.
+//! [`TokenGate`]: actix-web middleware that requires a valid bearer token (with
+//! [`RequireScope`](crate::RequireScope) inside it, requiring a scope of that token).
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer, web};
@@ -39,9 +39,8 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::{Error as ActixError, HttpMessage};
 use pin_project_lite::pin_project;
-use tokengate::Claims;
 use tokengate::binding::mtls::ClientCertificate;
-use tokengate::gate::{Decision, Gate, Refusal, require_scope};
+use tokengate::gate::{Decision, Gate, Refusal};
 use tokengate::request::RequestParts;
 
 use crate::error::{BodyWritten, Rejection, content_type, rechallenge, set_challenge, with_body};
@@ -240,7 +239,7 @@ where
     }
 }
 
-/// A response from inside the gate: a [`Rejection`] made there (by [`RequireScope`], an
+/// A response from inside the gate: a [`Rejection`] made there (by [`RequireScope`](crate::RequireScope), an
 /// extractor or a handler) learns the gate's challenge here.
 fn leaving_gate<B>(
     mut response: ServiceResponse<B>,
@@ -282,74 +281,5 @@ fn rejection<B>(
 fn set_dpop_nonce<B>(response: &mut actix_web::HttpResponse<B>, nonce: Option<&str>) {
     if let Some(value) = nonce.and_then(|n| HeaderValue::from_str(n).ok()) {
         response.headers_mut().insert(DPOP_NONCE, value);
-    }
-}
-
-/// Requires the verified token to grant a scope; else 403 `insufficient_scope` naming it.
-/// Must sit inside a [`TokenGate`]; requests without verified claims get 401.
-///
-/// Its challenges carry RFC 9728 `resource_metadata` when the gate outside it was given
-/// [`resource_metadata`](tokengate::Gate::resource_metadata): nothing to configure here.
-#[derive(Clone, Debug)]
-pub struct RequireScope {
-    scope: Rc<str>,
-}
-
-impl RequireScope {
-    /// Requires `scope`, compared exactly (RFC 6749 section 3.3).
-    pub fn new(scope: impl AsRef<str>) -> Self {
-        RequireScope {
-            scope: scope.as_ref().into(),
-        }
-    }
-}
-
-impl<S, B> Transform<S, ServiceRequest> for RequireScope
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = ActixError> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = ActixError;
-    type Transform = RequireScopeMiddleware<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RequireScopeMiddleware {
-            service: Rc::new(service),
-            scope: Rc::clone(&self.scope),
-        }))
-    }
-}
-
-/// The service made by [`RequireScope`].
-pub struct RequireScopeMiddleware<S> {
-    service: Rc<S>,
-    scope: Rc<str>,
-}
-
-impl<S, B> Service<ServiceRequest> for RequireScopeMiddleware<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = ActixError> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = ActixError;
-    type Future = GateFuture<S::Future, B>;
-
-    forward_ready!(service);
-
-    fn call(&self, request: ServiceRequest) -> Self::Future {
-        let verdict = require_scope(request.extensions().get::<Claims>(), &self.scope);
-        match verdict {
-            Ok(()) => GateFuture::inner(self.service.call(request), None),
-            // Rendered plainly; the gate outside it rewrites the challenge on the way out.
-            Err(error) => GateFuture::ready(
-                request
-                    .error_response(Rejection(error))
-                    .map_into_right_body(),
-            ),
-        }
     }
 }

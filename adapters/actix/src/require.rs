@@ -65,7 +65,42 @@ where
     }
 }
 
-/// The service made by [`Require`].
+/// Requires the verified token to grant a scope; else 403 `insufficient_scope` naming it:
+/// a [`Require`] of [`Requirement::scope`]. Must sit inside a [`TokenGate`](crate::TokenGate);
+/// requests without verified claims get 401.
+///
+/// Its challenges carry RFC 9728 `resource_metadata` when the gate outside it was given
+/// [`resource_metadata`](tokengate::Gate::resource_metadata): nothing to configure here.
+#[derive(Clone, Debug)]
+pub struct RequireScope(Require);
+
+impl RequireScope {
+    /// Requires `scope`, compared exactly (RFC 6749 section 3.3).
+    pub fn new(scope: impl AsRef<str>) -> Self {
+        RequireScope(Require::new(Requirement::scope(scope)))
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for RequireScope
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = ActixError> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = ActixError;
+    type Transform = RequireMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        self.0.new_transform(service)
+    }
+}
+
+/// The service made by [`RequireScope`]: a [`RequireMiddleware`] of one scope.
+pub type RequireScopeMiddleware<S> = RequireMiddleware<S>;
+
+/// The service made by [`Require`] (and [`RequireScope`]).
 pub struct RequireMiddleware<S> {
     service: Rc<S>,
     requirement: Requirement,

@@ -58,11 +58,9 @@ mod layer;
 mod metadata;
 mod require;
 mod response;
-mod scope;
 
 #[cfg(feature = "axum")]
 pub use extract::{Claims, Rejection};
 pub use layer::{ResponseFuture, TokenGate, TokenGateLayer};
 pub use metadata::ResourceMetadataService;
-pub use require::{Require, RequireLayer};
-pub use scope::{RequireScope, RequireScopeLayer};
+pub use require::{Require, RequireLayer, RequireScope, RequireScopeLayer};

@@ -1,6 +1,8 @@
 //! [`RequireLayer`]: a per-route [`Requirement`] (scopes, claim values, roles, a check of
-//! your own), placed inside a [`TokenGateLayer`](crate::TokenGateLayer). The core decides
-//! ([`tokengate::gate::require`]); this layer only carries the refusal out.
+//! your own), placed inside a [`TokenGateLayer`](crate::TokenGateLayer), and
+//! [`RequireScopeLayer`], its one-scope shortcut. The core decides
+//! ([`tokengate::gate::require`]); this layer only carries the refusal out (as gRPC's
+//! `grpc-status` 7 / 16 for a gRPC request, see [`crate`]).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -33,6 +35,39 @@
 //! assert_eq!(response.status(), StatusCode::FORBIDDEN);
 //! let challenge = response.headers()["www-authenticate"].to_str().unwrap();
 //! assert!(challenge.ends_with(r#"scope="admin orders:write""#));
+//! # }
+//! ```
+//!
+//! One scope, RFC 6750 section 3.1 `insufficient_scope` naming it:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use axum::{Router, routing::get};
+//! use http::{Request, StatusCode, header::AUTHORIZATION};
+//! use tokengate::testing::MockIssuer;
+//! use tokengate_tower::{RequireScopeLayer, TokenGateLayer};
+//! use tower::ServiceExt;
+//!
+//! let issuer = MockIssuer::start().await;
+//! let validator = tokengate::Validator::builder()
+//!     .issuer(issuer.issuer())
+//!     .audience(issuer.audience())
+//!     .build()
+//!     .unwrap();
+//! let app = Router::new()
+//!     .route("/admin", get(|| async { "hello, admin" }))
+//!     .layer(RequireScopeLayer::new("admin"))
+//!     .layer(TokenGateLayer::new(validator));
+//!
+//! let token = issuer.token().scope("read").sign();
+//! let request = Request::get("/admin")
+//!     .header(AUTHORIZATION, format!("Bearer {token}"))
+//!     .body(axum::body::Body::empty())
+//!     .unwrap();
+//! let response = app.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), StatusCode::FORBIDDEN);
+//! assert!(response.headers()["www-authenticate"].to_str().unwrap().contains(r#"scope="admin""#));
 //! # }
 //! ```
 
@@ -78,7 +113,35 @@ impl<S> Layer<S> for RequireLayer {
     }
 }
 
-/// The service made by [`RequireLayer`].
+/// Requires the verified token to grant `scope`; else 403 `insufficient_scope` naming
+/// it: a [`RequireLayer`] of [`Requirement::scope`].
+///
+/// Requests that reached it without verified claims (no [`TokenGateLayer`](crate::TokenGateLayer)
+/// outside it, or an optional one and no token) get 401. Its challenges carry RFC 9728
+/// `resource_metadata` when the gate outside it was given
+/// [`resource_metadata`](tokengate::Gate::resource_metadata): nothing to configure here.
+#[derive(Clone, Debug)]
+pub struct RequireScopeLayer(RequireLayer);
+
+impl RequireScopeLayer {
+    /// Requires `scope`, compared exactly (RFC 6749 section 3.3).
+    pub fn new(scope: impl AsRef<str>) -> Self {
+        RequireScopeLayer(RequireLayer::new(Requirement::scope(scope)))
+    }
+}
+
+impl<S> Layer<S> for RequireScopeLayer {
+    type Service = Require<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        self.0.layer(inner)
+    }
+}
+
+/// The service made by [`RequireScopeLayer`]: a [`Require`] of one scope.
+pub type RequireScope<S> = Require<S>;
+
+/// The service made by [`RequireLayer`] (and [`RequireScopeLayer`]).
 #[derive(Clone, Debug)]
 pub struct Require<S> {
     inner: S,
@@ -119,7 +182,13 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         match require(request.extensions().get::<Claims>(), &self.requirement) {
             Ok(()) => Either::Left(self.inner.call(request)),
-            Err(error) => Either::Right(ready(Ok(rejection(&error)))),
+            Err(error) => {
+                let mut response = rejection(&error);
+                if crate::grpc::is_grpc(request.headers()) {
+                    crate::grpc::into_grpc(&mut response, &error);
+                }
+                Either::Right(ready(Ok(response)))
+            }
         }
     }
 }
