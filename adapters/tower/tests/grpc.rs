@@ -6,9 +6,10 @@
 
 use std::net::SocketAddr;
 
+use tokengate::Requirement;
 use tokengate::testing::MockIssuer;
 use tokengate::{Gate, Validator};
-use tokengate_tower::{RequireScopeLayer, TokenGateLayer};
+use tokengate_tower::{RequireLayer, TokenGateLayer};
 use tonic::transport::{Channel, Server};
 use tonic::{Code, Request, Response, Status};
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -52,11 +53,12 @@ impl Health for Whoami {
 }
 
 /// Serves `Whoami` behind `gate` (and, with `scope`, a scope requirement) on 127.0.0.1.
-async fn serve(gate: Gate, scope: Option<&str>) -> SocketAddr {
+async fn serve(gate: Gate, requirement: Option<Requirement>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
-    let scope = scope.map(RequireScopeLayer::new);
+    // RequireScopeLayer::new(s) is RequireLayer::new(Requirement::scope(s)).
+    let scope = requirement.map(RequireLayer::new);
     tokio::spawn(async move {
         let mut server = Server::builder()
             .layer(TokenGateLayer::new(gate))
@@ -161,7 +163,8 @@ async fn refusals_are_unauthenticated_with_the_challenge_in_the_metadata() {
 #[tokio::test]
 async fn a_missing_scope_is_permission_denied_with_insufficient_scope() {
     let issuer = MockIssuer::start().await;
-    let addr = serve(Gate::new(validator(&issuer)), Some("health:read")).await;
+    let health_read = Requirement::scope("health:read");
+    let addr = serve(Gate::new(validator(&issuer)), Some(health_read)).await;
     let mut client = client(addr).await;
     let without = issuer.token().scope("other").sign();
     let status = check(&mut client, Some(&without)).await.unwrap_err();
@@ -207,4 +210,28 @@ async fn an_issuer_without_keys_is_unavailable() {
         retry_after: std::time::Duration::from_secs(1),
     };
     assert_eq!(status.message(), error.description(), "{status:?}");
+}
+
+#[tokio::test]
+async fn a_requirement_of_any_scope_refuses_as_permission_denied_naming_each_scope() {
+    let issuer = MockIssuer::start().await;
+    let either = Requirement::any_scope(["health:read", "admin"]);
+    let addr = serve(Gate::new(validator(&issuer)), Some(either)).await;
+    let mut client = client(addr).await;
+    let without = issuer.token().scope("other").sign();
+    let status = check(&mut client, Some(&without)).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(
+        challenge(&status).contains("scope=\"health:read admin\""),
+        "{status:?}"
+    );
+    // The core's fixed description as grpc-message: the mapping ran (without it, tonic
+    // reads PERMISSION_DENIED off the HTTP 403 but has no message).
+    let error = tokengate::Error::InsufficientScope {
+        required: "health:read admin".into(),
+    };
+    assert_eq!(status.message(), error.description(), "{status:?}");
+    let admin = issuer.token().subject("ada").scope("admin").sign();
+    let response = check(&mut client, Some(&admin)).await.unwrap();
+    assert_eq!(response.metadata().get("x-subject").unwrap(), "ada");
 }
