@@ -36,15 +36,17 @@ use std::time::Duration;
 use aws_lc_rs::digest;
 use reqwest::Url;
 
+mod header;
 mod htu;
 mod nonce;
 mod proof;
 mod thumbprint;
 
+pub use self::header::{DEFAULT_PROOF_HEADER_CACHE, PROOF_TYPE};
 pub use self::nonce::{DEFAULT_NONCE_ROTATION, DpopNonces, MIN_NONCE_SECRET_BYTES};
 pub use self::proof::{
-    DEFAULT_PROOF_HEADER_CACHE, DEFAULT_PROOF_LEEWAY, DEFAULT_PROOF_WINDOW, MAX_JTI_BYTES,
-    MAX_PROOF_BYTES, PROOF_TYPE, ProofContext, ProofPolicy, VerifiedProof, check_proof,
+    DEFAULT_PROOF_LEEWAY, DEFAULT_PROOF_WINDOW, MAX_JTI_BYTES, MAX_PROOF_BYTES, ProofContext,
+    ProofPolicy, VerifiedProof, check_proof,
 };
 pub use self::thumbprint::{access_token_hash, thumbprint};
 use super::replay::{MemoryReplayStore, ReplayStore, Seen, StoreUnavailable};
@@ -88,7 +90,7 @@ pub struct Dpop {
     nonces: Option<DpopNonces>,
     forwarded: Option<ForwardedOrigin>,
     /// Proof headers checked before, shared by clones (see `proof.rs`).
-    headers: proof::ProofHeaders,
+    headers: header::ProofHeaders,
 }
 
 impl std::fmt::Debug for Dpop {
@@ -141,7 +143,7 @@ impl Dpop {
             store: Arc::new(MemoryReplayStore::default()),
             nonces: None,
             forwarded: None,
-            headers: proof::ProofHeaders::new(DEFAULT_PROOF_HEADER_CACHE),
+            headers: header::ProofHeaders::new(DEFAULT_PROOF_HEADER_CACHE),
         })
     }
 
