@@ -552,7 +552,7 @@ wait_for_ready_redis() {
     return 1
 }
 
-# `node interop/dpop.mjs proof KEY HTM HTU [--token T] [--nonce N] [--clock-skew=S]`.
+# `node interop/dpop.mjs proof KEY HTM HTU [--token=T] [--nonce=N] [--clock-skew=S]`.
 proof() {
     node interop/dpop.mjs proof "$@"
 }
@@ -652,27 +652,27 @@ run_dpop() {
     bound=$(dpop_token "$key" read "$AUDIENCE") || die "no DPoP-bound token from the provider"
     check "DPoP: the provider binds its JWT to the client's key (token_type DPoP, cnf.jkt)" \
         expect_bound_to "$bound" "$key"
-    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound")"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token="$bound")"
     check "DPoP: GET /me with a bound JWT and its proof (htu $PUBLIC/me) is 200" expect 200
     check "DPoP: /me returns the verified claims" expect_claims read
 
-    dpop_request "$API" /me "$bound" "$(proof "$key" POST "$PUBLIC/me" --token "$bound")"
+    dpop_request "$API" /me "$bound" "$(proof "$key" POST "$PUBLIC/me" --token="$bound")"
     check "DPoP: a proof for another method (htm POST) is 401 invalid_dpop_proof" \
         expect_dpop_error 401 invalid_dpop_proof
-    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/admin" --token "$bound")"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/admin" --token="$bound")"
     check "DPoP: a proof for another path (htu $PUBLIC/admin) is 401 invalid_dpop_proof" \
         expect_dpop_error 401 invalid_dpop_proof
-    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$API/me" --token "$bound")"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$API/me" --token="$bound")"
     check "DPoP: a proof for the listening address ($API/me), not the public URL, is 401 invalid_dpop_proof" \
         expect_dpop_error 401 invalid_dpop_proof
-    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound" --clock-skew=-300)"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token="$bound" --clock-skew=-300)"
     check "DPoP: a proof from a clock 5 minutes behind (stale iat) is 401 invalid_dpop_proof" \
         expect_dpop_error 401 invalid_dpop_proof
     other_bound=$(dpop_token "$key" read "$AUDIENCE") || die "no second DPoP-bound token"
-    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$other_bound")"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token="$other_bound")"
     check "DPoP: a proof for another access token (ath) is 401 invalid_dpop_proof" \
         expect_dpop_error 401 invalid_dpop_proof
-    dpop_request "$API" /me "$bound" "$(proof "$other" GET "$PUBLIC/me" --token "$bound")"
+    dpop_request "$API" /me "$bound" "$(proof "$other" GET "$PUBLIC/me" --token="$bound")"
     check "DPoP: a valid proof by another key than the token's cnf.jkt is 401 invalid_dpop_proof" \
         expect_dpop_error 401 invalid_dpop_proof
     dpop_request "$API" /me "$bound"
@@ -683,14 +683,14 @@ run_dpop() {
     check "DPoP: the bound token presented as Bearer is 401 invalid_token" \
         expect 401 'Bearer error="invalid_token"'
     unbound=$(token read "$AUDIENCE") || die "no unbound token"
-    dpop_request "$API" /me "$unbound" "$(proof "$key" GET "$PUBLIC/me" --token "$unbound")"
+    dpop_request "$API" /me "$unbound" "$(proof "$key" GET "$PUBLIC/me" --token="$unbound")"
     check "DPoP: an unbound token presented as DPoP, with a proof, is 401 invalid_token" \
         expect 401 'error="invalid_token"'
     request /me "$unbound"
     check "DPoP: an unbound token as Bearer still works beside DPoP: /me 200" expect 200
 
     # Replays: one proof, once, on either replica.
-    p=$(proof "$key" GET "$PUBLIC/me" --token "$bound")
+    p=$(proof "$key" GET "$PUBLIC/me" --token="$bound")
     dpop_request "$API" /me "$bound" "$p"
     check "DPoP: a fresh proof is 200 on replica 1" expect 200
     dpop_request "$API" /me "$bound" "$p"
@@ -699,7 +699,7 @@ run_dpop() {
     dpop_request "$API2" /me "$bound" "$p"
     check "DPoP: the same proof replayed on replica 2 (sharing Redis) is 401 invalid_dpop_proof" \
         expect_dpop_error 401 invalid_dpop_proof
-    q=$(proof "$key" GET "$PUBLIC/me" --token "$bound")
+    q=$(proof "$key" GET "$PUBLIC/me" --token="$bound")
     dpop_request "$API2" /me "$bound" "$q"
     check "DPoP: a fresh proof is 200 on replica 2" expect 200
     dpop_request "$API" /me "$bound" "$q"
@@ -710,11 +710,11 @@ run_dpop() {
     # without restarting the API.
     stop "$REDIS_PID"
     REDIS_PID=""
-    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound")"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token="$bound")"
     check "DPoP: with Redis down a valid proof is 503, not accepted unchecked" expect 503
     start_redis "$REDIS_PORT" || die "redis-server did not restart on port $REDIS_PORT"
     for tries in $(seq 40); do
-        dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound")"
+        dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token="$bound")"
         [ "$STATUS" != 200 ] || break
         sleep 0.25
     done
@@ -731,7 +731,7 @@ run_dpop() {
     opaque=$(dpop_token "$key" read "$OPAQUE_AUDIENCE") || die "no DPoP-bound opaque token"
     check "DPoP: the provider issues a bound opaque token for $OPAQUE_AUDIENCE" \
         expect_opaque "$opaque"
-    p=$(proof "$key" GET "$PUBLIC/me" --token "$opaque")
+    p=$(proof "$key" GET "$PUBLIC/me" --token="$opaque")
     dpop_request "$API" /me "$opaque" "$p"
     check "DPoP, introspecting: GET /me with a bound opaque token and its proof is 200" expect 200
     check "DPoP, introspecting: /me returns the introspected claims" \
@@ -739,10 +739,10 @@ run_dpop() {
     dpop_request "$API2" /me "$opaque" "$p"
     check "DPoP, introspecting: its proof replayed on replica 2 is 401 invalid_dpop_proof" \
         expect_dpop_error 401 invalid_dpop_proof
-    dpop_request "$API" /me "$opaque" "$(proof "$other" GET "$PUBLIC/me" --token "$opaque")"
+    dpop_request "$API" /me "$opaque" "$(proof "$other" GET "$PUBLIC/me" --token="$opaque")"
     check "DPoP, introspecting: a proof by another key than the answer's cnf.jkt is 401 invalid_dpop_proof" \
         expect_dpop_error 401 invalid_dpop_proof
-    dpop_request "$API" /me "$opaque" "$(proof "$key" GET "$PUBLIC/me" --token "$other_bound")"
+    dpop_request "$API" /me "$opaque" "$(proof "$key" GET "$PUBLIC/me" --token="$other_bound")"
     check "DPoP, introspecting: a proof for another access token (ath) is 401 invalid_dpop_proof" \
         expect_dpop_error 401 invalid_dpop_proof
     request /me "$opaque"
@@ -754,16 +754,16 @@ run_dpop() {
     PUBLIC=$AUDIENCE
     start_api "$name" TOKENGATE_PUBLIC_URL="$PUBLIC" TOKENGATE_DPOP_NONCE=1 ||
         die "$name did not start with TOKENGATE_DPOP_NONCE=1"
-    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound")"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token="$bound")"
     check "DPoP nonce: a proof without a nonce is 401 use_dpop_nonce" \
         expect_dpop_error 401 use_dpop_nonce
     nonce=$(response_header dpop-nonce)
     check "DPoP nonce: that refusal carries a DPoP-Nonce header" test -n "$nonce"
-    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound" --nonce "$nonce")"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token="$bound" --nonce="$nonce")"
     check "DPoP nonce: the client's retry with that nonce is 200" expect 200
     check "DPoP nonce: the 200 hands out the current nonce (DPoP-Nonce)" \
         test -n "$(response_header dpop-nonce)"
-    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token "$bound" --nonce "$(made_up_token)")"
+    dpop_request "$API" /me "$bound" "$(proof "$key" GET "$PUBLIC/me" --token="$bound" --nonce="$(made_up_token)")"
     check "DPoP nonce: a made-up nonce is 401 use_dpop_nonce" expect_dpop_error 401 use_dpop_nonce
 }
 
