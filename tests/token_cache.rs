@@ -83,3 +83,41 @@ async fn the_cache_can_be_turned_off() {
         .await
         .assert_invalid_token();
 }
+
+/// The cache finds a token by its signature: an attacker who keeps a cached token's
+/// signature and rewrites its claims must get a verification (and a refusal), never the
+/// cached answer, and must not evict the genuine token's entry.
+#[tokio::test]
+async fn a_cached_signature_under_rewritten_claims_is_refused() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let issuer = MockIssuer::start().await;
+    let validator = builder_for(&issuer).build().unwrap();
+    let api = serve(validator).await;
+    let token = issuer.token().subject("alice").sign();
+    for _ in 0..2 {
+        assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    }
+    let (header, rest) = token.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&b64.decode(payload).unwrap()).unwrap();
+    claims["sub"] = "mallory".into();
+    claims["scope"] = "admin".into();
+    let rewritten = b64.encode(claims.to_string());
+    for forged in [
+        format!("{header}.{rewritten}.{signature}"),
+        format!("{header}.{payload}x.{signature}"),
+    ] {
+        api.get("/me", Some(&forged)).await.assert_invalid_token();
+        api.get("/admin", Some(&forged))
+            .await
+            .assert_invalid_token();
+    }
+    // The genuine token is still answered (from its entry: the key set is unchanged).
+    let fetches = issuer.jwks_hits();
+    let reply = api.get("/me", Some(&token)).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["sub"], "alice");
+    assert_eq!(issuer.jwks_hits(), fetches);
+}

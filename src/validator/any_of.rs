@@ -110,7 +110,7 @@ impl Issuers {
             .as_ref()
             .map(|cache| Slot::new(cache, 0, token));
         if let Some(slot) = slot {
-            if let Some(entry) = slot.get() {
+            if let Some(entry) = slot.get(token) {
                 // Only verified JWTs are cached: never one to introspect.
                 let member = entry.member;
                 let issuer = self.members[member].single();

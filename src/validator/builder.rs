@@ -311,8 +311,10 @@ impl ValidatorBuilder {
         self
     }
 
-    /// How many verified tokens to remember (by SHA-256 of the token); `0` turns the
-    /// cache off. Default [`DEFAULT_TOKEN_CACHE_SIZE`]. A hit still checks `exp`/`nbf`
+    /// How many verified tokens to remember; `0` turns the cache off. An entry is found
+    /// by SHA-256 of the token's signature and answers only a byte-identical token: it
+    /// keeps the signing input (header and claims), never the signature, so nothing in
+    /// the cache can be presented as a token. Default [`DEFAULT_TOKEN_CACHE_SIZE`]. A hit still checks `exp`/`nbf`
     /// against the clock and that the verifying key is still published. With
     /// introspection, it also bounds the answers remembered, so `0` turns that cache
     /// off too: every opaque token is introspected on every request (concurrent requests

@@ -130,7 +130,7 @@ impl Issuer {
             return Ok(Routed::Route(introspect(token, introspector, slot)));
         }
         if let Some(slot) = slot {
-            if let Some(entry) = slot.get() {
+            if let Some(entry) = slot.get(token) {
                 return self.recall(token, slot, entry);
             }
         }
@@ -333,21 +333,26 @@ impl Issuer {
                 now,
                 self.token_cache_ttl,
             );
-            slot.remember(&claims, jws.kid.as_deref(), key, lifetime);
+            slot.remember(token, &claims, jws.kid.as_deref(), key, lifetime);
         }
         Ok(claims)
     }
 }
 
-/// The introspection route of `token`: its digest is the slot's, if one was computed.
+/// The introspection route of `token`, keyed by SHA-256 of the whole token: the slot's
+/// key when the token has no `.` (then the two are the same), computed otherwise.
 fn introspect<'v, 't>(
     token: &'t str,
     introspector: &'v Arc<Introspector>,
     slot: Option<Slot<'v>>,
 ) -> Route<'v, 't> {
+    let digest = match slot {
+        Some(slot) if !token.contains('.') => slot.digest,
+        _ => token_digest(token),
+    };
     Route::Introspect {
         token,
         introspector,
-        digest: slot.map_or_else(|| token_digest(token), |slot| slot.digest),
+        digest,
     }
 }

@@ -548,7 +548,7 @@ mod tests {
         use super::*;
         use crate::clock::unix_now;
         use crate::testing::TestKey;
-        use crate::validator::token_cache::token_digest;
+        use crate::validator::token_cache::cache_key;
 
         fn mint(key: &TestKey, exp: i64) -> String {
             mint_for(key, "https://id.example", exp)
@@ -573,7 +573,7 @@ mod tests {
             let token = mint(&key, unix_now() + 600);
             assert!(v.try_validate(&token).unwrap().is_ok());
             let cache = v.single().token_cache.as_ref().unwrap();
-            let entry = cache.get(&token_digest(&token)).expect("remembered");
+            let entry = cache.get(&cache_key(&token)).expect("remembered");
             assert!(entry.lifetime <= DEFAULT_TOKEN_CACHE_TTL);
             // A hit answers without verifying again: the same claims object comes back.
             let again = v.try_validate(&token).unwrap().unwrap();
@@ -623,7 +623,7 @@ mod tests {
                 assert!(set.try_validate(token).unwrap().is_ok());
             }
             for i in 0..2 {
-                let entry = cache.get(&token_digest(&tokens[i])).expect("remembered");
+                let entry = cache.get(&cache_key(&tokens[i])).expect("remembered");
                 assert_eq!(entry.member, i);
                 assert_eq!(entry.claims.issuer(), issuers[i]);
                 // The repeat is answered from that entry.
@@ -634,13 +634,66 @@ mod tests {
                 ));
             }
             // The member configured without a cache keeps its tokens out.
-            assert!(cache.get(&token_digest(&tokens[2])).is_none());
+            assert!(cache.get(&cache_key(&tokens[2])).is_none());
             assert!(set.try_validate(&tokens[2]).unwrap().is_ok());
             // A's key never verifies B's issuer claim, cached or not.
             let forged = mint_for(&keys[0], issuers[1], unix_now() + 600);
             // (B knows no kid "a": refused, or left to the fetching path, never accepted.)
             assert!(!matches!(set.try_validate(&forged), Some(Ok(_))));
-            assert!(cache.get(&token_digest(&forged)).is_none());
+            assert!(cache.get(&cache_key(&forged)).is_none());
+        }
+
+        /// The key is the signature's digest: a token that keeps a cached token's
+        /// signature and changes what it signs must find nothing, and leave the entry be.
+        #[test]
+        fn a_cached_signature_on_another_signing_input_is_not_a_hit() {
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            let key = TestKey::generate("k", Algorithm::ES256);
+            let v = validator(&key, 100);
+            let exp = unix_now() + 600;
+            let token = key.mint(&serde_json::json!({
+                "iss": "https://id.example", "aud": "api", "exp": exp, "sub": "alice"
+            }));
+            let genuine = v.try_validate(&token).unwrap().unwrap();
+            let (header, rest) = token.split_once('.').unwrap();
+            let (_, signature) = rest.split_once('.').unwrap();
+            let payload = |claims: serde_json::Value| b64.encode(claims.to_string());
+            let forgeries = [
+                // Another subject under the cached signature.
+                format!(
+                    "{header}.{}.{signature}",
+                    payload(serde_json::json!({
+                        "iss": "https://id.example", "aud": "api", "exp": exp, "sub": "mallory"
+                    }))
+                ),
+                // Another header (an algorithm the key does not have) over the same claims.
+                format!("{}.{}", b64.encode(r#"{"alg":"ES384","kid":"k"}"#), rest),
+                // The signature alone, and the signature with nothing before it.
+                signature.to_owned(),
+                format!(".{signature}"),
+                // The signing input changed by one character at its end.
+                format!("{}x.{signature}", &token[..token.rfind('.').unwrap()]),
+            ];
+            let cache = v.single().token_cache.as_ref().unwrap();
+            for forged in &forgeries {
+                assert_eq!(cache_key(forged), cache_key(&token), "{forged}");
+                assert!(
+                    !matches!(v.try_validate(forged), Some(Ok(_))),
+                    "accepted a forgery: {forged}"
+                );
+                // Still there, still the genuine token's, still answering it.
+                let entry = cache.get(&cache_key(&token)).expect("the entry stays");
+                assert_eq!(&*entry.signing_input, &token[..token.rfind('.').unwrap()]);
+                let again = v.try_validate(&token).unwrap().unwrap();
+                assert!(Arc::ptr_eq(
+                    &again.inner_for_tests(),
+                    &genuine.inner_for_tests()
+                ));
+            }
+            // The entry holds no signature: nothing in the cache can be presented.
+            let entry = cache.get(&cache_key(&token)).unwrap();
+            assert!(!entry.signing_input.contains(signature));
         }
 
         #[test]
@@ -654,7 +707,7 @@ mod tests {
                 .token_cache
                 .as_ref()
                 .unwrap()
-                .get(&token_digest(&token))
+                .get(&cache_key(&token))
                 .unwrap();
             // exp + the 60 s leeway, not the 5 min bound.
             assert!(
@@ -675,7 +728,7 @@ mod tests {
                     .token_cache
                     .as_ref()
                     .unwrap()
-                    .get(&token_digest(&expired))
+                    .get(&cache_key(&expired))
                     .is_none()
             );
             assert!(validator(&key, 0).single().token_cache.is_none());
