@@ -73,6 +73,59 @@ pub fn extract_credentials<'a, I>(authorization: I) -> Result<Option<(Scheme, &'
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
+    match locate_credentials(authorization)? {
+        Some((scheme, located)) => Ok(Some((scheme, located.text()?))),
+        None => Ok(None),
+    }
+}
+
+/// A token found after its scheme, its characters not read yet: [`Located::text`]
+/// checks them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Located<'a> {
+    /// The whole `Authorization` value, trimmed: what a broken rule is judged on.
+    value: &'a [u8],
+    /// What follows the scheme and its spaces.
+    token: &'a [u8],
+}
+
+impl<'a> Located<'a> {
+    /// The token's bytes, unchecked.
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.token
+    }
+
+    /// The token, once its characters are a `b64token`; otherwise the error
+    /// [`extract_credentials`] gives.
+    pub(crate) fn text(&self) -> Result<&'a str, Error> {
+        let token = self.token;
+        if token.is_empty() || !is_b64token(token) {
+            // The slow path: say which rule the value broke.
+            return Err(if !self.value.iter().all(|b| is_field_byte(*b)) {
+                InvalidRequest::MalformedHeader.into()
+            } else if token.is_empty() {
+                InvalidRequest::MalformedBearer.into()
+            } else {
+                // RFC 6750 section 3.1: "malformed" is an `invalid_token` case; Spring
+                // Security and express-oauth2-jwt-bearer answer so.
+                InvalidToken::Malformed.into()
+            });
+        }
+        // Checked above: every byte is ASCII.
+        std::str::from_utf8(token).map_err(|_| InvalidToken::Malformed.into())
+    }
+}
+
+/// [`extract_credentials`] up to the token's characters: everything about the header
+/// (how many, the scheme, the spaces, another scheme's bytes), not the token's syntax,
+/// which [`Located::text`] checks. The gate looks a token up in the token cache first,
+/// by its bytes: a hit is a token verified before, so its characters were checked then.
+pub(crate) fn locate_credentials<'a, I>(
+    authorization: I,
+) -> Result<Option<(Scheme, Located<'a>)>, Error>
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
     let mut values = authorization.into_iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -87,13 +140,14 @@ where
             .get(DPOP_SCHEME.len())
             .is_none_or(|b| matches!(b, b' ' | b'\t'));
     if is_dpop {
-        return Ok(parse_credentials(value, DPOP_SCHEME)?.map(|t| (Scheme::Dpop, t)));
+        return Ok(locate(value, DPOP_SCHEME)?.map(|t| (Scheme::Dpop, t)));
     }
-    Ok(parse_credentials(value, SCHEME)?.map(|t| (Scheme::Bearer, t)))
+    Ok(locate(value, SCHEME)?.map(|t| (Scheme::Bearer, t)))
 }
 
-/// Parses one `Authorization` value: `<scheme> 1*SP b64token`.
-fn parse_credentials<'a>(value: &'a [u8], scheme: &[u8]) -> Result<Option<&'a str>, Error> {
+/// Finds the token in one `Authorization` value, `<scheme> 1*SP b64token`, or `None` for
+/// another scheme.
+fn locate<'a>(value: &'a [u8], scheme: &[u8]) -> Result<Option<Located<'a>>, Error> {
     let value = value.trim_ascii();
     let scheme_len = value
         .iter()
@@ -108,20 +162,7 @@ fn parse_credentials<'a>(value: &'a [u8], scheme: &[u8]) -> Result<Option<&'a st
         };
     }
     let token = value[scheme_len..].trim_ascii_start();
-    if token.is_empty() || !is_b64token(token) {
-        // The slow path: say which rule the value broke.
-        return if !value.iter().all(|b| is_field_byte(*b)) {
-            Err(InvalidRequest::MalformedHeader.into())
-        } else if token.is_empty() {
-            Err(InvalidRequest::MalformedBearer.into())
-        } else {
-            // RFC 6750 section 3.1: "malformed" is an `invalid_token` case; Spring
-            // Security and express-oauth2-jwt-bearer answer so.
-            Err(InvalidToken::Malformed.into())
-        };
-    }
-    // Checked above: every byte is ASCII.
-    Ok(std::str::from_utf8(token).ok())
+    Ok(Some(Located { value, token }))
 }
 
 /// Visible ASCII, space or tab: what an `Authorization` value may hold here.

@@ -377,11 +377,32 @@ impl Gate {
     ///   this request's client certificate (RFC 8705 section 3).
     pub fn decide(&self, request: &RequestParts<'_>) -> Decision {
         let inner = &*self.inner;
-        let mut credentials =
-            match bearer::extract_credentials(request.authorization_values().iter()) {
-                Ok(credentials) => credentials,
-                Err(error) => return Decision::Reject(Refusal::new(error, None)),
-            };
+        let located = match bearer::locate_credentials(request.authorization_values().iter()) {
+            Ok(located) => located,
+            Err(error) => return Decision::Reject(Refusal::new(error, None)),
+        };
+        // The hot path: a bearer token the token cache holds byte for byte, where nothing
+        // else could decide first (no cookie to compare with, no certificate to present,
+        // bearer tokens allowed). Its characters were checked when it was verified.
+        if let Some((Scheme::Bearer, token)) = located {
+            if inner.cookie.is_none()
+                && inner.mtls.is_none()
+                && !inner.dpop.as_ref().is_some_and(|dpop| dpop.is_required())
+            {
+                if let Some(result) = inner
+                    .validator
+                    .check_remembered(token.bytes(), Presented::Bearer)
+                {
+                    return self.admit_bearer(result, None);
+                }
+            }
+        }
+        // Everything else as `bearer::extract_credentials` and the rest say.
+        let mut credentials = match located.map(|(scheme, token)| Ok((scheme, token.text()?))) {
+            None => None,
+            Some(Ok(credentials)) => Some(credentials),
+            Some(Err(error)) => return Decision::Reject(Refusal::new(error, None)),
+        };
         if let Some(name) = &inner.cookie {
             match cookie::token(request.header_values("cookie"), name) {
                 Ok(None) => {}
@@ -429,15 +450,7 @@ impl Gate {
         };
         // Routed and parsed once: what waits for the issuer carries the parsed token.
         match self.inner.validator.check(token, presented) {
-            Verdict::Done(result) => {
-                let admitted = result
-                    .and_then(|claims| self.check_certificate(claims, certificate))
-                    .and_then(|claims| self.meets_requirement(claims));
-                match admitted {
-                    Ok(claims) => Decision::Pass(Some(claims)),
-                    Err(error) => Decision::Reject(refuse(error)),
-                }
-            }
+            Verdict::Done(result) => self.admit_bearer(result, certificate),
             Verdict::Wait(waiting) => {
                 let gate = self.clone();
                 Decision::Pending(Pending {
@@ -453,6 +466,22 @@ impl Gate {
                     dpop_nonce: None,
                 })
             }
+        }
+    }
+
+    /// A bearer token's verdict from memory, then its certificate (with
+    /// [`mtls`](Self::mtls)) and the gate's requirement.
+    fn admit_bearer(
+        &self,
+        result: Result<Claims, Error>,
+        certificate: Option<[u8; 32]>,
+    ) -> Decision {
+        let admitted = result
+            .and_then(|claims| self.check_certificate(claims, certificate))
+            .and_then(|claims| self.meets_requirement(claims));
+        match admitted {
+            Ok(claims) => Decision::Pass(Some(claims)),
+            Err(error) => Decision::Reject(Refusal::new(error, Some(Scheme::Bearer))),
         }
     }
 

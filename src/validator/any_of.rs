@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::issuer::{Issuer, Routed};
 use super::rejection::{Seen, refused};
-use super::token_cache::{Slot, TokenCache, new_token_cache};
+use super::token_cache::{CachedToken, Slot, TokenCache, new_token_cache};
 use super::{ConfigError, Kind, Validator};
 use crate::error::{Error, InvalidToken};
 use crate::format::is_jws_shaped;
@@ -90,6 +90,26 @@ pub(super) fn any_of(
 }
 
 impl Issuers {
+    /// The shared cache's entry for `token`, its member and that member, if the cache
+    /// holds one (`route` looks there first); nothing is recorded or logged.
+    pub(super) fn lookup<'v>(
+        &'v self,
+        token: &[u8],
+    ) -> Option<(usize, &'v Issuer, Slot<'v>, Arc<CachedToken>)> {
+        if token.len() > self.max_token_bytes {
+            return None;
+        }
+        let slot = Slot::new(self.token_cache.as_ref()?, 0, token);
+        let entry = slot.get(token)?;
+        let member = entry.member;
+        Some((
+            member,
+            self.members[member].single(),
+            Slot { member, ..slot },
+            entry,
+        ))
+    }
+
     /// The member that must judge `token`, and what routing found: the shared cache
     /// looked up once; on a miss, the shape read (only when some member introspects) and
     /// `iss` peeked to choose the member, whose pipeline then routes the token on.
@@ -108,9 +128,9 @@ impl Issuers {
         let slot = self
             .token_cache
             .as_ref()
-            .map(|cache| Slot::new(cache, 0, token));
+            .map(|cache| Slot::new(cache, 0, token.as_bytes()));
         if let Some(slot) = slot {
-            if let Some(entry) = slot.get(token) {
+            if let Some(entry) = slot.get(token.as_bytes()) {
                 // Only verified JWTs are cached: never one to introspect.
                 let member = entry.member;
                 let issuer = self.members[member].single();

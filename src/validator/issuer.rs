@@ -124,13 +124,13 @@ impl Issuer {
         let slot = self
             .token_cache
             .as_ref()
-            .map(|cache| Slot::new(cache, 0, token));
+            .map(|cache| Slot::new(cache, 0, token.as_bytes()));
         if let Some(introspector) = self.introspector_for(|| is_jws_shaped(token)) {
             // An opaque token is never in the token cache: only its digest is used.
             return Ok(Routed::Route(introspect(token, introspector, slot)));
         }
         if let Some(slot) = slot {
-            if let Some(entry) = slot.get(token) {
+            if let Some(entry) = slot.get(token.as_bytes()) {
                 return self.recall(token, slot, entry);
             }
         }
@@ -174,17 +174,9 @@ impl Issuer {
         slot: Slot<'v>,
         entry: Arc<CachedToken>,
     ) -> Result<Routed<'v, 't>, Error> {
-        if let Err(error) = self.policy.check_lifetime(&entry.claims, unix_now()) {
-            slot.invalidate();
-            let seen = Seen {
-                claims: Some(&entry.claims),
-                ..Seen::default()
-            };
-            return Err(self.refused(seen, error));
-        }
-        if self.keys.still_published(entry.kid.as_deref(), &entry.key) {
-            crate::metrics::token_cache_hit(&self.metrics);
-            return Ok(Routed::Remembered(entry.claims.clone()));
+        let now = unix_now();
+        if !self.must_reverify(&entry, now) {
+            return self.answer(slot, &entry, now).map(Routed::Remembered);
         }
         // The key that verified it is gone: forget it, verify afresh.
         slot.invalidate();
@@ -193,6 +185,46 @@ impl Issuer {
             jws: self.parse(token)?,
             slot: Some(slot),
         }))
+    }
+
+    /// The cache's entry for `token`, if it holds one and this issuer would look there
+    /// first (`route` does); nothing is recorded or logged.
+    pub(super) fn lookup<'v>(&'v self, token: &[u8]) -> Option<(Slot<'v>, Arc<CachedToken>)> {
+        // What `route` decides before the cache: the size bound; and an issuer that may
+        // introspect a token decides on its shape first (left to `route`).
+        if token.len() > self.max_token_bytes || self.introspection.is_some() {
+            return None;
+        }
+        let slot = Slot::new(self.token_cache.as_ref()?, 0, token);
+        let entry = slot.get(token)?;
+        Some((slot, entry))
+    }
+
+    /// Whether a remembered token must be verified afresh: it is still within its
+    /// lifetime but the key that verified it is no longer published.
+    pub(super) fn must_reverify(&self, entry: &CachedToken, now: i64) -> bool {
+        self.policy.check_lifetime(&entry.claims, now).is_ok()
+            && !self.keys.still_published(entry.kid.as_deref(), &entry.key)
+    }
+
+    /// The answer from a remembered token whose key is still published: its claims, or
+    /// its refusal once its lifetime is over (and the entry forgotten).
+    pub(super) fn answer(
+        &self,
+        slot: Slot<'_>,
+        entry: &CachedToken,
+        now: i64,
+    ) -> Result<Claims, Error> {
+        if let Err(error) = self.policy.check_lifetime(&entry.claims, now) {
+            slot.invalidate();
+            let seen = Seen {
+                claims: Some(&entry.claims),
+                ..Seen::default()
+            };
+            return Err(self.refused(seen, error));
+        }
+        crate::metrics::token_cache_hit(&self.metrics);
+        Ok(entry.claims.clone())
     }
 
     /// Whether tokens not shaped like a JWT are introspected here.

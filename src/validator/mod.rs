@@ -45,6 +45,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::claims::Claims;
+use crate::clock::unix_now;
 use crate::error::Error;
 use crate::jwks::KeySetStats;
 use any_of::Issuers;
@@ -190,15 +191,19 @@ impl Validator {
     /// on, owning a copy of the token, so the caller may keep it in a future of its own
     /// (the gate's [`Pending`](crate::gate::Pending)).
     pub(crate) fn check(&self, token: &str, presented: Presented) -> Verdict {
-        self.check_with(token, presented, |member, route, span| {
-            Verdict::Wait(Box::new(Waiting {
-                validator: self.clone(),
-                member,
-                parked: route.park(),
-                presented,
-                span,
-            }))
-        })
+        self.check_with(
+            || self.route(token),
+            presented,
+            |member, route, span| {
+                Verdict::Wait(Box::new(Waiting {
+                    validator: self.clone(),
+                    member,
+                    parked: route.park(),
+                    presented,
+                    span,
+                }))
+            },
+        )
         .unwrap_or_else(Verdict::Done)
     }
 
@@ -208,22 +213,56 @@ impl Validator {
         token: &str,
         presented: Presented,
     ) -> Option<Result<Claims, Error>> {
-        self.check_with(token, presented, |_, _, _| ()).err()
+        self.check_with(|| self.route(token), presented, |_, _, _| ())
+            .err()
+    }
+
+    /// The verdict on a token the token cache holds byte for byte (a hit, or a refusal
+    /// once its lifetime is over), exactly as [`check`](Self::check) would give it; or
+    /// `None`, having done nothing, when the cache does not answer it (a miss, or its key
+    /// is gone): then check it as usual.
+    ///
+    /// The gate's hot path, on the token's bytes as they came: a hit is the same bytes as
+    /// a token that was verified, so its syntax (`b64token`, RFC 6750 section 2.1, and
+    /// UTF-8) needs no checking again; a miss is checked before anything else reads it.
+    pub(crate) fn check_remembered(
+        &self,
+        token: &[u8],
+        presented: Presented,
+    ) -> Option<Result<Claims, Error>> {
+        let (member, issuer, slot, entry) = match &*self.inner {
+            Kind::One(issuer) => {
+                let (slot, entry) = issuer.lookup(token)?;
+                (0, issuer, slot, entry)
+            }
+            Kind::Many(set) => set.lookup(token)?,
+        };
+        let now = unix_now();
+        if issuer.must_reverify(&entry, now) {
+            return None;
+        }
+        // What `route` makes of this entry (a refusal is one on routing, as there), through
+        // the same span, log and counters.
+        let route = || {
+            let claims = issuer.answer(slot, &entry, now)?;
+            Ok((member, issuer, issuer::Routed::Remembered(claims)))
+        };
+        self.check_with(route, presented, |_, _, _| ()).err()
     }
 
     /// Routes and checks `token` from memory: `Err` holds the verdict (logged), `Ok` what
     /// `wait` made of the route that needs the network.
-    fn check_with<W>(
-        &self,
-        token: &str,
+    fn check_with<'v, 't, W>(
+        &'v self,
+        route: impl FnOnce() -> Result<(usize, &'v Issuer, issuer::Routed<'v, 't>), Error>,
         presented: Presented,
-        wait: impl FnOnce(usize, issuer::Route<'_, '_>, tracing::Span) -> W,
+        wait: impl FnOnce(usize, issuer::Route<'v, 't>, tracing::Span) -> W,
     ) -> Result<W, Result<Claims, Error>> {
         let span = validation_span();
         // Nothing at all to do for a span no subscriber wants: the common production case.
         let traced = !span.is_disabled();
         let entered = traced.then(|| span.enter());
-        let (judge, result) = match self.route(token) {
+        let (judge, result) = match route() {
             Ok((member, issuer, routed)) => {
                 if traced {
                     span.record("issuer", issuer.policy.issuer.as_str());

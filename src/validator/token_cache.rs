@@ -111,8 +111,8 @@ pub(super) struct Slot<'a> {
 
 impl<'a> Slot<'a> {
     /// The slot of `token` in `cache`, for `member`.
-    pub(super) fn new(cache: &'a TokenCache, member: usize, token: &str) -> Self {
-        let (digest, signing_input_len) = split_key(token.as_bytes());
+    pub(super) fn new(cache: &'a TokenCache, member: usize, token: &[u8]) -> Self {
+        let (digest, signing_input_len) = split_key(token);
         Slot {
             cache,
             member,
@@ -123,10 +123,10 @@ impl<'a> Slot<'a> {
 
     /// What the cache holds for `token` (the token this slot was made for): an entry of
     /// the same signature is `token` only if it was verified with the same signing input.
-    pub(super) fn get(&self, token: &str) -> Option<Arc<CachedToken>> {
-        self.cache.get(&self.digest).filter(|entry| {
-            entry.signing_input.as_bytes() == &token.as_bytes()[..self.signing_input_len]
-        })
+    pub(super) fn get(&self, token: &[u8]) -> Option<Arc<CachedToken>> {
+        self.cache
+            .get(&self.digest)
+            .filter(|entry| entry.signing_input.as_bytes() == &token[..self.signing_input_len])
     }
 
     /// Forgets this token (its entry failed revalidation).
