@@ -55,7 +55,9 @@
 # server. What the run can tell is whether serving on two cores at once makes a request
 # dearer (locks, contended atomics, cache lines moving between cores): the server's CPU
 # per request on one core (c1) against on two (c2). Two free cores serve 2 x c1 / c2
-# times what one does; that estimate is printed beside the raw throughputs. wrk, not the
+# times what one does; that estimate is printed beside the raw throughputs. GET /health
+# of the same servers is the control: what sharing two cores with wrk costs a request
+# that takes no lock and touches no shared state of tokengate's. wrk, not the
 # spin loader, drives these runs: the spin loader keeps a core busy even while it waits,
 # which here would be a core taken from the server.
 set -euo pipefail
@@ -271,16 +273,16 @@ for example in ${EXAMPLES:-axum_api actix_api bench_handrolled}; do
   done
 done
 
-# scale_run cores -> "requests/s server-µs-per-request server-cores-busy": GET /me with the
-# one token, the server on `cores`, wrk beside it (see SCALING in the header).
+# scale_run cores path -> "requests/s server-µs-per-request server-cores-busy": GET `path`
+# with the one token, the server on `cores`, wrk beside it (see SCALING in the header).
 scale_run() {
-  local cores=$1 loader_cores=1 threads=1 before after started ended out
+  local cores=$1 path=$2 loader_cores=1 threads=1 before after started ended out
   [ "$cores" = 0 ] || { loader_cores=$cores; threads=2; }
   before=$(cpu_ticks); started=$(date +%s.%N)
   out=$(taskset -c "$loader_cores" wrk -t"$threads" -c"$CONNECTIONS" -d"$DURATION" \
-    -H "Authorization: Bearer $token" "$api_url/me")
+    -H "Authorization: Bearer $token" "$api_url$path")
   ended=$(date +%s.%N); after=$(cpu_ticks)
-  if grep -q 'Non-2xx' <<< "$out"; then echo "non-200 answers from /me:" >&2; echo "$out" >&2; exit 1; fi
+  if grep -q 'Non-2xx' <<< "$out"; then echo "non-200 answers from $path:" >&2; echo "$out" >&2; exit 1; fi
   awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" -v t="$started" -v u="$ended" '
     /requests in/ {n = $1}
     /^Requests\/sec/ {r = $2}
@@ -289,26 +291,29 @@ scale_run() {
 
 if [ "${SCALING:-0}" = 1 ]; then
   echo
-  echo "scaling: GET /me, one token reused, the server on one core and on two (see the header)"
-  printf '%-10s %12s %12s %9s %9s %12s %10s\n' adapter "1-core rps" "2-core rps" "c1 µs" "c2 µs" \
-    "2-core busy" "2 x c1/c2"
+  echo "scaling: GET /me with one token reused, and GET /health (the machine's own scaling, the"
+  echo "control), the server on one core and on two (see the header)"
+  printf '%-10s %-8s %12s %12s %9s %9s %12s %10s\n' adapter route "1-core rps" "2-core rps" \
+    "c1 µs" "c2 µs" "2-core busy" "2 x c1/c2"
   for example in ${EXAMPLES:-axum_api actix_api}; do
     [ "$example" != bench_handrolled ] || continue
-    one=(); two=(); c1=(); c2=(); busy=()
     SERVER_CORES=0 start_api "$example" 20000; single=$api_pid; single_url=$api_url
     SERVER_CORES=0,1 start_api "$example" 20000; double=$api_pid; double_url=$api_url
-    for _ in $(seq 1 "$ROUNDS"); do
-      api_pid=$single; api_url=$single_url
-      read -r r c _ < <(scale_run 0) || exit 1
-      one+=("$r"); c1+=("$c")
-      api_pid=$double; api_url=$double_url
-      read -r r c b < <(scale_run 0,1) || exit 1
-      two+=("$r"); c2+=("$c"); busy+=("$b")
+    for path in /me /health; do
+      one=(); two=(); c1=(); c2=(); busy=()
+      for _ in $(seq 1 "$ROUNDS"); do
+        api_pid=$single; api_url=$single_url
+        read -r r c _ < <(scale_run 0 "$path") || exit 1
+        one+=("$r"); c1+=("$c")
+        api_pid=$double; api_url=$double_url
+        read -r r c b < <(scale_run 0,1 "$path") || exit 1
+        two+=("$r"); c2+=("$c"); busy+=("$b")
+      done
+      m1=$(median "${c1[@]}"); m2=$(median "${c2[@]}")
+      printf '%-10s %-8s %12.0f %12.0f %9.2f %9.2f %12.2f %10.2f\n' "${example%_api}" "$path" \
+        "$(median "${one[@]}")" "$(median "${two[@]}")" "$m1" "$m2" "$(median "${busy[@]}")" \
+        "$(awk -v a="$m1" -v b="$m2" 'BEGIN {print 2 * a / b}')"
     done
-    m1=$(median "${c1[@]}"); m2=$(median "${c2[@]}")
-    printf '%-10s %12.0f %12.0f %9.2f %9.2f %12.2f %10.2f\n' "${example%_api}" \
-      "$(median "${one[@]}")" "$(median "${two[@]}")" "$m1" "$m2" "$(median "${busy[@]}")" \
-      "$(awk -v a="$m1" -v b="$m2" 'BEGIN {print 2 * a / b}')"
     kill "$single" "$double"; wait "$single" "$double" 2>/dev/null || true
   done
 fi
