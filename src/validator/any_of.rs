@@ -66,7 +66,7 @@ pub(super) fn any_of(
     // Room for what the members' caches would have held together; each entry's
     // lifetime is still its own member's (set when it is verified).
     let capacities: Vec<u64> = singles()
-        .filter_map(|m| m.token_cache.as_ref()?.policy().max_capacity())
+        .filter_map(|m| Some(m.token_cache.as_ref()?.capacity()))
         .collect();
     let token_cache = (!capacities.is_empty()).then(|| new_token_cache(capacities.iter().sum()));
     let mut introspecting = singles()

@@ -311,7 +311,8 @@ impl ValidatorBuilder {
         self
     }
 
-    /// How many verified tokens to remember; `0` turns the cache off. An entry is found
+    /// How many verified tokens to remember (about: the bound is kept per shard of the
+    /// cache, rounded up to whole shards); `0` turns the cache off. An entry is found
     /// by SHA-256 of the token's signature and answers only a byte-identical token: it
     /// keeps the signing input (header and claims), never the signature, so nothing in
     /// the cache can be presented as a token. Default [`DEFAULT_TOKEN_CACHE_SIZE`]. A hit still checks `exp`/`nbf`

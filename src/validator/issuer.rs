@@ -178,7 +178,7 @@ impl Issuer {
         if !self.must_reverify(&entry, now) {
             return self.answer(slot, &entry, now).map(Routed::Remembered);
         }
-        // The key that verified it is gone: forget it, verify afresh.
+        // Its bound is over or the key that verified it is gone: forget it, verify afresh.
         slot.invalidate();
         Ok(Routed::Route(Route::Jws {
             token,
@@ -201,10 +201,12 @@ impl Issuer {
     }
 
     /// Whether a remembered token must be verified afresh: it is still within its
-    /// lifetime but the key that verified it is no longer published.
+    /// lifetime but the entry's bound (`token_cache_ttl`) is over, or the key that
+    /// verified it is no longer published.
     pub(super) fn must_reverify(&self, entry: &CachedToken, now: i64) -> bool {
         self.policy.check_lifetime(&entry.claims, now).is_ok()
-            && !self.keys.still_published(entry.kid.as_deref(), &entry.key)
+            && (!entry.remembered_at(now)
+                || !self.keys.still_published(entry.kid.as_deref(), &entry.key))
     }
 
     /// The answer from a remembered token whose key is still published: its claims, or
@@ -365,7 +367,7 @@ impl Issuer {
                 now,
                 self.token_cache_ttl,
             );
-            slot.remember(token, &claims, jws.kid.as_deref(), key, lifetime);
+            slot.remember(token, &claims, jws.kid.as_deref(), key, now, lifetime);
         }
         Ok(claims)
     }

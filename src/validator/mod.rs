@@ -613,7 +613,8 @@ mod tests {
             assert!(v.try_validate(&token).unwrap().is_ok());
             let cache = v.single().token_cache.as_ref().unwrap();
             let entry = cache.get(&cache_key(&token)).expect("remembered");
-            assert!(entry.lifetime <= DEFAULT_TOKEN_CACHE_TTL);
+            let bound = i64::try_from(DEFAULT_TOKEN_CACHE_TTL.as_secs()).unwrap();
+            assert!(entry.remember_until <= unix_now() + bound);
             // A hit answers without verifying again: the same claims object comes back.
             let again = v.try_validate(&token).unwrap().unwrap();
             assert!(Arc::ptr_eq(
@@ -653,7 +654,12 @@ mod tests {
                 unreachable!()
             };
             let cache = members.token_cache.as_ref().expect("a shared cache");
-            assert_eq!(cache.policy().max_capacity(), Some(150));
+            // The members' 100 + 50, rounded up to whole shards.
+            assert!(
+                (150..160).contains(&cache.capacity()),
+                "{}",
+                cache.capacity()
+            );
 
             let tokens: Vec<String> = (0..3)
                 .map(|i| mint_for(&keys[i], issuers[i], unix_now() + 600))
@@ -750,10 +756,62 @@ mod tests {
                 .unwrap();
             // exp + the 60 s leeway, not the 5 min bound.
             assert!(
-                entry.lifetime <= Duration::from_secs(65),
-                "{:?}",
-                entry.lifetime
+                entry.remember_until <= unix_now() + 65,
+                "{}",
+                entry.remember_until
             );
+        }
+
+        /// The size bound holds however many distinct valid tokens come: the cache keeps
+        /// at most its capacity (rounded up to whole shards), and the latest token is in.
+        #[test]
+        fn the_cache_holds_no_more_than_its_size() {
+            let key = TestKey::generate("k", Algorithm::ES256);
+            let v = validator(&key, 64);
+            let cache = v.single().token_cache.as_ref().unwrap();
+            let exp = unix_now() + 600;
+            for i in 0..1_000 {
+                let token = key.mint(&serde_json::json!({
+                    "iss": "https://id.example", "aud": "api", "exp": exp, "jti": i
+                }));
+                assert!(v.try_validate(&token).unwrap().is_ok());
+                assert!(
+                    cache.len() as u64 <= cache.capacity(),
+                    "{} entries",
+                    cache.len()
+                );
+            }
+            assert!(cache.capacity() < 64 + 32, "{}", cache.capacity());
+        }
+
+        /// The bound (`token_cache_ttl`) is the entry's own, checked on every hit: from
+        /// the second it ends, a still-valid token is verified afresh, never answered.
+        #[test]
+        fn an_entry_past_its_bound_is_verified_afresh() {
+            let key = TestKey::generate("k", Algorithm::ES256);
+            let v = base()
+                .jwks(serde_json::json!({"keys": [key.public_jwk()]}))
+                .token_cache_ttl(Duration::from_secs(30))
+                .build()
+                .unwrap();
+            let token = mint(&key, unix_now() + 3600);
+            let before = unix_now();
+            assert!(v.try_validate(&token).unwrap().is_ok());
+            let issuer = v.single();
+            let entry = issuer
+                .token_cache
+                .as_ref()
+                .unwrap()
+                .get(&cache_key(&token))
+                .expect("remembered");
+            // 30 s from when it was verified, well before exp + leeway.
+            assert!((before + 30..=unix_now() + 30).contains(&entry.remember_until));
+            let until = entry.remember_until;
+            assert!(!issuer.must_reverify(&entry, until - 1));
+            assert!(issuer.must_reverify(&entry, until));
+            assert!(issuer.must_reverify(&entry, until + 1_000));
+            // A token that has expired by then is refused from the entry, not re-verified.
+            assert!(!issuer.must_reverify(&entry, unix_now() + 3600 + 61));
         }
 
         #[test]

@@ -30,41 +30,47 @@ pub(super) struct CachedToken {
     pub(super) kid: Option<String>,
     /// The key that verified it: the entry is void once the issuer stops publishing it.
     pub(super) key: Arc<VerifyingKey>,
-    /// Until the token's `exp` (plus leeway), and no longer than the configured bound.
-    pub(super) lifetime: Duration,
+    /// Until when (a NumericDate) it answers: the token's `exp` plus the leeway, and no
+    /// later than the configured bound after it was verified. Past it, the token is
+    /// verified afresh (and refused if it has expired).
+    pub(super) remember_until: i64,
     /// The member of an `any_of` set that verified it (0 for a single issuer).
     pub(super) member: usize,
 }
 
-/// Per-entry expiry for the token cache.
-struct TokenExpiry;
-
-impl moka::Expiry<[u8; 32], Arc<CachedToken>> for TokenExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &[u8; 32],
-        value: &Arc<CachedToken>,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(value.lifetime)
+impl CachedToken {
+    /// Whether this entry may still answer at `now` (see [`remember_until`](Self::remember_until)).
+    pub(super) fn remembered_at(&self, now: i64) -> bool {
+        now < self.remember_until
     }
 }
 
-/// Verified tokens by digest, each expiring after its own lifetime.
-pub(super) type TokenCache = moka::sync::Cache<[u8; 32], Arc<CachedToken>, DigestHash>;
+/// Verified tokens by digest, shared by the validator's clones.
+///
+/// [quick_cache]'s: a hit takes a shard's read lock and probes its table, nothing more
+/// (the eviction, CLOCK-PRO, reads a per-entry reference count that stops growing after
+/// two hits), where a cache that keeps an access order writes to shared memory on every
+/// read. An entry's lifetime is its own ([`CachedToken::remember_until`]), checked on
+/// the hit; an entry past it is only dropped when evicted or replaced.
+pub(super) type TokenCache = Arc<
+    quick_cache::sync::Cache<[u8; 32], Arc<CachedToken>, quick_cache::UnitWeighter, DigestHash>,
+>;
 
-/// A token cache of `entries` entries, each expiring after its own lifetime.
+/// A token cache of about `entries` entries (the bound is per shard, so approximate).
 pub(super) fn new_token_cache(entries: u64) -> TokenCache {
-    moka::sync::Cache::builder()
-        .max_capacity(entries)
-        .expire_after(TokenExpiry)
-        .build_with_hasher(DigestHash)
+    Arc::new(quick_cache::sync::Cache::with(
+        usize::try_from(entries).unwrap_or(usize::MAX),
+        entries,
+        quick_cache::UnitWeighter,
+        DigestHash,
+        quick_cache::sync::DefaultLifecycle::default(),
+    ))
 }
 
 /// The cache's hash of a key that is already a SHA-256 digest: its first eight bytes.
 ///
-/// A digest's bits are uniform, so hashing it again (moka's default is SipHash, there
-/// against keys an attacker picks) buys nothing; and nobody picks these keys: a digest
+/// A digest's bits are uniform, so hashing it again (a SipHash, there against keys an
+/// attacker picks) buys nothing; and nobody picks these keys: a digest
 /// is of a whole token, and an entry is made only for a token whose signature verified.
 #[derive(Clone, Copy, Default)]
 pub(super) struct DigestHash;
@@ -131,28 +137,30 @@ impl<'a> Slot<'a> {
 
     /// Forgets this token (its entry failed revalidation).
     pub(super) fn invalidate(&self) {
-        self.cache.invalidate(&self.digest);
+        self.cache.remove(&self.digest);
     }
 
-    /// Remembers `token` (the token this slot was made for), verified, for `lifetime`
-    /// (nothing when it is zero).
+    /// Remembers `token` (the token this slot was made for), verified at `now`, for
+    /// `lifetime` (nothing when it is zero).
     pub(super) fn remember(
         &self,
         token: &str,
         claims: &Claims,
         kid: Option<&str>,
         key: Arc<VerifyingKey>,
+        now: i64,
         lifetime: Duration,
     ) {
         if lifetime.is_zero() {
             return;
         }
+        let lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
         let entry = CachedToken {
             signing_input: token[..self.signing_input_len].into(),
             claims: claims.clone(),
             kid: kid.map(str::to_owned),
             key,
-            lifetime,
+            remember_until: now.saturating_add(lifetime),
             member: self.member,
         };
         self.cache.insert(self.digest, Arc::new(entry));
