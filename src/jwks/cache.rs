@@ -188,11 +188,21 @@ impl KeyCache {
         kid: Option<&str>,
         key: &Arc<VerifyingKey>,
     ) -> bool {
-        let Some(cached) = self.current() else {
-            return false;
+        // Read under the lock, without cloning the `Arc`: this runs on every cache hit,
+        // and a clone is two atomic writes to a line every core shares. Only a due
+        // refresh (rare) takes a clone, to start it once the lock is released.
+        let (published, due) = {
+            let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+            let Some(cached) = current.as_ref() else {
+                return false;
+            };
+            let due = (Instant::now() >= cached.refresh_at).then(|| Arc::clone(cached));
+            (cached.set.contains(kid, key), due)
         };
-        self.refresh_ahead(&cached);
-        cached.set.contains(kid, key)
+        if let Some(cached) = due {
+            self.refresh_ahead(&cached);
+        }
+        published
     }
 
     /// Fetches the key set now unless the budget forbids it; for warming up at start.
