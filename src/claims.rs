@@ -64,6 +64,10 @@ pub struct Claims {
     inner: Arc<Inner>,
 }
 
+/// Aligned to a cache line, so the `Arc`'s counts, written by every clone (one per
+/// request that a remembered token answers), share no line with the claims that the
+/// handlers on other cores read at the same time.
+#[repr(align(64))]
 struct Inner {
     /// The payload JSON exactly as signed (a strict object, UTF-8): what `Serialize`
     /// writes for serde_json.

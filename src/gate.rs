@@ -60,7 +60,11 @@ pub struct Gate {
     inner: Arc<Inner>,
 }
 
+/// Aligned to a cache line: an adapter clones the gate for each response it writes, and
+/// those writes to the `Arc`'s counts must not share a line with what every request on
+/// every core reads here.
 #[derive(Clone, Debug)]
+#[repr(align(64))]
 struct Inner {
     validator: Validator,
     optional: bool,

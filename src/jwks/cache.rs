@@ -4,9 +4,10 @@
 //! is described in the module docs of [`crate::jwks`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crossbeam_utils::sync::ShardedLock;
 use reqwest::Url;
 use tokio::time::Instant;
 
@@ -41,8 +42,10 @@ pub(super) struct Budget {
 #[derive(Debug)]
 pub(crate) struct KeyCache {
     pub(super) config: KeyCacheConfig,
-    /// The last good key set. Held only to clone or replace the `Arc`: never across I/O.
-    pub(super) current: RwLock<Option<Arc<Cached>>>,
+    /// The last good key set. Held only to read, clone or replace the `Arc`: never across
+    /// I/O. Read on every request, replaced on a refresh: a reader locks only its own
+    /// thread's part of the lock, so readers on several cores share no written line.
+    pub(super) current: ShardedLock<Option<Arc<Cached>>>,
     /// Checked without waiting on a fetch in flight.
     pub(super) budget: Mutex<Budget>,
     /// Held for the duration of a fetch: the single flight. Shared with the task that
@@ -101,7 +104,7 @@ impl KeyCache {
             .build();
         KeyCache {
             config,
-            current: RwLock::new(pinned),
+            current: ShardedLock::new(pinned),
             budget: Mutex::new(Budget::default()),
             refresh: Arc::new(tokio::sync::Mutex::new(RefreshState { jwks_uri })),
             background: AtomicBool::new(false),
