@@ -319,14 +319,18 @@ if [ "${SCALING:-0}" = 1 ]; then
 fi
 
 [ "${MEMORY:-1}" = 1 ] || exit 0
-# Memory: 100,000 distinct live tokens into the cache of one server.
-start_api axum_api "$MEMORY_TOKENS"
-rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$api_pid/status")
-# One connection, tokens in order: 100,000 requests take a few seconds; 20 s leaves room
-# on a slow machine (the order wraps around afterwards, adding nothing new).
-TOKENS_FILE="$work/tokens.txt" MODE=sequential taskset -c 1 \
-  wrk -t1 -c1 -d"${MEMORY_DURATION:-20s}" -s bench/pool.lua "$api_url/admin" > /dev/null
-rss_after=$(awk '/VmRSS/ {print $2}' "/proc/$api_pid/status")
+# Memory: 100,000 distinct live tokens into the cache of one server (MEMORY_EXAMPLES: each
+# of these examples in turn, axum_api by default).
 echo
-echo "memory: RSS $((rss_before / 1024)) MiB before, $((rss_after / 1024)) MiB after up to $MEMORY_TOKENS distinct tokens;" \
-  "$(( (rss_after - rss_before) * 1024 / MEMORY_TOKENS )) bytes per cached token"
+for example in ${MEMORY_EXAMPLES:-axum_api}; do
+  start_api "$example" "$MEMORY_TOKENS"
+  rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$api_pid/status")
+  # One connection, tokens in order: 100,000 requests take a few seconds; 20 s leaves room
+  # on a slow machine (the order wraps around afterwards, adding nothing new).
+  TOKENS_FILE="$work/tokens.txt" MODE=sequential taskset -c 1 \
+    wrk -t1 -c1 -d"${MEMORY_DURATION:-20s}" -s bench/pool.lua "$api_url/admin" > /dev/null
+  rss_after=$(awk '/VmRSS/ {print $2}' "/proc/$api_pid/status")
+  echo "memory ($example): RSS $((rss_before / 1024)) MiB before, $((rss_after / 1024)) MiB after up to $MEMORY_TOKENS distinct tokens;" \
+    "$(( (rss_after - rss_before) * 1024 / MEMORY_TOKENS )) bytes per cached token"
+  kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
+done
