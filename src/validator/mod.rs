@@ -763,7 +763,7 @@ mod tests {
         }
 
         /// The size bound holds however many distinct valid tokens come: the cache keeps
-        /// at most its capacity (rounded up to whole shards), and the latest token is in.
+        /// at most its capacity (rounded up to whole shards).
         #[test]
         fn the_cache_holds_no_more_than_its_size() {
             let key = TestKey::generate("k", Algorithm::ES256);
