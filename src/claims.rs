@@ -121,16 +121,18 @@ impl Claims {
     /// The payload must be UTF-8 throughout, unregistered claims too (RFC 7519 section 7.2
     /// step 10: the claims are a UTF-8 JSON object; RFC 8259 section 8.1).
     pub(crate) fn from_payload(raw: Vec<u8>) -> Result<Self, InvalidToken> {
+        // UTF-8 checked once, over the whole payload (serde_json would otherwise check
+        // each string it reads, and skip the unread ones unchecked): the parse then reads
+        // a `str`, borrowing its strings without checking them again.
+        let text = String::from_utf8(raw).map_err(|_| InvalidToken::Malformed)?;
         let registered = {
-            let mut deserializer = serde_json::Deserializer::from_slice(&raw);
+            let mut deserializer = serde_json::Deserializer::from_str(&text);
             let registered =
                 Registered::deserialize(&mut deserializer).map_err(|e| classify(&e.to_string()))?;
             deserializer.end().map_err(|_| InvalidToken::Malformed)?;
             registered.into_owned()?
         };
-        // serde_json skips an unread string without checking its UTF-8; RawValue checks
-        // the text and that it is one JSON value (it is: the object just read).
-        let text = String::from_utf8(raw).map_err(|_| InvalidToken::Malformed)?;
+        // One JSON value, as RawValue requires: the object just read.
         let raw = RawValue::from_string(text).map_err(|_| InvalidToken::Malformed)?;
         Ok(Claims {
             inner: Arc::new(Inner {

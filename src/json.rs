@@ -97,11 +97,12 @@ impl<'de> Deserialize<'de> for NumericDate {
     }
 }
 
-/// Top-level member names seen so far: a linear scan while few (the common case, no
-/// hashing), a hash set past that, so that a payload of thousands of members cannot make
-/// duplicate detection quadratic.
+/// Top-level member names seen so far: a linear scan while few (the common case, on the
+/// stack, no hashing and no allocation), a hash set past that, so that a payload of
+/// thousands of members cannot make duplicate detection quadratic.
 pub(crate) struct SeenNames<'de> {
-    few: Vec<Text<'de>>,
+    few: [Cow<'de, str>; LINEAR_SCAN_LIMIT],
+    len: usize,
     many: Option<std::collections::HashSet<Cow<'de, str>>>,
 }
 
@@ -110,7 +111,8 @@ const LINEAR_SCAN_LIMIT: usize = 24;
 impl<'de> SeenNames<'de> {
     pub(crate) fn new() -> Self {
         SeenNames {
-            few: Vec::with_capacity(LINEAR_SCAN_LIMIT),
+            few: [const { Cow::Borrowed("") }; LINEAR_SCAN_LIMIT],
+            len: 0,
             many: None,
         }
     }
@@ -120,12 +122,17 @@ impl<'de> SeenNames<'de> {
         if let Some(many) = &mut self.many {
             return many.insert(name.0.clone());
         }
-        if self.few.contains(name) {
+        if self.few[..self.len].contains(&name.0) {
             return false;
         }
-        self.few.push(Text(name.0.clone()));
-        if self.few.len() > LINEAR_SCAN_LIMIT {
-            self.many = Some(self.few.drain(..).map(|t| t.0).collect());
+        if self.len < LINEAR_SCAN_LIMIT {
+            self.few[self.len] = name.0.clone();
+            self.len += 1;
+        } else {
+            let mut many: std::collections::HashSet<_> =
+                self.few.iter_mut().map(std::mem::take).collect();
+            many.insert(name.0.clone());
+            self.many = Some(many);
         }
         true
     }
@@ -177,5 +184,38 @@ impl<'de> Deserialize<'de> for Skip {
             }
         }
         deserializer.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every repeat is found, whichever of the linear scan and the hash set holds the
+    /// first sight of the name, on both sides of the switch between them.
+    #[test]
+    fn seen_names_finds_every_repeat_around_the_linear_scan_limit() {
+        let names: Vec<String> = (0..2 * LINEAR_SCAN_LIMIT + 2)
+            .map(|i| format!("k{i}"))
+            .collect();
+        for count in 1..names.len() {
+            for repeat in 0..count {
+                let mut seen = SeenNames::new();
+                for name in &names[..count] {
+                    assert!(seen.insert(&Text(Cow::Borrowed(name))), "{name} of {count}");
+                }
+                let again = Text(Cow::Owned(names[repeat].clone()));
+                assert!(
+                    !seen.insert(&again),
+                    "{} again after {count}",
+                    names[repeat]
+                );
+                // A name not seen yet still goes in.
+                assert!(
+                    seen.insert(&Text(Cow::Borrowed("new"))),
+                    "new after {count}"
+                );
+            }
+        }
     }
 }
