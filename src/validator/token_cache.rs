@@ -222,7 +222,7 @@ pub(crate) fn cache_key(token: &str) -> [u8; 32] {
 /// [`cache_key`], and the length of what a hit must match besides: the token up to its
 /// last `.` (a JWS's signing input), nothing for a token without one.
 fn split_key(token: &[u8]) -> ([u8; 32], usize) {
-    match token.iter().rposition(|b| *b == b'.') {
+    match memchr::memrchr(b'.', token) {
         Some(dot) => (sha256(&token[dot + 1..]), dot),
         None => (sha256(token), 0),
     }
