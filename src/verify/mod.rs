@@ -39,10 +39,38 @@ pub(crate) struct Jws {
 }
 
 /// Strict base64url: no padding, no `+` or `/`, no non-zero trailing bits.
+///
+/// Decoded into a buffer of exactly the decoded length (unpadded base64 turns `n`
+/// characters into `3n / 4` bytes, rounded down), not `base64`'s rounded-up estimate: the
+/// payload's buffer becomes the claims' own string, and an exact one is kept as it is
+/// instead of shrunk, that is copied, on every verified token.
 fn decode_segment(segment: &str) -> Result<Vec<u8>, InvalidToken> {
-    URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| InvalidToken::Malformed)
+    let mut bytes = vec![0; segment.len() / 4 * 3 + segment.len() % 4 * 3 / 4];
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(segment, &mut bytes)
+        .map_err(|_| InvalidToken::Malformed)?;
+    // A length of 4k + 1 characters is refused above; every other length fills the buffer.
+    bytes.truncate(len);
+    Ok(bytes)
+}
+
+/// The three segments of a compact JWS, `header.payload.signature` (RFC 7515 section
+/// 7.1), or `None` for any other number of dots. The dots are found with `memchr` rather
+/// than a byte-at-a-time split: this runs over the whole token on every verified request.
+fn segments(token: &str) -> Option<(&str, &str, &str)> {
+    let bytes = token.as_bytes();
+    let first = memchr::memchr(b'.', bytes)?;
+    let second = first + 1 + memchr::memchr(b'.', &bytes[first + 1..])?;
+    if memchr::memchr(b'.', &bytes[second + 1..]).is_some() {
+        // A JWE has five segments; anything but three is not a JWS we accept.
+        return None;
+    }
+    // Dots are ASCII: every cut falls on a character boundary.
+    Some((
+        &token[..first],
+        &token[first + 1..second],
+        &token[second + 1..],
+    ))
 }
 
 impl Jws {
@@ -50,13 +78,7 @@ impl Jws {
     ///
     /// `allowed` is the configured allow-list; `none` and HMAC never parse at all.
     pub(crate) fn parse(token: &str, allowed: &[Algorithm]) -> Result<Self, InvalidToken> {
-        let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            // A JWE has five segments; anything but three is not a JWS we accept.
-            return Err(InvalidToken::Malformed);
-        };
+        let (header, payload, signature) = segments(token).ok_or(InvalidToken::Malformed)?;
         if header.is_empty() || payload.is_empty() || signature.is_empty() {
             return Err(InvalidToken::Malformed);
         }
@@ -151,12 +173,7 @@ const MAX_SIGNATURE_CHARS: usize = 1366;
 /// it for more). Refuses what any later step would refuse anyway: not three segments, a
 /// payload that is not strict JSON, a missing or non-string `iss`.
 pub(crate) fn peek_issuer(token: &str) -> Result<String, InvalidToken> {
-    let mut parts = token.split('.');
-    let (Some(_), Some(payload), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(InvalidToken::Malformed);
-    };
+    let (_, payload, _) = segments(token).ok_or(InvalidToken::Malformed)?;
     let bytes = decode_segment(payload)?;
     let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
     let issuer = IssuerOnly::deserialize(&mut deserializer).map_err(|_| InvalidToken::Malformed)?;
@@ -362,6 +379,35 @@ mod tests {
             format!("{}..c2ln", b64(r#"{"alg":"RS256"}"#)),
         ] {
             assert_eq!(parse(&t).unwrap_err(), InvalidToken::Malformed, "{t}");
+        }
+    }
+
+    #[test]
+    fn segments_are_cut_at_exactly_two_dots() {
+        assert_eq!(segments("a.b.c"), Some(("a", "b", "c")));
+        assert_eq!(segments("ab.cd.efg"), Some(("ab", "cd", "efg")));
+        assert_eq!(segments("..."), None);
+        for t in ["", "abc", "a.b", "a.b.c.d", "a.b.c.d.e", "a.b.c."] {
+            assert_eq!(segments(t), None, "{t}");
+        }
+        // Empty segments are cut too; `Jws::parse` refuses them.
+        assert_eq!(segments(".."), Some(("", "", "")));
+        assert_eq!(segments("a..c"), Some(("a", "", "c")));
+    }
+
+    #[test]
+    fn segments_decode_to_exactly_their_bytes_at_every_length() {
+        // Every remainder of the length by 4 (0, 2, 3; 1 is never valid base64): the
+        // exact-size buffer holds the whole of it, and no byte more.
+        for len in 0..64usize {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let encoded = URL_SAFE_NO_PAD.encode(&bytes);
+            let decoded = decode_segment(&encoded).unwrap();
+            assert_eq!(decoded, bytes, "{len} bytes");
+            assert_eq!(decoded.capacity(), len, "{len} bytes");
+        }
+        for bad in ["a", "abcde", "ab=", "a+b/", "ab c"] {
+            assert_eq!(decode_segment(bad), Err(InvalidToken::Malformed), "{bad}");
         }
     }
 
