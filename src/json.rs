@@ -100,7 +100,14 @@ impl<'de> Deserialize<'de> for NumericDate {
 /// Top-level member names seen so far: a linear scan while few (the common case, on the
 /// stack, no hashing and no allocation), a hash set past that, so that a payload of
 /// thousands of members cannot make duplicate detection quadratic.
+///
+/// The scan compares a fingerprint first (the length and the first seven bytes in one
+/// word), so the usual short names (`iss`, `sub`, `aud`, `exp`, `iat`, `jti`, ... : ten of
+/// an access token's dozen names have three letters) are told apart by one integer
+/// comparison each, not a call to `memcmp`; only names longer than seven bytes whose
+/// fingerprints match are compared in full.
 pub(crate) struct SeenNames<'de> {
+    fingerprints: [u64; LINEAR_SCAN_LIMIT],
     few: [Cow<'de, str>; LINEAR_SCAN_LIMIT],
     len: usize,
     many: Option<std::collections::HashSet<Cow<'de, str>>>,
@@ -108,9 +115,27 @@ pub(crate) struct SeenNames<'de> {
 
 const LINEAR_SCAN_LIMIT: usize = 24;
 
+/// The bytes a fingerprint holds of a name: a name this long or shorter is equal to
+/// another exactly when their fingerprints are.
+const FINGERPRINT_BYTES: usize = 7;
+
+/// A name's first [`FINGERPRINT_BYTES`] bytes (zero-filled) and its length (saturated at
+/// 255) in the last byte.
+fn fingerprint(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    // Shifted in byte by byte: a copy into an array would call `memcpy` for a few bytes.
+    let prefix = bytes
+        .iter()
+        .take(FINGERPRINT_BYTES)
+        .enumerate()
+        .fold(0u64, |word, (at, b)| word | u64::from(*b) << (8 * at));
+    prefix | u64::from(u8::try_from(bytes.len()).unwrap_or(u8::MAX)) << 56
+}
+
 impl<'de> SeenNames<'de> {
     pub(crate) fn new() -> Self {
         SeenNames {
+            fingerprints: [0; LINEAR_SCAN_LIMIT],
             few: [const { Cow::Borrowed("") }; LINEAR_SCAN_LIMIT],
             len: 0,
             many: None,
@@ -122,10 +147,22 @@ impl<'de> SeenNames<'de> {
         if let Some(many) = &mut self.many {
             return many.insert(name.0.clone());
         }
-        if self.few[..self.len].contains(&name.0) {
+        let key = fingerprint(&name.0);
+        let short = name.0.len() <= FINGERPRINT_BYTES;
+        let fingerprints = &self.fingerprints[..self.len];
+        let seen_before = if short {
+            fingerprints.contains(&key)
+        } else {
+            fingerprints
+                .iter()
+                .zip(&self.few[..self.len])
+                .any(|(seen_key, seen)| *seen_key == key && *seen == name.0)
+        };
+        if seen_before {
             return false;
         }
         if self.len < LINEAR_SCAN_LIMIT {
+            self.fingerprints[self.len] = key;
             self.few[self.len] = name.0.clone();
             self.len += 1;
         } else {
@@ -193,6 +230,40 @@ mod tests {
 
     /// Every repeat is found, whichever of the linear scan and the hash set holds the
     /// first sight of the name, on both sides of the switch between them.
+    /// Names that share a fingerprint's bytes, or differ only past them, or only in
+    /// length, are told apart; each one repeated is found.
+    #[test]
+    fn seen_names_tell_apart_names_alike_in_their_first_bytes() {
+        let long = "x".repeat(300);
+        let longer = "x".repeat(301);
+        let names = [
+            "",
+            "\0",
+            "\0\0",
+            "a",
+            "a\0",
+            "iss",
+            "isa",
+            "abcdefg",
+            "abcdefx",
+            "abcdefa",
+            "abcdefgh",
+            "abcdefgi",
+            "abcdefghij",
+            "abcdefgxij",
+            &long,
+            &longer,
+        ];
+        let mut seen = SeenNames::new();
+        for name in names {
+            assert!(seen.insert(&Text(Cow::Borrowed(name))), "{name:?} is new");
+        }
+        for name in names {
+            let again = Text(Cow::Owned(name.to_owned()));
+            assert!(!seen.insert(&again), "{name:?} was seen");
+        }
+    }
+
     #[test]
     fn seen_names_finds_every_repeat_around_the_linear_scan_limit() {
         let names: Vec<String> = (0..2 * LINEAR_SCAN_LIMIT + 2)
