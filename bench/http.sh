@@ -26,7 +26,11 @@
 # Workloads:
 #   reuse     every request carries the same token (token cache on, the default)
 #   pool      tokens drawn at random from 10,000 distinct ones (cache on)
-#   no-cache  the same token, TOKENGATE_TOKEN_CACHE_SIZE=0: every request verified (RS256)
+#   no-cache  the same token, TOKENGATE_TOKEN_CACHE_SIZE=0: every request verified (RS256);
+#             under each such row, the RS256 check of that token alone (bench/verify.rs:
+#             raw aws-lc-rs, key parsed once, on the server's core while it is idle) and
+#             the ceiling it sets, /health's µs over (/health's µs + the check's): what the
+#             row's ratio would be if the route did nothing but verify the signature
 #   dpop      a DPoP-bound token (the reuse token's shape plus cnf.jkt, cache on), each
 #             request with its own ES256 proof; TOKENGATE_DPOP=allowed, the in-memory
 #             replay store (the examples' default: 120,000 jtis, so a run at this rate
@@ -215,6 +219,21 @@ compare() { # adapter workload path loader kind
     "$(median "${hcpu[@]}")" "$(median "${rcpu[@]}")" "$(median "${p50s[@]}")" "$(median "${p99s[@]}")"
 }
 
+# The issuer's JWKS, for bench_verify (the signature floor under the cache-off rows).
+jwks_uri=$(curl -s --max-time 10 "$issuer/.well-known/openid-configuration" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["jwks_uri"])')
+curl -s --max-time 10 -o "$work/jwks.json" "$jwks_uri"
+
+# signature_floor health-µs: the RS256 check of this run's token alone, on the server's
+# core while the server is idle (bench/verify.rs), and the most a route verifying every
+# token can then serve of /health: H / (H + V), were all else it does free.
+signature_floor() {
+  local verify
+  verify=$(taskset -c "${SERVER_CORES:-0}" target/release/examples/bench_verify "$token" \
+    "$work/jwks.json" 2 | awk '{print $2}') || exit 1
+  awk -v h="$1" -v v="$verify" 'BEGIN {printf "  (RS256 check alone, raw aws-lc-rs on core 0: %.2f µs; the ceiling of this row: %.2f of /health)\n", v, h / (h + v)}'
+}
+
 echo "$ROUNDS rounds of $DURATION per measurement; medians, and the ratio's range over the rounds"
 echo "$CONNECTIONS connections; µs columns: server CPU per request, then the route's p50 and p99 latency"
 printf '%-10s %-5s %-9s %-6s %11s %11s %7s   %-11s %10s %10s %8s %8s\n' adapter load workload route \
@@ -225,7 +244,11 @@ for example in ${EXAMPLES:-axum_api actix_api bench_handrolled}; do
     # The comparison: axum + jsonwebtoken::decode in a middleware, no token cache.
     start_api "$example" 0
     for loader in $LOADERS; do
-      for route in $ROUTES; do compare handrolled no-cache "$route" "$loader" same; done
+      for route in $ROUTES; do
+        row=$(compare handrolled no-cache "$route" "$loader" same) || exit 1
+        echo "$row"
+        signature_floor "$(awk '{print $11}' <<< "$row")"
+      done
     done
     kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
     continue
@@ -243,7 +266,11 @@ for example in ${EXAMPLES:-axum_api actix_api bench_handrolled}; do
   if [[ " $WORKLOADS " == *" no-cache "* ]]; then
     start_api "$example" 0
     for loader in $LOADERS; do
-      for route in $ROUTES; do compare "$adapter" no-cache "$route" "$loader" same; done
+      for route in $ROUTES; do
+        row=$(compare "$adapter" no-cache "$route" "$loader" same) || exit 1
+        echo "$row"
+        signature_floor "$(awk '{print $11}' <<< "$row")"
+      done
     done
     kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
   fi
