@@ -228,8 +228,6 @@ impl<'de> Deserialize<'de> for Skip {
 mod tests {
     use super::*;
 
-    /// Every repeat is found, whichever of the linear scan and the hash set holds the
-    /// first sight of the name, on both sides of the switch between them.
     /// Names that share a fingerprint's bytes, or differ only past them, or only in
     /// length, are told apart; each one repeated is found.
     #[test]
@@ -264,6 +262,8 @@ mod tests {
         }
     }
 
+    /// Every repeat is found, whichever of the linear scan and the hash set holds the
+    /// first sight of the name, on both sides of the switch between them.
     #[test]
     fn seen_names_finds_every_repeat_around_the_linear_scan_limit() {
         let names: Vec<String> = (0..2 * LINEAR_SCAN_LIMIT + 2)
