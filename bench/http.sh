@@ -231,7 +231,15 @@ signature_floor() {
   local verify
   verify=$(taskset -c "${SERVER_CORES:-0}" target/release/examples/bench_verify "$token" \
     "$work/jwks.json" 2 | awk '{print $2}') || exit 1
-  awk -v h="$1" -v v="$verify" 'BEGIN {printf "  (RS256 check alone, raw aws-lc-rs on core 0: %.2f µs; the ceiling of this row: %.2f of /health)\n", v, h / (h + v)}'
+  awk -v h="$1" -v v="$verify" -v core="${SERVER_CORES:-0}" 'BEGIN {printf "  (RS256 check alone, raw aws-lc-rs on core %s: %.2f µs; the ceiling of this row: %.2f of /health)\n", core, v, h / (h + v)}'
+}
+
+# compare_verified adapter path loader: the cache-off row, then its signature floor.
+compare_verified() {
+  local row
+  row=$(compare "$1" no-cache "$2" "$3" same) || exit 1
+  echo "$row"
+  signature_floor "$(awk '{print $11}' <<< "$row")"
 }
 
 echo "$ROUNDS rounds of $DURATION per measurement; medians, and the ratio's range over the rounds"
@@ -244,11 +252,7 @@ for example in ${EXAMPLES:-axum_api actix_api bench_handrolled}; do
     # The comparison: axum + jsonwebtoken::decode in a middleware, no token cache.
     start_api "$example" 0
     for loader in $LOADERS; do
-      for route in $ROUTES; do
-        row=$(compare handrolled no-cache "$route" "$loader" same) || exit 1
-        echo "$row"
-        signature_floor "$(awk '{print $11}' <<< "$row")"
-      done
+      for route in $ROUTES; do compare_verified handrolled "$route" "$loader"; done
     done
     kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
     continue
@@ -266,11 +270,7 @@ for example in ${EXAMPLES:-axum_api actix_api bench_handrolled}; do
   if [[ " $WORKLOADS " == *" no-cache "* ]]; then
     start_api "$example" 0
     for loader in $LOADERS; do
-      for route in $ROUTES; do
-        row=$(compare "$adapter" no-cache "$route" "$loader" same) || exit 1
-        echo "$row"
-        signature_floor "$(awk '{print $11}' <<< "$row")"
-      done
+      for route in $ROUTES; do compare_verified "$adapter" "$route" "$loader"; done
     done
     kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
   fi
